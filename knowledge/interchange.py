@@ -1,0 +1,274 @@
+"""Import and export of the JSON Lines interchange format (``shared/knowledge-format.md``).
+
+An import validates every file completely before it writes anything: any problem (bad JSON,
+a missing field, a wrong type, a duplicate id, a dangling ``expert_id``) raises
+``KnowledgeFormatError`` listing every ``file:line: field`` found, and the database is left as
+it was. A valid import upserts by id in one transaction; unchanged records are not touched, so
+re-running the same import changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from knowledge.errors import FormatProblem, KnowledgeFormatError
+from knowledge.models import Base, Case, Expert, Site
+
+log = logging.getLogger(__name__)
+
+NonEmpty = Annotated[str, Field(min_length=1)]
+SITE_CODE = re.compile(r"^[a-z0-9-]{3,32}$")
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    def known(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in type(self).model_fields}
+
+    def unknown(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class ExpertRecord(_Record):
+    id: NonEmpty
+    name: NonEmpty
+    title: str | None = None
+    org: str | None = None
+    region: str | None = None
+    industries: list[str] = []
+    skills: list[NonEmpty] = Field(min_length=1)
+    bio: str | None = None
+    telegram_id: int | None = None
+    max_open_tickets: int = Field(5, ge=0)
+    active: bool = True
+
+
+class CaseRecord(_Record):
+    id: NonEmpty
+    title: NonEmpty
+    question: NonEmpty
+    answer: NonEmpty
+    industry: str | None = None
+    tags: list[str] = []
+    expert_id: str | None = None
+    created_at: str | None = None
+
+    @field_validator("created_at")
+    @classmethod
+    def _iso_date(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"not an ISO date: {value!r}") from None
+        return value
+
+
+class SiteRecord(_Record):
+    code: str
+    name: NonEmpty
+    org: str | None = None
+    region: str | None = None
+    industry: str | None = None
+
+    @field_validator("code")
+    @classmethod
+    def _code_shape(cls, value: str) -> str:
+        if not SITE_CODE.match(value):
+            raise ValueError("must be 3-32 characters of a-z, 0-9 and '-'")
+        return value
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One of the three files: its record schema, model and key field."""
+
+    file: str
+    record: type[_Record]
+    model: type[Base]
+    key: str
+
+
+EXPERTS = Kind("experts.jsonl", ExpertRecord, Expert, "id")
+CASES = Kind("cases.jsonl", CaseRecord, Case, "id")
+SITES = Kind("sites.jsonl", SiteRecord, Site, "code")
+KINDS = (EXPERTS, SITES, CASES)  # experts before cases: cases refer to experts
+
+
+@dataclass
+class ImportReport:
+    created: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    unchanged: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> bool:
+        return any(self.created.values()) or any(self.updated.values())
+
+    def summary(self) -> str:
+        parts = []
+        for kind in KINDS:
+            name = kind.file.removesuffix(".jsonl")
+            if name in self.created:
+                parts.append(
+                    f"{name}: {self.created[name]} new, {self.updated[name]} updated, "
+                    f"{self.unchanged[name]} unchanged"
+                )
+        return "; ".join(parts) or "no files"
+
+
+Progress = Callable[[str, int, int], None]
+
+
+def parse_file(path: Path, kind: Kind) -> tuple[list[tuple[int, _Record]], list[FormatProblem]]:
+    """Parse and validate one file; returns (line number, record) pairs and the problems."""
+    records: list[tuple[int, _Record]] = []
+    problems: list[FormatProblem] = []
+    first_line_of: dict[str, int] = {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        return [], [FormatProblem(kind.file, None, None, f"not UTF-8 text ({exc.reason})")]
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(
+                FormatProblem(kind.file, number, None, f"not valid JSON: {exc.msg} (column {exc.colno})")
+            )
+            continue
+        if not isinstance(raw, dict):
+            problems.append(FormatProblem(kind.file, number, None, "expected a JSON object"))
+            continue
+        try:
+            record = kind.record.model_validate(raw)
+        except ValidationError as exc:
+            for err in exc.errors():
+                where = ".".join(str(part) for part in err["loc"]) or None
+                message = "required field is missing" if err["type"] == "missing" else err["msg"]
+                problems.append(FormatProblem(kind.file, number, where, message))
+            continue
+        key = getattr(record, kind.key)
+        if key in first_line_of:
+            problems.append(
+                FormatProblem(
+                    kind.file, number, kind.key,
+                    f"duplicate {kind.key} {key!r} (first on line {first_line_of[key]})",
+                )
+            )
+            continue
+        first_line_of[key] = number
+        records.append((number, record))
+    return records, problems
+
+
+async def import_dir(
+    session: AsyncSession, folder: Path, progress: Progress | None = None
+) -> ImportReport:
+    """Validate every interchange file in ``folder``, then upsert all in one transaction."""
+    present = [kind for kind in KINDS if (folder / kind.file).is_file()]
+    if not present:
+        raise KnowledgeFormatError(
+            [FormatProblem(str(folder), None, None, "no experts.jsonl, cases.jsonl or sites.jsonl here")]
+        )
+    parsed: dict[str, list[tuple[int, _Record]]] = {}
+    problems: list[FormatProblem] = []
+    for kind in present:
+        records, file_problems = parse_file(folder / kind.file, kind)
+        parsed[kind.file] = records
+        problems += file_problems
+    if CASES.file in parsed:
+        problems += await _dangling_experts(session, parsed)
+    if problems:
+        raise KnowledgeFormatError(problems)
+
+    report = ImportReport()
+    for kind in present:
+        await _upsert(session, kind, parsed[kind.file], report, progress)
+    await session.commit()
+    log.info("import done", extra={"folder": str(folder), "summary": report.summary()})
+    return report
+
+
+async def _dangling_experts(
+    session: AsyncSession, parsed: dict[str, list[tuple[int, _Record]]]
+) -> list[FormatProblem]:
+    known = {rec.id for _, rec in parsed.get(EXPERTS.file, [])}  # type: ignore[attr-defined]
+    known |= set((await session.scalars(select(Expert.id))).all())
+    return [
+        FormatProblem(CASES.file, number, "expert_id", f"no expert with id {rec.expert_id!r}")  # type: ignore[attr-defined]
+        for number, rec in parsed[CASES.file]
+        if rec.expert_id is not None and rec.expert_id not in known  # type: ignore[attr-defined]
+    ]
+
+
+async def _upsert(
+    session: AsyncSession,
+    kind: Kind,
+    records: list[tuple[int, _Record]],
+    report: ImportReport,
+    progress: Progress | None,
+) -> None:
+    name = kind.file.removesuffix(".jsonl")
+    existing = {getattr(row, kind.key): row for row in (await session.scalars(select(kind.model))).all()}
+    created = updated = 0
+    for done, (_, record) in enumerate(records, start=1):
+        values = record.known() | {"extra": record.unknown()}
+        row = existing.get(values[kind.key])
+        if row is None:
+            session.add(kind.model(**values))
+            created += 1
+        elif any(getattr(row, col) != val for col, val in values.items()):
+            for col, val in values.items():
+                setattr(row, col, val)
+            updated += 1
+        if progress:
+            progress(name, done, len(records))
+    await session.flush()
+    report.created[name] = created
+    report.updated[name] = updated
+    report.unchanged[name] = len(records) - created - updated
+
+
+def row_to_record(row: Base, kind: Kind) -> dict[str, Any]:
+    """A stored row as an interchange object: format fields in order, None left out, extras last."""
+    out: dict[str, Any] = {}
+    for name in kind.record.model_fields:
+        value = getattr(row, name)
+        if value is not None:
+            out[name] = value
+    for name, value in (getattr(row, "extra") or {}).items():
+        out.setdefault(name, value)
+    return out
+
+
+async def export_dir(session: AsyncSession, folder: Path) -> dict[str, int]:
+    """Write the three files (sorted by id) into ``folder``; each file replaced atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    counts: dict[str, int] = {}
+    for kind in KINDS:
+        key = getattr(kind.model, kind.key)
+        rows = (await session.scalars(select(kind.model).order_by(key))).all()
+        lines = [json.dumps(row_to_record(row, kind), ensure_ascii=False) for row in rows]
+        target = folder / kind.file
+        tmp = target.with_suffix(".jsonl.tmp")
+        tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        os.replace(tmp, target)
+        counts[kind.file.removesuffix(".jsonl")] = len(rows)
+    return counts

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from bot.settings import Settings
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.setenv("CRAFTDESK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CRAFTDESK_ADMIN_TOKEN", "s3cret-admin-token-0123")
+    monkeypatch.setenv("CRAFTDESK_PUBLIC_URL", "https://help.example.org/")
+    monkeypatch.setenv("CRAFTDESK_RETRIEVAL__SUGGEST_THRESHOLD", "0.8")
+    settings = Settings()
+    assert settings.data_dir == tmp_path / "data"
+    assert settings.admin_token.get_secret_value() == "s3cret-admin-token-0123"
+    assert "s3cret" not in repr(settings)
+    assert settings.public_url == "https://help.example.org"
+    assert settings.retrieval.suggest_threshold == 0.8
+    assert settings.db_url == f"sqlite+aiosqlite:///{(tmp_path / 'data' / 'craftdesk.db').resolve()}"
+
+
+def test_database_url_overrides_the_sqlite_default(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("CRAFTDESK_DATABASE_URL", "postgresql+asyncpg://u:p@127.0.0.1/craftdesk")
+    assert Settings().db_url == "postgresql+asyncpg://u:p@127.0.0.1/craftdesk"
+
+
+def test_placeholder_admin_token_is_refused_in_production(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("CRAFTDESK_ADMIN_TOKEN", raising=False)
+    monkeypatch.setenv("CRAFTDESK_ENV", "production")
+    with pytest.raises(ValidationError, match="CRAFTDESK_ADMIN_TOKEN"):
+        Settings()
+
+
+def test_bad_value_is_refused(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("CRAFTDESK_RETRIEVAL__SUGGEST_THRESHOLD", "2")
+    with pytest.raises(ValidationError, match="suggest_threshold"):
+        Settings()

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.runtime import database
+from bot.settings import Settings
+from tests.utils.postgres import PostgresUnavailable, create_database, postgres_server
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO_DIR = REPO / "knowledge" / "demo"
+
+
+@pytest.fixture(scope="session")
+def postgres_base_url() -> Iterator[str]:
+    """One PostgreSQL server for the whole run; skipped with the reason when none can start."""
+    try:
+        with postgres_server() as url:
+            yield url
+    except PostgresUnavailable as exc:
+        pytest.skip(f"PostgreSQL tests skipped: {exc}")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test that uses the database runs on SQLite and on PostgreSQL, on a fresh database."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'var' / 'craftdesk.db'}"
+    base = request.getfixturevalue("postgres_base_url")
+    return await create_database(base, f"t_{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str) -> Settings:
+    """Settings for one test: its own data dir and database, no demo auto-import."""
+    for name in list(os.environ):
+        if name.startswith("CRAFTDESK_") and name != "CRAFTDESK_TEST_MODEL_CACHE":
+            monkeypatch.delenv(name)
+    return Settings(env="test", data_dir=tmp_path / "var", database_url=db_url,
+                    import_demo_when_empty=False)
+
+
+@pytest.fixture
+async def sessions(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    async with database(settings) as (_, makers):
+        yield makers

@@ -1,0 +1,45 @@
+"""Small knowledge folders for tests, written in the interchange format."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def expert(id: str = "E01", **fields: Any) -> dict[str, Any]:
+    return {"id": id, "name": f"专家{id}", "skills": ["液压系统维修"], "region": "铜山区"} | fields
+
+
+def case(id: str = "K001", **fields: Any) -> dict[str, Any]:
+    return {
+        "id": id,
+        "title": f"案例{id}",
+        "question": "挖掘机动臂自己往下掉",
+        "answer": "检查动臂油缸内泄，更换密封件。",
+        "expert_id": "E01",
+    } | fields
+
+
+def site(code: str = "xcmg-3", **fields: Any) -> dict[str, Any]:
+    return {"code": code, "name": "徐工重型 三号车间", "region": "铜山区"} | fields
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]] | list[str]) -> Path:
+    """Rows may be dicts (dumped as JSON) or raw strings (written as they are)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [r if isinstance(r, str) else json.dumps(r, ensure_ascii=False) for r in rows]
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def knowledge_folder(
+    folder: Path,
+    experts: list[Any] | None = None,
+    cases: list[Any] | None = None,
+    sites: list[Any] | None = None,
+) -> Path:
+    for name, rows in (("experts", experts), ("cases", cases), ("sites", sites)):
+        if rows is not None:
+            write_jsonl(folder / f"{name}.jsonl", rows)
+    return folder
