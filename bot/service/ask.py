@@ -1,0 +1,97 @@
+"""Asking: validate the question, run retrieval off the event loop, log it, return the outcome.
+
+Channel-agnostic: the web API and the Telegram bot call ``AskService.ask`` the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import texts
+from knowledge.errors import InvalidInputError
+from knowledge.models import Expert, Question, Site
+from retrieval.corpus import expert_doc
+from retrieval.holder import IndexHolder
+from retrieval.ranking import Availability, SiteContext
+from retrieval.search import Outcome, Retriever
+
+MAX_QUESTION_CHARS = 2000
+
+
+def clean_question(text: str) -> str:
+    cleaned = text.strip()
+    if not cleaned:
+        raise InvalidInputError("text: the question is empty")
+    if len(cleaned) > MAX_QUESTION_CHARS:
+        raise InvalidInputError(
+            f"text: the question has {len(cleaned)} characters, at most {MAX_QUESTION_CHARS} are allowed"
+        )
+    return cleaned
+
+
+@dataclass(frozen=True)
+class AskResult:
+    question_id: str
+    outcome: Outcome
+    message: str
+
+
+async def find_site(session: AsyncSession, code: str | None) -> Site | None:
+    if code is None:
+        return None
+    site = await session.get(Site, code)
+    if site is None:
+        raise InvalidInputError(f"site: unknown site code {code!r}")
+    return site
+
+
+async def expert_availability(session: AsyncSession) -> dict[str, Availability]:
+    """Who may take a new ticket now (active, below capacity)."""
+    rows = (await session.execute(select(Expert.id, Expert.active, Expert.max_open_tickets))).all()
+    return {
+        expert_id: Availability(active=active, open_tickets=0, max_open_tickets=max_open)
+        for expert_id, active, max_open in rows
+    }
+
+
+class AskService:
+    def __init__(self, retriever: Retriever, index: IndexHolder):
+        self.retriever = retriever
+        self.index = index
+
+    async def ask(
+        self, session: AsyncSession, text: str, site_code: str | None, channel: str = "web"
+    ) -> AskResult:
+        text = clean_question(text)
+        site = await find_site(session, site_code)
+        context = SiteContext(region=site.region, industry=site.industry) if site else None
+        availability = await expert_availability(session)
+        index = self.index.current
+        experts = None
+        if index is None:
+            experts = [expert_doc(e) for e in (await session.scalars(select(Expert))).all()]
+        outcome = await asyncio.to_thread(
+            self.retriever.answer, index, text, context, availability, experts
+        )
+        top = outcome.cases[0] if outcome.cases else None
+        question = Question(
+            id=uuid.uuid4().hex, text=text, site_code=site.code if site else None, channel=channel,
+            decision=outcome.decision, top_case_id=top.case.id if top else None,
+            top_score=top.score if top else None, index_version=outcome.index_version,
+        )
+        session.add(question)
+        await session.commit()
+        return AskResult(question.id, outcome, _message(outcome, index is None))
+
+
+def _message(outcome: Outcome, degraded: bool) -> str:
+    if degraded:
+        return texts.DEGRADED_REPLY
+    return {"reject": texts.REJECT_REPLY, "suggest": texts.SUGGEST_REPLY}.get(
+        outcome.decision, texts.ROUTE_REPLY
+    )

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from bot.web.deps import ContextDep, SessionDep
+from bot.web.schemas import AskRequest, AskResponse, ExpertOut, SuggestionOut
+
+router = APIRouter(prefix="/api", tags=["worker"])
+
+
+@router.post("/ask", response_model=AskResponse)
+async def ask(body: AskRequest, context: ContextDep, session: SessionDep) -> AskResponse:
+    """Suggest a past case, route to experts, or reject a non-technical question."""
+    result = await context.ask.ask(session, body.text, body.site, channel="web")
+    outcome = result.outcome
+    return AskResponse(
+        question_id=result.question_id,
+        decision=outcome.decision,  # type: ignore[arg-type]
+        suggestions=[
+            SuggestionOut(case_id=h.case.id, title=h.case.title, answer=h.case.answer,
+                          score=round(h.score, 4))
+            for h in outcome.cases
+        ],
+        experts=[
+            ExpertOut(expert_id=h.expert.id, name=h.expert.name, title=h.expert.title,
+                      org=h.expert.org, region=h.expert.region, score=round(h.score, 4))
+            for h in outcome.experts
+        ],
+        index_version=outcome.index_version,
+        message=result.message,
+    )

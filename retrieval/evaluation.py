@@ -1,0 +1,232 @@
+"""Measuring retrieval on a labelled query set, and fitting the decision policy on it.
+
+Figures come from cross-validation: the policy (two logistic models and their thresholds) is
+fitted on k-1 folds and judged on the held-out fold, thresholds included, so the numbers say
+what the policy does on questions it has not seen. A plain BM25 baseline is measured on the
+same queries, with its threshold tuned the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.corpus import Corpus
+from retrieval.decision import REJECT_FEATURES, SUGGEST_FEATURES, Calibration, LogisticModel
+from retrieval.index import KnowledgeIndex
+from retrieval.lexical import BM25Index
+from retrieval.ranking import SiteContext
+from retrieval.search import Examination, Outcome, Retriever
+
+KINDS = ("paraphrase", "near_miss", "novel", "off_topic")
+
+
+@dataclass(frozen=True)
+class LabelledQuery:
+    id: str
+    text: str
+    kind: str
+    site: str | None
+    case_id: str | None
+    experts: tuple[str, ...]
+
+
+def load_queries(path: Path) -> list[LabelledQuery]:
+    queries = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            raw = json.loads(line)
+            queries.append(LabelledQuery(raw["id"], raw["text"], raw["kind"], raw.get("site"),
+                                         raw.get("case_id"), tuple(raw.get("experts") or ())))
+    return queries
+
+
+@dataclass
+class Prediction:
+    """What a policy answered for one query: ranked case ids, decision, ranked expert ids."""
+
+    cases: list[str]
+    decision: str
+    experts: list[str]
+    top_probability: float
+
+
+@dataclass
+class Metrics:
+    recall_at_1: float
+    recall_at_3: float
+    suggest_precision: float
+    coverage: float
+    suggested: float
+    off_topic_rejected: float
+    technical_rejected: float
+    expert_top1: float
+    expert_top3: float
+
+    ROWS = (
+        ("paraphrase recall@1", "recall_at_1"),
+        ("paraphrase recall@3", "recall_at_3"),
+        ("suggest precision (all queries)", "suggest_precision"),
+        ("coverage (paraphrases answered right)", "coverage"),
+        ("suggestions made", "suggested"),
+        ("off-topic rejected", "off_topic_rejected"),
+        ("technical questions rejected", "technical_rejected"),
+        ("expert top-1", "expert_top1"),
+        ("expert top-3", "expert_top3"),
+    )
+
+
+def score(queries: list[LabelledQuery], predictions: list[Prediction]) -> Metrics:
+    def share(hits: list[bool]) -> float:
+        return sum(hits) / len(hits) if hits else float("nan")
+
+    para = [(q, p) for q, p in zip(queries, predictions) if q.kind == "paraphrase"]
+    suggested = [(q, p) for q, p in zip(queries, predictions) if p.decision == "suggest"]
+    right = [q.kind == "paraphrase" and p.cases[:1] == [q.case_id] for q, p in suggested]
+    routed = [(q, p) for q, p in zip(queries, predictions) if q.experts]
+    return Metrics(
+        recall_at_1=share([p.cases[:1] == [q.case_id] for q, p in para]),
+        recall_at_3=share([q.case_id in p.cases[:3] for q, p in para]),
+        suggest_precision=share(right),
+        coverage=sum(right) / len(para) if para else float("nan"),
+        suggested=len(suggested),
+        off_topic_rejected=share([p.decision == "reject" for q, p in zip(queries, predictions)
+                                  if q.kind == "off_topic"]),
+        technical_rejected=share([p.decision == "reject" for q, p in zip(queries, predictions)
+                                  if q.kind != "off_topic"]),
+        expert_top1=share([p.experts[:1] and p.experts[0] in q.experts for q, p in routed]),
+        expert_top3=share([bool(set(p.experts[:3]) & set(q.experts)) for q, p in routed]),
+    )
+
+
+def pick_threshold(probabilities: np.ndarray, correct: np.ndarray, precision: float) -> float:
+    """The lowest threshold whose suggestions reach ``precision`` (answering the most queries);
+    above every probability (never suggest) when none does."""
+    order = np.argsort(-probabilities, kind="stable")
+    hits = np.cumsum(correct[order])
+    shown = np.arange(1, len(order) + 1)
+    ok = np.nonzero(hits / shown >= precision)[0]
+    # only cut between distinct probabilities
+    ok = [i for i in ok if i == len(order) - 1 or probabilities[order[i]] > probabilities[order[i + 1]]]
+    if not ok:
+        return float(probabilities.max(initial=0.0)) + 1e-9
+    return float(probabilities[order[max(ok)]])
+
+
+def fit_calibration(
+    model_id: str,
+    queries: list[LabelledQuery],
+    exams: list[Examination],
+    precision: float,
+) -> Calibration:
+    """Fit both logistic models and pick their thresholds on these queries."""
+    rows, labels = [], []
+    for q, exam in zip(queries, exams):
+        for case, row in zip(exam.cases, exam.suggest_rows):
+            rows.append(row)
+            labels.append(int(q.kind == "paraphrase" and case.id == q.case_id))
+    suggest = LogisticModel.fit(SUGGEST_FEATURES, np.array(rows), np.array(labels))
+    reject_rows = np.array([exam.reject_row for exam in exams])
+    off = np.array([q.kind == "off_topic" for q in queries], dtype=int)
+    reject = LogisticModel.fit(REJECT_FEATURES, reject_rows, off)
+
+    top_p, top_right = [], []
+    for q, exam in zip(queries, exams):
+        p = suggest.probability(exam.suggest_rows) if len(exam.cases) else np.zeros(1)
+        best = int(np.argmax(p))
+        top_p.append(float(p[best]))
+        top_right.append(len(exam.cases) > 0 and q.kind == "paraphrase"
+                         and exam.cases[best].id == q.case_id)
+    suggest_at = pick_threshold(np.array(top_p), np.array(top_right), precision)
+    # reject only when clearly off-topic: a wrongly rejected technical question is lost
+    p_off = reject.probability(reject_rows)
+    reject_at = pick_threshold(p_off, off.astype(bool), 0.95)
+    return Calibration(model_id, suggest, reject, round(suggest_at, 6), round(reject_at, 6))
+
+
+def predict(retriever: Retriever, index: KnowledgeIndex, exam: Examination,
+            site: SiteContext | None, calibration: Calibration) -> Prediction:
+    outcome: Outcome = retriever.decide(index, exam, site, calibration=calibration)
+    return Prediction([h.case.id for h in outcome.cases], outcome.decision,
+                      [h.expert.id for h in outcome.experts], outcome.suggest_probability)
+
+
+def folds(queries: list[LabelledQuery], k: int, seed: int = 7) -> list[np.ndarray]:
+    """Stratified by kind, so each fold has its share of paraphrases, near misses..."""
+    rng = np.random.default_rng(seed)
+    assignment = np.zeros(len(queries), dtype=int)
+    for kind in KINDS:
+        members = np.array([i for i, q in enumerate(queries) if q.kind == kind])
+        rng.shuffle(members)
+        for j, i in enumerate(members):
+            assignment[i] = j % k
+    return [np.nonzero(assignment == f)[0] for f in range(k)]
+
+
+def mean_metrics(runs: list[Metrics]) -> Metrics:
+    """Average of repeated cross-validation runs (each with other folds)."""
+    return Metrics(**{name: float(np.mean([getattr(m, name) for m in runs]))
+                      for name in Metrics.__dataclass_fields__})
+
+
+def cross_validate(
+    retriever: Retriever, index: KnowledgeIndex, queries: list[LabelledQuery],
+    exams: list[Examination], sites: dict[str, SiteContext], k: int, precision: float,
+    seed: int = 7,
+) -> list[Prediction]:
+    predictions: list[Prediction | None] = [None] * len(queries)
+    for held_out in folds(queries, k, seed):
+        train = [i for i in range(len(queries)) if i not in set(held_out.tolist())]
+        calibration = fit_calibration(
+            "cv", [queries[i] for i in train], [exams[i] for i in train], precision)
+        for i in held_out:
+            predictions[i] = predict(retriever, index, exams[i], sites.get(queries[i].site or ""),
+                                     calibration)
+    return [p for p in predictions if p is not None]
+
+
+# ---- the plain BM25 baseline -------------------------------------------------------------
+
+def bm25_baseline(corpus: Corpus, queries: list[LabelledQuery], k: int,
+                  precision: float, seed: int = 7) -> list[Prediction]:
+    """Cases and experts ranked by BM25 alone (characters + bigrams); suggest and reject by a
+    threshold on the raw top score, tuned by the same cross-validation."""
+    cases = BM25Index([c.lexical_text for c in corpus.cases])
+    experts = BM25Index([e.profile_text for e in corpus.experts])
+    ranked, tops = [], []
+    for q in queries:
+        scores = cases.match(q.text).scores
+        order = np.argsort(-scores, kind="stable")[:5]
+        expert_scores = experts.match(q.text).scores
+        ranked.append(([corpus.cases[i].id for i in order],
+                       [corpus.experts[i].id for i in np.argsort(-expert_scores, kind="stable")[:3]]))
+        tops.append(float(scores.max(initial=0.0)))
+    tops_arr = np.array(tops)
+    right = np.array([q.kind == "paraphrase" and r[0][:1] == [q.case_id] for q, r in zip(queries, ranked)])
+    off = np.array([q.kind == "off_topic" for q in queries])
+    predictions: list[Prediction | None] = [None] * len(queries)
+    for held_out in folds(queries, k, seed):
+        train = np.setdiff1d(np.arange(len(queries)), held_out)
+        suggest_at = pick_threshold(tops_arr[train], right[train], precision)
+        # off-topic = low lexical overlap: threshold on the negated score
+        reject_at = pick_threshold(-tops_arr[train], off[train], 0.95)
+        for i in held_out:
+            decision = ("reject" if -tops_arr[i] >= reject_at
+                        else "suggest" if tops_arr[i] >= suggest_at else "route")
+            predictions[i] = Prediction(ranked[i][0], decision, ranked[i][1], tops_arr[i])
+    return [p for p in predictions if p is not None]
+
+
+def examine_all(retriever: Retriever, index: KnowledgeIndex, queries: list[LabelledQuery],
+                progress: Callable[[int, int], None] | None = None) -> list[Examination]:
+    vectors = retriever.encoder.encode([q.text for q in queries])
+    exams = []
+    for i, (q, v) in enumerate(zip(queries, vectors), start=1):
+        exams.append(retriever.examine(index, q.text, v))
+        if progress:
+            progress(i, len(queries))
+    return exams

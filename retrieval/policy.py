@@ -1,0 +1,24 @@
+"""Tunable numbers of retrieval; part of the service settings (``CRAFTDESK_RETRIEVAL__*``)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class RetrievalSettings(BaseModel):
+    suggest_threshold: float | None = Field(
+        None, ge=0, le=1,
+        description="suggest when the top case's answer probability reaches this; "
+                    "default: the value calibrated with the model (retrieval/calibration.json)")
+    reject_threshold: float | None = Field(
+        None, ge=0, le=1,
+        description="reject when the off-topic probability reaches this; default: calibrated")
+    max_suggestions: int = Field(5, ge=1, le=20)
+    max_experts: int = Field(3, ge=1, le=10)
+    candidate_pool: int = Field(256, ge=10, description="dense neighbours looked at per question")
+    case_credit_sharpness: float = Field(
+        2.0, ge=0, description="how steeply a solved case's credit grows with its z-score")
+    profile_weight: float = Field(0.5, ge=0)
+    region_bonus: float = Field(0.15, ge=0)
+    industry_bonus: float = Field(0.10, ge=0)
+    load_penalty: float = Field(0.3, ge=0, description="subtracted at full load, pro rata below")

@@ -1,0 +1,87 @@
+"""Ranking experts for a question.
+
+Profile similarity alone lets broad "hub" profiles win too often, and summing raw case
+similarities favours whoever solved the most cases (cosines all sit near 0.9). So each solved
+case earns its expert credit by how far its similarity stands above the background:
+exp(sharpness * z). That credit share is blended with the z-scored profile similarity, a bonus
+for the asking site's region and industry, and a penalty for open-ticket load. Inactive and
+fully loaded experts never appear.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from retrieval.corpus import CaseDoc, ExpertDoc
+from retrieval.policy import RetrievalSettings
+
+
+@dataclass(frozen=True)
+class SiteContext:
+    region: str | None = None
+    industry: str | None = None
+
+
+@dataclass(frozen=True)
+class Availability:
+    active: bool = True
+    open_tickets: int = 0
+    max_open_tickets: int = 5
+
+    @property
+    def available(self) -> bool:
+        return self.active and self.open_tickets < self.max_open_tickets
+
+
+@dataclass(frozen=True)
+class ExpertHit:
+    expert: ExpertDoc
+    score: float
+
+
+def _z(values: np.ndarray) -> np.ndarray:
+    if len(values) < 2:
+        return np.zeros_like(values)
+    std = values.std()
+    return (values - values.mean()) / (std if std > 1e-6 else 1.0)
+
+
+def rank_experts(
+    experts: list[ExpertDoc],
+    profile_similarity: np.ndarray | None,
+    pool_cases: list[CaseDoc],
+    pool_similarity: np.ndarray,
+    site: SiteContext | None,
+    availability: dict[str, Availability],
+    params: RetrievalSettings,
+    limit: int,
+) -> list[ExpertHit]:
+    """Best ``limit`` available experts. ``profile_similarity`` may be None (no index loaded):
+    then region, industry and load decide alone."""
+    position = {e.id: i for i, e in enumerate(experts)}
+    credit = np.zeros(len(experts))
+    if len(pool_cases):
+        weights = np.exp(params.case_credit_sharpness * np.clip(_z(pool_similarity), -5, 5))
+        for case, weight in zip(pool_cases, weights):
+            if case.expert_id in position:
+                credit[position[case.expert_id]] += weight
+        if credit.sum() > 0:
+            credit /= credit.sum()
+    profile = np.zeros(len(experts)) if profile_similarity is None else _z(profile_similarity)
+    scores = credit + params.profile_weight * 0.1 * profile
+    hits = []
+    for i, expert in enumerate(experts):
+        state = availability.get(expert.id, Availability())
+        if not state.available:
+            continue
+        score = scores[i]
+        if site and site.region and expert.region == site.region:
+            score += params.region_bonus
+        if site and site.industry and site.industry in expert.industries:
+            score += params.industry_bonus
+        score -= params.load_penalty * state.open_tickets / max(state.max_open_tickets, 1)
+        hits.append(ExpertHit(expert, float(score)))
+    hits.sort(key=lambda h: (-h.score, h.expert.id))
+    return hits[:limit]

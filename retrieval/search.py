@@ -1,0 +1,214 @@
+"""One question in, one decision out: candidates, features, suggest/route/reject, experts.
+
+The question is encoded once; the same vector searches the cases (faiss) and scores the expert
+profiles and the off-topic examples. Lexical BM25 runs next to it, and the two rankings are fused
+by reciprocal rank, which finds the right case well; whether to *suggest* it is decided by the
+calibrated policy in ``retrieval.decision`` from features of each shortlisted candidate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from retrieval.corpus import CaseDoc, ExpertDoc
+from retrieval.decision import REJECT_FEATURES, SUGGEST_FEATURES, Calibration
+from retrieval.encoder import Encoder
+from retrieval.index import KnowledgeIndex
+from retrieval.lexical import LexicalMatch
+from retrieval.offtopic import OFF_TOPIC_EXAMPLES
+from retrieval.policy import RetrievalSettings
+from retrieval.ranking import Availability, ExpertHit, SiteContext, rank_experts
+from retrieval.text import clauses, code_relation, codes, contrast_conflict, lexical_tokens
+
+RRF_K = 60
+FUSE_DEPTH = 50  # how deep each ranking contributes to the fusion
+SHORTLIST = 8  # candidates that get decision features
+
+
+@dataclass(frozen=True)
+class CaseHit:
+    case: CaseDoc
+    score: float  # probability that this case answers the question
+    dense: float
+    features: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Examination:
+    """Everything measured about one question against one index, before any decision."""
+
+    cases: list[CaseDoc]  # the shortlist, fused order
+    dense: list[float]
+    suggest_rows: np.ndarray  # one row of SUGGEST_FEATURES per shortlisted case
+    reject_row: np.ndarray  # REJECT_FEATURES
+    pool_cases: list[CaseDoc]  # dense neighbours, for expert credit
+    pool_similarity: np.ndarray
+    expert_similarity: np.ndarray
+    index_version: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    decision: str  # suggest / route / reject
+    cases: list[CaseHit]
+    experts: list[ExpertHit]
+    suggest_probability: float
+    reject_probability: float
+    index_version: str | None
+
+
+class Retriever:
+    def __init__(self, encoder: Encoder, calibration: Calibration | None, params: RetrievalSettings):
+        self.encoder = encoder
+        self.calibration = calibration
+        self.params = params
+        self.off_topic_vectors = encoder.encode(list(OFF_TOPIC_EXAMPLES))
+
+    def answer(
+        self,
+        index: KnowledgeIndex | None,
+        text: str,
+        site: SiteContext | None = None,
+        availability: dict[str, Availability] | None = None,
+        experts: list[ExpertDoc] | None = None,
+    ) -> Outcome:
+        """Decide for one question. Without an index every question is routed, with experts
+        ranked by region, industry and load alone (``experts`` then comes from the store)."""
+        if index is None:
+            hits = rank_experts(experts or [], None, [], np.zeros(0), site, availability or {},
+                                self.params, self.params.max_experts)
+            return Outcome("route", [], hits, 0.0, 0.0, None)
+        exam = self.examine(index, text, self.encoder.encode([text])[0])
+        return self.decide(index, exam, site, availability)
+
+    def examine(self, index: KnowledgeIndex, text: str, vector: np.ndarray) -> Examination:
+        positions, dense = index.search_cases(vector, self.params.candidate_pool)
+        lexical = index.lexical.match(text)
+        shortlist = _fuse(positions, lexical)
+        expert_similarity = (index.expert_vectors @ vector if len(index.experts)
+                             else np.zeros(0, dtype=np.float32))
+        cosines = index.case_vectors[shortlist] @ vector if shortlist else np.zeros(0)
+        rows = _suggest_features(index, text, shortlist, cosines, dense, lexical)
+        off_topic = float((self.off_topic_vectors @ vector).max())
+        case_top = float(dense.max()) if dense.size else 0.0
+        expert_top = float(expert_similarity.max()) if expert_similarity.size else 0.0
+        coverage_top = max((float(lexical.coverage[p]) for p in shortlist), default=0.0)
+        reject = {"off_topic": off_topic, "case_top": case_top, "expert_top": expert_top,
+                  "off_minus_tech": off_topic - max(case_top, expert_top), "coverage": coverage_top}
+        return Examination(
+            cases=[index.cases[p] for p in shortlist], dense=cosines.tolist(), suggest_rows=rows,
+            reject_row=np.array([reject[name] for name in REJECT_FEATURES]),
+            pool_cases=[index.cases[p] for p in positions], pool_similarity=dense,
+            expert_similarity=expert_similarity, index_version=index.version,
+        )
+
+    def decide(
+        self,
+        index: KnowledgeIndex,
+        exam: Examination,
+        site: SiteContext | None = None,
+        availability: dict[str, Availability] | None = None,
+        calibration: Calibration | None = None,
+    ) -> Outcome:
+        """Turn an examination into a decision; ``calibration`` overrides the loaded one
+        (the evaluation's cross-validation fits one per fold)."""
+        params = self.params
+        calibration = calibration or self.calibration
+        if calibration is None:
+            raise ValueError("no calibration: run scripts/evaluate.py --calibrate")
+        suggest_at = params.suggest_threshold
+        reject_at = params.reject_threshold
+        if suggest_at is None:
+            suggest_at = calibration.suggest_threshold
+        if reject_at is None:
+            reject_at = calibration.reject_threshold
+        p_case = (calibration.suggest.probability(exam.suggest_rows)
+                  if len(exam.cases) else np.zeros(0))
+        hits = sorted(
+            (CaseHit(case, float(p), d, dict(zip(SUGGEST_FEATURES, row.tolist())))
+             for case, p, d, row in zip(exam.cases, p_case, exam.dense, exam.suggest_rows)),
+            key=lambda h: -h.score,
+        )
+        top_p = hits[0].score if hits else 0.0
+        p_reject = float(calibration.reject.probability(exam.reject_row.reshape(1, -1))[0])
+        if p_reject >= reject_at:
+            decision = "reject"
+        elif top_p >= suggest_at:
+            decision = "suggest"
+        else:
+            decision = "route"
+        experts = rank_experts(index.experts, exam.expert_similarity, exam.pool_cases,
+                               exam.pool_similarity, site, availability or {}, params,
+                               params.max_experts)
+        return Outcome(decision, hits[: params.max_suggestions], experts, top_p, p_reject,
+                       exam.index_version)
+
+
+def _fuse(positions: np.ndarray, lexical: LexicalMatch) -> list[int]:
+    """Reciprocal-rank fusion of the dense and the lexical ranking; best SHORTLIST positions."""
+    fused: dict[int, float] = {}
+    for rank, pos in enumerate(positions[:FUSE_DEPTH].tolist()):
+        fused[pos] = fused.get(pos, 0.0) + 1.0 / (RRF_K + rank)
+    for rank, pos in enumerate(np.argsort(-lexical.scores, kind="stable")[:FUSE_DEPTH].tolist()):
+        if lexical.scores[pos] <= 0:
+            break
+        fused[pos] = fused.get(pos, 0.0) + 1.0 / (RRF_K + rank)
+    return sorted(fused, key=lambda p: (-fused[p], p))[:SHORTLIST]
+
+
+def _suggest_features(
+    index: KnowledgeIndex,
+    text: str,
+    shortlist: list[int],
+    cosines: np.ndarray,
+    pool_similarity: np.ndarray,
+    lexical: LexicalMatch,
+) -> np.ndarray:
+    """Per candidate: similarity (raw and against the neighbours), lexical coverage of the query
+    and of its weakest clause (with and without the answer), alarm-code agreement or conflict, a
+    contrast-term conflict (高压 vs 低压), words the knowledge base has never seen, and how much
+    of the query a rival explains that this case does not."""
+    if not shortlist:
+        return np.zeros((0, len(SUGGEST_FEATURES)))
+    mean = float(pool_similarity.mean())
+    std = float(pool_similarity.std()) or 1.0
+    best_bm25 = float(lexical.scores.max()) or 1.0
+    total_idf = sum(lexical.query_idf.values()) or 1.0
+    query_codes = codes(text)
+    present = [{t for t in lexical.query_idf if t in index.lexical.doc_tokens[p]} for p in shortlist]
+    idf = index.lexical.idf
+    # each clause's own words (bigrams and latin tokens, no single characters) that the KB knows
+    clause_words = [w for w in ({t for t in lexical_tokens(c) if len(t) > 1 and t in idf}
+                                for c in clauses(text)) if w]
+    query_bigrams = [t for t in lexical_tokens(text) if len(t) == 2 and not t.isascii()]
+    unknown = sum(t not in idf for t in query_bigrams) / len(query_bigrams) if query_bigrams else 0.0
+    rows = []
+    for i, pos in enumerate(shortlist):
+        case = index.cases[pos]
+        code_match, code_conflict = code_relation(query_codes, codes(case.lexical_text))
+        rival = max((sum(lexical.query_idf[t] for t in present[j] - present[i])
+                     for j in range(len(shortlist)) if j != i), default=0.0)
+        features = {
+            "dense": float(cosines[i]),
+            "dense_z": (float(cosines[i]) - mean) / std,
+            "coverage": float(lexical.coverage[pos]),
+            "bm25": float(lexical.scores[pos]) / best_bm25,
+            "bm25_raw": float(np.log1p(lexical.scores[pos])),
+            "code_match": float(code_match),
+            "code_conflict": float(code_conflict),
+            "contrast": float(contrast_conflict(text, case.search_text)),
+            "rival": rival / total_idf,
+        }
+        doc = index.lexical.doc_tokens[pos]
+        features["clause_min"] = min(
+            (sum(idf[w] for w in words if w in doc) / sum(idf[w] for w in words)
+             for words in clause_words), default=0.0)
+        features["unknown"] = unknown
+        full = doc | index.answer_tokens[pos]
+        features["answer_clause_min"] = min(
+            (sum(idf[w] for w in words if w in full) / sum(idf[w] for w in words)
+             for words in clause_words), default=0.0)
+        rows.append([features[name] for name in SUGGEST_FEATURES])
+    return np.array(rows, dtype=np.float64)

@@ -1,0 +1,108 @@
+"""The knowledge index: faiss against brute force, save/load, refusal of bad indexes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from knowledge.errors import IndexUnavailableError
+from retrieval.corpus import CaseDoc, Corpus, ExpertDoc
+from retrieval.index import (
+    build_index, current_version, load_index, save_index, vector_index,
+)
+
+
+def random_unit(n: int, dim: int = 384, seed: int = 0) -> np.ndarray:
+    vectors = np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def brute_force(vectors: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    scores = vectors @ query
+    order = np.argsort(-scores, kind="stable")[:k]
+    return order, scores[order]
+
+
+def test_flat_search_equals_brute_force():
+    vectors, queries = random_unit(5000), random_unit(20, seed=1)
+    index = vector_index(vectors)
+    for query in queries:
+        scores, ids = index.search(query.reshape(1, -1), 10)
+        expected_ids, expected_scores = brute_force(vectors, query, 10)
+        assert ids[0].tolist() == expected_ids.tolist()
+        np.testing.assert_allclose(scores[0], expected_scores, rtol=1e-5, atol=1e-5)
+
+
+def test_hnsw_above_the_limit_finds_nearly_all_true_neighbours():
+    vectors, queries = random_unit(3000, dim=64), random_unit(30, dim=64, seed=2)
+    index = vector_index(vectors, hnsw_above=1000)
+    found = 0
+    for query in queries:
+        _, ids = index.search(query.reshape(1, -1), 10)
+        found += len(set(ids[0].tolist()) & set(brute_force(vectors, query, 10)[0].tolist()))
+    assert found / (10 * len(queries)) >= 0.95
+
+
+def corpus_of(n_cases: int = 6) -> Corpus:
+    cases = [CaseDoc(f"K{i:03d}", f"标题{i}", f"问题描述{i}：车床报警SV04{i:02d}", f"答案{i}", "工程机械与智能制造",
+                     "E01", ("数控",)) for i in range(n_cases)]
+    experts = [ExpertDoc("E01", "王工", "劳模", "徐工", "铜山区", ("工程机械与智能制造",), ("数控维修",), None),
+               ExpertDoc("E02", "李工", None, None, "丰县", ("纺织",), ("织机保全",), "织布三十年")]
+    return Corpus(cases, experts)
+
+
+def test_index_search_on_real_vectors_equals_brute_force(encoder):
+    index = build_index(corpus_of(), encoder)
+    query = encoder.encode(["车床报SV0403"])[0]
+    positions, scores = index.search_cases(query, 4)
+    expected, expected_scores = brute_force(index.case_vectors, query, 4)
+    assert positions.tolist() == expected.tolist()
+    np.testing.assert_allclose(scores, expected_scores, rtol=1e-5, atol=1e-5)
+
+
+def test_save_then_load_gives_the_same_index(encoder, tmp_path: Path):
+    built = build_index(corpus_of(), encoder)
+    save_index(built, tmp_path / "index")
+    assert current_version(tmp_path / "index") == built.version
+    loaded = load_index(tmp_path / "index", encoder.model_id)
+    assert loaded.version == built.version and loaded.cases == built.cases
+    assert loaded.experts == built.experts
+    np.testing.assert_allclose(loaded.case_vectors, built.case_vectors)
+    manifest = json.loads((tmp_path / "index" / "current" / "manifest.json").read_text())
+    assert manifest["model_id"] == encoder.model_id and manifest["cases"] == 6
+    assert manifest["dim"] == 384 and manifest["knowledge_checksum"] == corpus_of().checksum
+
+
+def test_old_versions_are_pruned_and_current_is_newest(encoder, tmp_path: Path):
+    for _ in range(5):
+        newest = build_index(corpus_of(), encoder)
+        save_index(newest, tmp_path / "index")
+    assert current_version(tmp_path / "index") == newest.version
+    assert len(list((tmp_path / "index" / "versions").iterdir())) == 3
+
+
+def test_missing_corrupt_and_foreign_indexes_are_refused(encoder, tmp_path: Path):
+    with pytest.raises(IndexUnavailableError, match="no index"):
+        load_index(tmp_path / "index", encoder.model_id)
+    saved = save_index(build_index(corpus_of(), encoder), tmp_path / "index")
+    with pytest.raises(IndexUnavailableError, match="built with"):
+        load_index(tmp_path / "index", "some/other-model@torch")
+    (saved / "cases.faiss").write_bytes(b"garbage")
+    with pytest.raises(IndexUnavailableError, match="unreadable"):
+        load_index(tmp_path / "index", encoder.model_id)
+
+
+def test_with_case_adds_or_replaces_a_case(encoder):
+    index = build_index(corpus_of(), encoder)
+    new = CaseDoc("K100", "织机经纱断头多", "经纱老是断", "调整经纱张力", "纺织", "E02")
+    vector = encoder.encode([new.search_text])[0]
+    bigger = index.with_case(new, vector, "checksum-2")
+    assert len(bigger.cases) == 7 and len(index.cases) == 6
+    positions, _ = bigger.search_cases(vector, 1)
+    assert bigger.cases[positions[0]].id == "K100"
+    assert bigger.version != index.version
+    replaced = bigger.with_case(new, vector, "checksum-3")
+    assert len(replaced.cases) == 7
