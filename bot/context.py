@@ -91,7 +91,7 @@ async def open_context(settings: Settings, encoder: Encoder | None = None) -> As
                         "run scripts/evaluate.py --calibrate",
                         extra={"calibrated_for": calibration.model_id, "model": encoder.model_id})
         retriever = await asyncio.to_thread(Retriever, encoder, calibration, settings.retrieval)
-        follower = asyncio.create_task(holder.follow())
+        follower = asyncio.create_task(holder.follow(settings.index_poll_seconds))
         try:
             yield AppContext(settings=settings, engine=engine, sessions=sessions, encoder=encoder,
                              index=holder, retriever=retriever,

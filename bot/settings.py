@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     embedding_backend: Literal["torch", "onnx-fp32", "onnx-int8"] = "onnx-int8"
     encoder_threads: int = Field(1, ge=1, le=64)
     import_demo_when_empty: bool = True
+    index_poll_seconds: float = Field(
+        2.0, gt=0, description="how often a server looks for an index another process built")
     log_level: str = "INFO"
     retrieval: RetrievalSettings = RetrievalSettings()
 

@@ -25,7 +25,7 @@ from knowledge.errors import IndexUnavailableError
 from retrieval.corpus import CaseDoc, Corpus, ExpertDoc
 from retrieval.encoder import Encoder
 from retrieval.lexical import BM25Index
-from retrieval.text import lexical_tokens
+from retrieval.text import codes, lexical_tokens, normalize
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,9 @@ class KnowledgeIndex:
         self.case_search = vector_index(case_vectors)
         self.lexical = BM25Index([c.lexical_text for c in cases])
         self.answer_tokens = [set(lexical_tokens(c.answer)) for c in cases]
+        # per-case facts the decision features need for every question, computed once
+        self.case_codes = [codes(c.lexical_text) for c in cases]
+        self.case_text = [normalize(c.search_text) for c in cases]
         self.case_position = {c.id: i for i, c in enumerate(cases)}
 
     @property

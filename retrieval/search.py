@@ -20,7 +20,9 @@ from retrieval.lexical import LexicalMatch
 from retrieval.offtopic import OFF_TOPIC_EXAMPLES
 from retrieval.policy import RetrievalSettings
 from retrieval.ranking import Availability, ExpertHit, SiteContext, rank_experts
-from retrieval.text import clauses, code_relation, codes, contrast_conflict, lexical_tokens
+from retrieval.text import (
+    clauses, code_relation, codes, contrast_conflict, lexical_tokens, normalize,
+)
 
 RRF_K = 60
 FUSE_DEPTH = 50  # how deep each ranking contributes to the fusion
@@ -66,22 +68,21 @@ class Retriever:
         self.params = params
         self.off_topic_vectors = encoder.encode(list(OFF_TOPIC_EXAMPLES))
 
-    def answer(
+    def route_without_index(
         self,
-        index: KnowledgeIndex | None,
-        text: str,
+        experts: list[ExpertDoc],
         site: SiteContext | None = None,
         availability: dict[str, Availability] | None = None,
-        experts: list[ExpertDoc] | None = None,
     ) -> Outcome:
-        """Decide for one question. Without an index every question is routed, with experts
-        ranked by region, industry and load alone (``experts`` then comes from the store)."""
-        if index is None:
-            hits = rank_experts(experts or [], None, [], np.zeros(0), site, availability or {},
-                                self.params, self.params.max_experts)
-            return Outcome("route", [], hits, 0.0, 0.0, None)
-        exam = self.examine(index, text, self.encoder.encode([text])[0])
-        return self.decide(index, exam, site, availability)
+        """No usable index: every question is routed, experts ranked by region, industry and
+        load alone."""
+        hits = rank_experts(experts, None, [], np.zeros(0), site, availability or {},
+                            self.params, self.params.max_experts)
+        return Outcome("route", [], hits, 0.0, 0.0, None)
+
+    def examine_text(self, index: KnowledgeIndex, text: str) -> Examination:
+        """Encode the question once and examine it (the CPU-heavy part of a question)."""
+        return self.examine(index, text, self.encoder.encode([text])[0])
 
     def examine(self, index: KnowledgeIndex, text: str, vector: np.ndarray) -> Examination:
         positions, dense = index.search_cases(vector, self.params.candidate_pool)
@@ -177,6 +178,7 @@ def _suggest_features(
     best_bm25 = float(lexical.scores.max()) or 1.0
     total_idf = sum(lexical.query_idf.values()) or 1.0
     query_codes = codes(text)
+    query_text = normalize(text)
     present = [{t for t in lexical.query_idf if t in index.lexical.doc_tokens[p]} for p in shortlist]
     idf = index.lexical.idf
     # each clause's own words (bigrams and latin tokens, no single characters) that the KB knows
@@ -186,8 +188,7 @@ def _suggest_features(
     unknown = sum(t not in idf for t in query_bigrams) / len(query_bigrams) if query_bigrams else 0.0
     rows = []
     for i, pos in enumerate(shortlist):
-        case = index.cases[pos]
-        code_match, code_conflict = code_relation(query_codes, codes(case.lexical_text))
+        code_match, code_conflict = code_relation(query_codes, index.case_codes[pos])
         rival = max((sum(lexical.query_idf[t] for t in present[j] - present[i])
                      for j in range(len(shortlist)) if j != i), default=0.0)
         features = {
@@ -198,7 +199,7 @@ def _suggest_features(
             "bm25_raw": float(np.log1p(lexical.scores[pos])),
             "code_match": float(code_match),
             "code_conflict": float(code_conflict),
-            "contrast": float(contrast_conflict(text, case.search_text)),
+            "contrast": float(contrast_conflict(query_text, index.case_text[pos])),
             "rival": rival / total_idf,
         }
         doc = index.lexical.doc_tokens[pos]

@@ -88,9 +88,9 @@ CONTRASTS = (
 )
 
 
-def contrast_conflict(query: str, case: str) -> bool:
-    """The question names one side of a contrast pair that the case only has the other side of."""
-    q, c = normalize(query), normalize(case)
+def contrast_conflict(q: str, c: str) -> bool:
+    """The question ``q`` names one side of a contrast pair that the case ``c`` only has the
+    other side of (both already ``normalize``d)."""
     for a, b in CONTRASTS:
         for mine, other in ((a, b), (b, a)):
             if mine in q and other not in q and other in c and mine not in c:

@@ -9,12 +9,12 @@ import asyncio
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
 from knowledge.errors import InvalidInputError
-from knowledge.models import Expert, Question, Site
+from knowledge.models import Expert, Question, Site, utcnow
 from retrieval.corpus import expert_doc
 from retrieval.holder import IndexHolder
 from retrieval.ranking import Availability, SiteContext
@@ -68,25 +68,31 @@ class AskService:
         self, session: AsyncSession, text: str, site_code: str | None, channel: str = "web"
     ) -> AskResult:
         text = clean_question(text)
-        site = await find_site(session, site_code)
-        context = SiteContext(region=site.region, industry=site.industry) if site else None
-        availability = await expert_availability(session)
         index = self.index.current
-        experts = None
-        if index is None:
-            experts = [expert_doc(e) for e in (await session.scalars(select(Expert))).all()]
-        outcome = await asyncio.to_thread(
-            self.retriever.answer, index, text, context, availability, experts
-        )
+        # encoding runs in a worker thread while the site and the experts are read
+        examining = (asyncio.ensure_future(asyncio.to_thread(self.retriever.examine_text, index, text))
+                     if index is not None else None)
+        try:
+            site = await find_site(session, site_code)
+            availability = await expert_availability(session)
+            context = SiteContext(region=site.region, industry=site.industry) if site else None
+            if examining is None or index is None:
+                experts = [expert_doc(e) for e in (await session.scalars(select(Expert))).all()]
+                outcome = self.retriever.route_without_index(experts, context, availability)
+            else:
+                outcome = self.retriever.decide(index, await examining, context, availability)
+        finally:
+            if examining is not None and not examining.done():
+                examining.cancel()
         top = outcome.cases[0] if outcome.cases else None
-        question = Question(
-            id=uuid.uuid4().hex, text=text, site_code=site.code if site else None, channel=channel,
-            decision=outcome.decision, top_case_id=top.case.id if top else None,
+        question_id = uuid.uuid4().hex
+        await session.execute(insert(Question).values(
+            id=question_id, text=text, site_code=site.code if site else None, channel=channel,
+            asked_at=utcnow(), decision=outcome.decision, top_case_id=top.case.id if top else None,
             top_score=top.score if top else None, index_version=outcome.index_version,
-        )
-        session.add(question)
+        ))
         await session.commit()
-        return AskResult(question.id, outcome, _message(outcome, index is None))
+        return AskResult(question_id, outcome, _message(outcome, index is None))
 
 
 def _message(outcome: Outcome, degraded: bool) -> str:
