@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from bot.context import AppContext, open_context
 from bot.settings import Settings
 from bot.web.errors import install_error_handlers
-from bot.web.routes import ask, health
+from bot.web.routes import admin, ask, expert, health, tickets
 
 
 def create_app(settings: Settings, context: AppContext | None = None) -> FastAPI:
@@ -30,5 +30,6 @@ def create_app(settings: Settings, context: AppContext | None = None) -> FastAPI
         app.state.context = context
     install_error_handlers(app)
     app.include_router(health.router)
-    app.include_router(ask.router)
+    for module in (ask, tickets, expert, admin):
+        app.include_router(module.router)
     return app

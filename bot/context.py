@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -16,7 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.runtime import database
 from bot.service.ask import AskService
+from bot.service.clock import Clock, SystemClock
+from bot.service.outbox import Notifier, OutboxDispatcher
+from bot.service.publishing import Publisher
+from bot.service.reindex import Reindexer
+from bot.service.tickets import TicketPolicy, TicketService
 from bot.settings import Settings
+from bot.web.ratelimit import TokenBucket
 from knowledge.interchange import import_dir
 from knowledge.models import Case, Expert, Site
 from retrieval.corpus import load_corpus
@@ -37,10 +44,16 @@ class AppContext:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
     encoder: Encoder
     index: IndexHolder
     retriever: Retriever
     ask: AskService
+    tickets: TicketService
+    publisher: Publisher
+    reindexer: Reindexer
+    outbox: OutboxDispatcher
+    limits: dict[str, TokenBucket]
 
 
 async def import_demo_if_empty(sessions: async_sessionmaker[AsyncSession]) -> bool:
@@ -76,9 +89,34 @@ async def prepare_index(settings: Settings, sessions: async_sessionmaker[AsyncSe
     return holder
 
 
+def ticket_policy(settings: Settings) -> TicketPolicy:
+    return TicketPolicy(silence=timedelta(minutes=settings.tickets.silence_minutes),
+                        answer_timeout=timedelta(minutes=settings.tickets.answer_timeout_minutes),
+                        city_region=settings.tickets.city_region)
+
+
+async def _every(seconds: float, work: Callable[[], Awaitable[object]], what: str) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await work()
+        except Exception:
+            log.exception("%s failed", what)
+
+
+async def reassign_silent(context: "AppContext") -> int:
+    async with context.sessions() as session:
+        moved = await context.tickets.reassign_silent(session)
+    if moved:
+        log.info("silent tickets reassigned", extra={"count": moved})
+    return moved
+
+
 @asynccontextmanager
-async def open_context(settings: Settings, encoder: Encoder | None = None) -> AsyncIterator[AppContext]:
-    """Open everything; ``encoder`` may be passed in (tests share one across contexts)."""
+async def open_context(settings: Settings, encoder: Encoder | None = None, clock: Clock | None = None,
+                       notifiers: Sequence[Notifier] = ()) -> AsyncIterator[AppContext]:
+    """Open everything; ``encoder`` may be passed in (tests share one across contexts), and
+    ``clock`` (a fake one in tests). ``notifiers`` are the channel adapters of the outbox."""
     async with database(settings) as (engine, sessions):
         if settings.import_demo_when_empty:
             await import_demo_if_empty(sessions)
@@ -91,12 +129,31 @@ async def open_context(settings: Settings, encoder: Encoder | None = None) -> As
                         "run scripts/evaluate.py --calibrate",
                         extra={"calibrated_for": calibration.model_id, "model": encoder.model_id})
         retriever = await asyncio.to_thread(Retriever, encoder, calibration, settings.retrieval)
-        follower = asyncio.create_task(holder.follow(settings.index_poll_seconds))
+        clock = clock or SystemClock()
+        limits = settings.rate_limit
+        context = AppContext(
+            settings=settings, engine=engine, sessions=sessions, clock=clock, encoder=encoder,
+            index=holder, retriever=retriever, ask=AskService(retriever, holder),
+            tickets=TicketService(clock, ticket_policy(settings), settings.uploads_dir),
+            publisher=Publisher(encoder, holder, clock),
+            reindexer=Reindexer(sessions, encoder, holder),
+            outbox=OutboxDispatcher(sessions, notifiers),
+            limits={"ask": TokenBucket(limits.ask_per_minute),
+                    "tickets": TokenBucket(limits.tickets_per_minute),
+                    "messages": TokenBucket(limits.messages_per_minute)},
+        )
+        background = [
+            asyncio.create_task(holder.follow(settings.index_poll_seconds)),
+            asyncio.create_task(_every(settings.tickets.sweep_seconds,
+                                       lambda: reassign_silent(context), "silence sweep")),
+            asyncio.create_task(context.outbox.run()),
+        ]
         try:
-            yield AppContext(settings=settings, engine=engine, sessions=sessions, encoder=encoder,
-                             index=holder, retriever=retriever,
-                             ask=AskService(retriever, holder))
+            yield context
         finally:
-            follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await follower
+            await context.reindexer.close()
+            for task in background:
+                task.cancel()
+            for task in background:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task

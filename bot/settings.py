@@ -10,12 +10,29 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from retrieval.policy import RetrievalSettings
 
 PLACEHOLDER_ADMIN_TOKEN = "change-me-admin-token"
+
+
+class TicketSettings(BaseModel):
+    silence_minutes: float = Field(30, gt=0, description="unclaimed this long: next expert")
+    answer_timeout_minutes: float = Field(240, gt=0, description="claimed, unanswered: next expert")
+    city_region: str = Field("徐州市", description="region value of the city-level team")
+    sweep_seconds: float = Field(30, gt=0, description="how often silent tickets are looked for")
+
+
+class RateLimitSettings(BaseModel):
+    """Per client address, for the anonymous calls."""
+
+    ask_per_minute: int = Field(20, ge=1)
+    tickets_per_minute: int = Field(6, ge=1)
+    messages_per_minute: int = Field(30, ge=1)
+    trust_forwarded_for: bool = Field(
+        False, description="take the client address from X-Forwarded-For (behind a proxy)")
 
 
 class Settings(BaseSettings):
@@ -41,6 +58,8 @@ class Settings(BaseSettings):
         2.0, gt=0, description="how often a server looks for an index another process built")
     log_level: str = "INFO"
     retrieval: RetrievalSettings = RetrievalSettings()
+    tickets: TicketSettings = TicketSettings()
+    rate_limit: RateLimitSettings = RateLimitSettings()
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> "Settings":

@@ -118,3 +118,73 @@ class Question(Base):
     index_version: Mapped[str | None] = mapped_column(String(64))
     solved: Mapped[bool | None] = mapped_column(Boolean)
     solved_case_id: Mapped[str | None] = mapped_column(String(64))
+    expert_ids: Mapped[list[str]] = mapped_column(JSON, default=list, doc="experts ranked for it")
+
+
+class Ticket(Base):
+    """A question handed to an expert. Exactly one owner at any time: an expert
+    (``expert_id``), the experts of an escalation tier (``offered_to``), or the admin queue."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (Index("ix_tickets_status_expert", "status", "expert_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    question_id: Mapped[str | None] = mapped_column(ForeignKey("questions.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(Text)
+    site_code: Mapped[str | None] = mapped_column(ForeignKey("sites.code", ondelete="SET NULL"))
+    channel: Mapped[str] = mapped_column(String(20), default="web")
+    worker_chat_id: Mapped[int | None] = mapped_column(BigInteger, doc="Telegram chat of the worker")
+    status: Mapped[str] = mapped_column(String(12), index=True)  # open/assigned/answered/closed
+    expert_id: Mapped[str | None] = mapped_column(ForeignKey("experts.id", ondelete="SET NULL"))
+    offered_to: Mapped[list[str]] = mapped_column(JSON, default=list)
+    candidates: Mapped[list[str]] = mapped_column(JSON, default=list, doc="ranked experts still to try")
+    passed_over: Mapped[list[str]] = mapped_column(JSON, default=list, doc="declined or stayed silent")
+    tier: Mapped[str] = mapped_column(String(10), default="ranked")  # ranked / city / admin
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_answer_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rating: Mapped[int | None] = mapped_column(Integer)
+    published_case_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class TicketMessage(Base):
+    __tablename__ = "ticket_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(10))  # worker / expert / system
+    expert_id: Mapped[str | None] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text, default="")
+    photo: Mapped[str | None] = mapped_column(String(200), doc="file name under uploads/<ticket>/")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ExpertToken(Base):
+    """A bearer token an admin issued to an expert; only its SHA-256 is stored."""
+
+    __tablename__ = "expert_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expert_id: Mapped[str] = mapped_column(ForeignKey("experts.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OutboxEvent(Base):
+    """A notification written in the same transaction as the change it reports; channel
+    adapters deliver it and mark it done (at least once: adapters drop duplicates by id)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "delivered_at", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20))  # assigned/reassigned/answered/message/closed
+    ticket_id: Mapped[str] = mapped_column(String(32), index=True)
+    recipient: Mapped[str] = mapped_column(String(80), doc="'worker' or 'expert:<id>'")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

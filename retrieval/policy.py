@@ -14,7 +14,9 @@ class RetrievalSettings(BaseModel):
         None, ge=0, le=1,
         description="reject when the off-topic probability reaches this; default: calibrated")
     max_suggestions: int = Field(5, ge=1, le=20)
-    max_experts: int = Field(3, ge=1, le=10)
+    max_experts: int = Field(3, ge=1, le=10, description="experts shown with an answer")
+    route_candidates: int = Field(
+        5, ge=1, le=20, description="ranked experts a ticket is offered to, one after another")
     candidate_pool: int = Field(256, ge=10, description="dense neighbours looked at per question")
     case_credit_sharpness: float = Field(
         2.0, ge=0, description="how steeply a solved case's credit grows with its z-score")

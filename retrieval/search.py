@@ -55,7 +55,7 @@ class Examination:
 class Outcome:
     decision: str  # suggest / route / reject
     cases: list[CaseHit]
-    experts: list[ExpertHit]
+    experts: list[ExpertHit]  # best first; more than are shown, for routing a ticket
     suggest_probability: float
     reject_probability: float
     index_version: str | None
@@ -77,7 +77,7 @@ class Retriever:
         """No usable index: every question is routed, experts ranked by region, industry and
         load alone."""
         hits = rank_experts(experts, None, [], np.zeros(0), site, availability or {},
-                            self.params, self.params.max_experts)
+                            self.params, max(self.params.max_experts, self.params.route_candidates))
         return Outcome("route", [], hits, 0.0, 0.0, None)
 
     def examine_text(self, index: KnowledgeIndex, text: str) -> Examination:
@@ -142,7 +142,7 @@ class Retriever:
             decision = "route"
         experts = rank_experts(index.experts, exam.expert_similarity, exam.pool_cases,
                                exam.pool_similarity, site, availability or {}, params,
-                               params.max_experts)
+                               max(params.max_experts, params.route_candidates))
         return Outcome(decision, hits[: params.max_suggestions], experts, top_p, p_reject,
                        exam.index_version)
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.runtime import database
-from bot.settings import Settings
+from bot.settings import RateLimitSettings, Settings
 from tests.utils.postgres import PostgresUnavailable, create_database, postgres_server
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,7 +42,9 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str) -> Se
         if name.startswith("CRAFTDESK_") and name != "CRAFTDESK_TEST_MODEL_CACHE":
             monkeypatch.delenv(name)
     return Settings(env="test", data_dir=tmp_path / "var", database_url=db_url,
-                    import_demo_when_empty=False)
+                    import_demo_when_empty=False,
+                    rate_limit=RateLimitSettings(ask_per_minute=100_000, tickets_per_minute=100_000,
+                                                 messages_per_minute=100_000))
 
 
 @pytest.fixture

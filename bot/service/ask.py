@@ -13,11 +13,12 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
+from bot.service.experts import expert_availability
 from knowledge.errors import InvalidInputError
 from knowledge.models import Expert, Question, Site, utcnow
 from retrieval.corpus import expert_doc
 from retrieval.holder import IndexHolder
-from retrieval.ranking import Availability, SiteContext
+from retrieval.ranking import SiteContext
 from retrieval.search import Outcome, Retriever
 
 MAX_QUESTION_CHARS = 2000
@@ -48,15 +49,6 @@ async def find_site(session: AsyncSession, code: str | None) -> Site | None:
     if site is None:
         raise InvalidInputError(f"site: unknown site code {code!r}")
     return site
-
-
-async def expert_availability(session: AsyncSession) -> dict[str, Availability]:
-    """Who may take a new ticket now (active, below capacity)."""
-    rows = (await session.execute(select(Expert.id, Expert.active, Expert.max_open_tickets))).all()
-    return {
-        expert_id: Availability(active=active, open_tickets=0, max_open_tickets=max_open)
-        for expert_id, active, max_open in rows
-    }
 
 
 class AskService:
@@ -90,6 +82,7 @@ class AskService:
             id=question_id, text=text, site_code=site.code if site else None, channel=channel,
             asked_at=utcnow(), decision=outcome.decision, top_case_id=top.case.id if top else None,
             top_score=top.score if top else None, index_version=outcome.index_version,
+            expert_ids=[hit.expert.id for hit in outcome.experts],
         ))
         await session.commit()
         return AskResult(question_id, outcome, _message(outcome, index is None))

@@ -35,3 +35,114 @@ class AskResponse(BaseModel):
     experts: list[ExpertOut]
     index_version: str | None
     message: str = Field(description="a short reply for the worker, in Chinese")
+
+
+class FeedbackRequest(BaseModel):
+    solved: bool
+    case_id: str | None = None
+
+
+class TicketRequest(BaseModel):
+    """Either a logged question's id, or the question itself."""
+
+    question_id: str | None = None
+    text: str | None = None
+    site: str | None = None
+
+
+class MessageRequest(BaseModel):
+    text: str
+
+
+class CloseRequest(BaseModel):
+    rating: int | None = Field(None, ge=1, le=5)
+
+
+class ExpertCard(BaseModel):
+    """What a worker sees of an expert: the programme is about recognising these people."""
+
+    expert_id: str
+    name: str
+    title: str | None
+    org: str | None
+    region: str | None
+
+
+class MessageOut(BaseModel):
+    id: int
+    author: Literal["worker", "expert", "system"]
+    text: str
+    photo_url: str | None
+    created_at: str
+
+
+class TicketOut(BaseModel):
+    ticket_id: str
+    status: str
+    created_at: str
+    expert: ExpertCard | None
+    rating: int | None = None
+    messages: list[MessageOut] = []
+
+
+class OpenedTicketOut(BaseModel):
+    ticket_id: str
+    token: str = Field(description="keep it: X-Ticket-Token for every later call on this ticket")
+    status: str
+    expert: ExpertCard | None
+
+
+class FeedbackResponse(BaseModel):
+    question_id: str
+    solved: bool
+    ticket: OpenedTicketOut | None = None
+
+
+class SiteOut(BaseModel):
+    code: str
+    name: str
+    region: str | None
+    industry: str | None
+
+
+class ExpertTicketOut(BaseModel):
+    """What an expert sees: the question and the site, never who asked."""
+
+    ticket_id: str
+    status: str
+    tier: str
+    text: str
+    site: SiteOut | None
+    created_at: str
+    assigned_at: str | None
+    claimed: bool
+    held_by_you: bool
+    messages: list[MessageOut] = []
+
+
+class AnswerRequest(BaseModel):
+    text: str
+
+
+class PublishRequest(BaseModel):
+    title: str
+    question: str
+    answer: str
+
+
+class CandidateOut(BaseModel):
+    ticket_id: str
+    question: str
+    answer: str
+    expert_id: str | None
+    site: str | None
+    answered_at: str | None
+
+
+class TokenOut(BaseModel):
+    token: str
+    login_url: str
+
+
+class AssignRequest(BaseModel):
+    expert_id: str

@@ -1,14 +1,14 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-from bot.web.deps import ContextDep, SessionDep
+from bot.web.deps import ContextDep, SessionDep, rate_limited
 from bot.web.schemas import AskRequest, AskResponse, ExpertOut, SuggestionOut
 
 router = APIRouter(prefix="/api", tags=["worker"])
 
 
-@router.post("/ask", response_model=AskResponse)
+@router.post("/ask", response_model=AskResponse, dependencies=[Depends(rate_limited("ask"))])
 async def ask(body: AskRequest, context: ContextDep, session: SessionDep) -> AskResponse:
     """Suggest a past case, route to experts, or reject a non-technical question."""
     result = await context.ask.ask(session, body.text, body.site, channel="web")
@@ -24,7 +24,7 @@ async def ask(body: AskRequest, context: ContextDep, session: SessionDep) -> Ask
         experts=[
             ExpertOut(expert_id=h.expert.id, name=h.expert.name, title=h.expert.title,
                       org=h.expert.org, region=h.expert.region, score=round(h.score, 4))
-            for h in outcome.experts
+            for h in outcome.experts[: context.settings.retrieval.max_experts]
         ],
         index_version=outcome.index_version,
         message=result.message,

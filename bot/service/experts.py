@@ -1,0 +1,52 @@
+"""Experts as the services see them: who can take a ticket now, and who a token belongs to."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.service.clock import Clock
+from bot.service.secrets import new_token, token_hash
+from knowledge.errors import NotFoundError
+from knowledge.models import Expert, ExpertToken, Ticket
+from retrieval.ranking import Availability
+
+OPEN_STATUSES = ("assigned",)  # tickets that occupy an expert until answered
+
+
+async def open_ticket_counts(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(
+        select(Ticket.expert_id, func.count())
+        .where(Ticket.status.in_(OPEN_STATUSES), Ticket.expert_id.is_not(None))
+        .group_by(Ticket.expert_id)
+    )
+    return {expert_id: count for expert_id, count in rows.all()}
+
+
+async def expert_availability(session: AsyncSession) -> dict[str, Availability]:
+    """Every expert's state: active, open tickets, capacity."""
+    counts = await open_ticket_counts(session)
+    rows = (await session.execute(select(Expert.id, Expert.active, Expert.max_open_tickets))).all()
+    return {
+        expert_id: Availability(active=active, open_tickets=counts.get(expert_id, 0),
+                                max_open_tickets=max_open)
+        for expert_id, active, max_open in rows
+    }
+
+
+async def issue_token(session: AsyncSession, expert_id: str, clock: Clock) -> str:
+    """A new personal token for the expert; earlier ones stop working."""
+    if await session.get(Expert, expert_id) is None:
+        raise NotFoundError(f"no expert with id {expert_id!r}")
+    token = new_token()
+    await session.execute(delete(ExpertToken).where(ExpertToken.expert_id == expert_id))
+    session.add(ExpertToken(token_hash=token_hash(token), expert_id=expert_id, created_at=clock.now()))
+    await session.commit()
+    return token
+
+
+async def expert_for_token(session: AsyncSession, token: str) -> Expert | None:
+    row = await session.get(ExpertToken, token_hash(token))
+    if row is None:
+        return None
+    return await session.get(Expert, row.expert_id)

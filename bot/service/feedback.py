@@ -1,0 +1,36 @@
+"""What the worker says about an answer: a suggestion solved it, or a master should look."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.service.ask import AskService
+from bot.service.tickets import OpenedTicket, TicketService
+from knowledge.errors import InvalidInputError, NotFoundError
+from knowledge.models import Case, Question
+
+
+async def record_feedback(
+    session: AsyncSession, tickets: TicketService, question_id: str, solved: bool,
+    case_id: str | None, channel: str = "web", worker_chat_id: int | None = None,
+) -> OpenedTicket | None:
+    """Store the verdict; 'not solved' opens a ticket (or returns the one already open)."""
+    question = await session.get(Question, question_id)
+    if question is None:
+        raise NotFoundError(f"no question with id {question_id!r}")
+    if case_id is not None and await session.get(Case, case_id) is None:
+        raise InvalidInputError(f"case_id: unknown case {case_id!r}")
+    question.solved, question.solved_case_id = solved, case_id if solved else None
+    await session.commit()
+    if solved:
+        return None
+    return await tickets.open_for_question(session, question_id, channel, worker_chat_id)
+
+
+async def ask_and_open_ticket(
+    session: AsyncSession, ask: AskService, tickets: TicketService, text: str,
+    site_code: str | None, channel: str = "web", worker_chat_id: int | None = None,
+) -> OpenedTicket:
+    """A worker who wants a master straight away: the question is logged, then ticketed."""
+    result = await ask.ask(session, text, site_code, channel)
+    return await tickets.open_for_question(session, result.question_id, channel, worker_chat_id)

@@ -1,0 +1,85 @@
+"""The knowledge loop: answered tickets become candidate cases; an admin edits one and
+publishes it, and it is searchable at once (added to the served index, no full rebuild)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.service.clock import Clock
+from knowledge.errors import ConflictError, InvalidInputError, NotFoundError
+from knowledge.models import Case, Site, Ticket, TicketMessage
+from retrieval.corpus import case_doc, load_corpus
+from retrieval.holder import IndexHolder
+from retrieval.encoder import Encoder
+from retrieval.index import save_index
+
+
+@dataclass(frozen=True)
+class Candidate:
+    ticket: Ticket
+    answer: str  # the expert's messages, joined
+
+
+async def candidates(session: AsyncSession) -> list[Candidate]:
+    tickets = (await session.scalars(
+        select(Ticket).where(Ticket.first_answer_at.is_not(None), Ticket.published_case_id.is_(None))
+        .order_by(Ticket.first_answer_at.desc()))).all()
+    out = []
+    for ticket in tickets:
+        answers = (await session.scalars(
+            select(TicketMessage.text).where(TicketMessage.ticket_id == ticket.id,
+                                             TicketMessage.author == "expert")
+            .order_by(TicketMessage.id))).all()
+        out.append(Candidate(ticket, "\n".join(a for a in answers if a)))
+    return out
+
+
+class Publisher:
+    def __init__(self, encoder: Encoder, index: IndexHolder, clock: Clock):
+        self.encoder = encoder
+        self.index = index
+        self.clock = clock
+        self._lock = asyncio.Lock()  # one index update at a time
+
+    async def publish(self, session: AsyncSession, ticket_id: str, title: str, question: str,
+                      answer: str) -> Case:
+        fields = {"title": title.strip(), "question": question.strip(), "answer": answer.strip()}
+        for name, value in fields.items():
+            if not value:
+                raise InvalidInputError(f"{name}: must not be empty")
+        ticket = await session.get(Ticket, ticket_id)
+        if ticket is None:
+            raise NotFoundError(f"no ticket {ticket_id!r}")
+        if ticket.first_answer_at is None:
+            raise ConflictError("the ticket has no answer yet")
+        if ticket.published_case_id:
+            raise ConflictError(f"already published as case {ticket.published_case_id!r}")
+        site = await session.get(Site, ticket.site_code) if ticket.site_code else None
+        case = Case(id=f"T{ticket.id[:10].upper()}", industry=site.industry if site else None,
+                    tags=[], expert_id=ticket.expert_id, created_at=self.clock.now().date().isoformat(),
+                    extra={"ticket_id": ticket.id}, **fields)
+        session.add(case)
+        ticket.published_case_id = case.id
+        await session.commit()
+        await self._add_to_index(session, case)
+        return case
+
+    async def _add_to_index(self, session: AsyncSession, case: Case) -> None:
+        async with self._lock:
+            current = self.index.current
+            if current is None:  # degraded: the next rebuild picks the case up
+                return
+            checksum = (await load_corpus(session)).checksum
+            doc = case_doc(case)
+
+            def work():  # type: ignore[no-untyped-def]
+                vector = self.encoder.encode([doc.search_text])[0]
+                updated = current.with_case(doc, vector, checksum)
+                save_index(updated, self.index.index_dir)  # so a restart and other servers see it
+                return updated
+
+            self.index.swap(await asyncio.to_thread(work))

@@ -1,0 +1,101 @@
+"""Admin side (the union's service stewards): the admin bearer token on every call."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Query, Response
+from sqlalchemy import select
+
+from bot.service.experts import issue_token
+from bot.service.publishing import candidates
+from bot.service.qr import qr_png, qr_svg, site_url
+from bot.service.stats import compute_stats
+from bot.web.deps import AdminDep, ContextDep, SessionDep
+from bot.web.present import expert_ticket
+from bot.web.schemas import (
+    AssignRequest, CandidateOut, ExpertTicketOut, PublishRequest, TokenOut,
+)
+from knowledge.errors import NotFoundError
+from knowledge.models import Site, Ticket
+
+router = APIRouter(prefix="/api/admin", tags=["admin"])
+
+
+@router.post("/reindex", status_code=202)
+async def reindex(_: AdminDep, context: ContextDep) -> dict:
+    """Start a full rebuild; the service switches to the new index when it is complete."""
+    return context.reindexer.start().as_dict()
+
+
+@router.get("/reindex")
+async def reindex_status(_: AdminDep, context: ContextDep) -> dict:
+    return context.reindexer.state.as_dict()
+
+
+@router.get("/stats")
+async def stats(_: AdminDep, session: SessionDep, since: datetime | None = Query(None),
+                until: datetime | None = Query(None)) -> dict:
+    return await compute_stats(session, since, until)
+
+
+@router.get("/candidates", response_model=list[CandidateOut])
+async def list_candidates(_: AdminDep, session: SessionDep) -> list[CandidateOut]:
+    return [
+        CandidateOut(ticket_id=c.ticket.id, question=c.ticket.text, answer=c.answer,
+                     expert_id=c.ticket.expert_id, site=c.ticket.site_code,
+                     answered_at=c.ticket.first_answer_at.isoformat() if c.ticket.first_answer_at else None)
+        for c in await candidates(session)
+    ]
+
+
+@router.post("/candidates/{ticket_id}/publish", status_code=201)
+async def publish(ticket_id: str, body: PublishRequest, _: AdminDep, context: ContextDep,
+                  session: SessionDep) -> dict:
+    case = await context.publisher.publish(session, ticket_id, body.title, body.question, body.answer)
+    return {"case_id": case.id}
+
+
+@router.post("/experts/{expert_id}/token", status_code=201, response_model=TokenOut)
+async def expert_token(expert_id: str, _: AdminDep, context: ContextDep, session: SessionDep) -> TokenOut:
+    token = await issue_token(session, expert_id, context.clock)
+    # the token rides in the fragment: it never reaches a server log
+    return TokenOut(token=token, login_url=f"{context.settings.public_url}/expert#token={token}")
+
+
+@router.get("/tickets", response_model=list[ExpertTicketOut])
+async def tickets(_: AdminDep, session: SessionDep, tier: str | None = None,
+                  status: str | None = None) -> list[ExpertTicketOut]:
+    query = select(Ticket).order_by(Ticket.created_at.desc()).limit(500)
+    if tier:
+        query = query.where(Ticket.tier == tier)
+    if status:
+        query = query.where(Ticket.status == status)
+    return [await expert_ticket(session, t, "", with_messages=False)
+            for t in (await session.scalars(query)).all()]
+
+
+@router.post("/tickets/{ticket_id}/assign", response_model=ExpertTicketOut)
+async def assign(ticket_id: str, body: AssignRequest, _: AdminDep, context: ContextDep,
+                 session: SessionDep) -> ExpertTicketOut:
+    ticket = await context.tickets.assign(session, ticket_id, body.expert_id)
+    return await expert_ticket(session, ticket, "", with_messages=False)
+
+
+async def _site(session: SessionDep, code: str) -> Site:
+    site = await session.get(Site, code)
+    if site is None:
+        raise NotFoundError(f"no site {code!r}")
+    return site
+
+
+@router.get("/sites/{code}/qr.png")
+async def site_qr_png(code: str, _: AdminDep, context: ContextDep, session: SessionDep) -> Response:
+    site = await _site(session, code)
+    return Response(qr_png(site_url(context.settings.public_url, site.code)), media_type="image/png")
+
+
+@router.get("/sites/{code}/qr.svg")
+async def site_qr_svg(code: str, _: AdminDep, context: ContextDep, session: SessionDep) -> Response:
+    site = await _site(session, code)
+    return Response(qr_svg(site_url(context.settings.public_url, site.code)), media_type="image/svg+xml")

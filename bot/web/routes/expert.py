@@ -1,0 +1,66 @@
+"""Expert side: a personal bearer token; only tickets assigned (or offered) to the caller."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, File, Form, UploadFile
+from fastapi.responses import FileResponse
+
+from bot.service.photos import MAX_PHOTO_BYTES, MEDIA_TYPES, photo_path
+from bot.web.deps import ContextDep, ExpertDep, SessionDep
+from bot.web.present import expert_ticket
+from bot.web.schemas import AnswerRequest, ExpertTicketOut, MessageOut
+
+router = APIRouter(prefix="/api/expert", tags=["expert"])
+
+
+@router.get("/tickets", response_model=list[ExpertTicketOut])
+async def my_tickets(expert: ExpertDep, context: ContextDep, session: SessionDep) -> list[ExpertTicketOut]:
+    tickets = await context.tickets.assigned_to(session, expert.id)
+    return [await expert_ticket(session, t, expert.id, with_messages=False) for t in tickets]
+
+
+@router.get("/tickets/{ticket_id}", response_model=ExpertTicketOut)
+async def one_ticket(ticket_id: str, expert: ExpertDep, context: ContextDep,
+                     session: SessionDep) -> ExpertTicketOut:
+    ticket = await context.tickets.for_expert(session, ticket_id, expert.id)
+    return await expert_ticket(session, ticket, expert.id)
+
+
+@router.post("/tickets/{ticket_id}/claim", response_model=ExpertTicketOut)
+async def claim(ticket_id: str, expert: ExpertDep, context: ContextDep,
+                session: SessionDep) -> ExpertTicketOut:
+    ticket = await context.tickets.claim(session, ticket_id, expert.id)
+    return await expert_ticket(session, ticket, expert.id, with_messages=False)
+
+
+@router.post("/tickets/{ticket_id}/decline")
+async def decline(ticket_id: str, expert: ExpertDep, context: ContextDep, session: SessionDep) -> dict:
+    await context.tickets.decline(session, ticket_id, expert.id)
+    return {"ticket_id": ticket_id, "declined": True}
+
+
+@router.post("/tickets/{ticket_id}/answer", status_code=201, response_model=MessageOut)
+async def answer(ticket_id: str, body: AnswerRequest, expert: ExpertDep, context: ContextDep,
+                 session: SessionDep) -> MessageOut:
+    message = await context.tickets.answer(session, ticket_id, expert.id, body.text)
+    return MessageOut(id=message.id, author="expert", text=message.text, photo_url=None,
+                      created_at=message.created_at.isoformat())
+
+
+@router.post("/tickets/{ticket_id}/photos", status_code=201, response_model=MessageOut)
+async def answer_with_photo(ticket_id: str, expert: ExpertDep, context: ContextDep,
+                            session: SessionDep, photo: UploadFile = File(...),
+                            text: str = Form("")) -> MessageOut:
+    data = await photo.read(MAX_PHOTO_BYTES + 1)
+    message = await context.tickets.answer(session, ticket_id, expert.id, text, photo=data)
+    return MessageOut(id=message.id, author="expert", text=message.text,
+                      photo_url=f"/api/expert/tickets/{ticket_id}/photos/{message.photo}",
+                      created_at=message.created_at.isoformat())
+
+
+@router.get("/tickets/{ticket_id}/photos/{name}")
+async def get_photo(ticket_id: str, name: str, expert: ExpertDep, context: ContextDep,
+                    session: SessionDep) -> FileResponse:
+    await context.tickets.for_expert(session, ticket_id, expert.id)
+    path = photo_path(context.settings.uploads_dir, ticket_id, name)
+    return FileResponse(path, media_type=MEDIA_TYPES[path.suffix.lstrip(".")])

@@ -1,0 +1,93 @@
+"""Worker side of tickets: no login, each ticket guarded by its own token."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi.responses import FileResponse
+
+from bot.service.feedback import ask_and_open_ticket, record_feedback
+from bot.service.photos import MAX_PHOTO_BYTES, MEDIA_TYPES, photo_path
+from bot.service.tickets import OpenedTicket
+from bot.web.deps import ContextDep, SessionDep, TicketToken, rate_limited
+from bot.web.present import expert_card, worker_ticket
+from bot.web.schemas import (
+    CloseRequest, FeedbackRequest, FeedbackResponse, MessageOut, MessageRequest, OpenedTicketOut,
+    TicketOut, TicketRequest,
+)
+from knowledge.errors import InvalidInputError
+
+router = APIRouter(prefix="/api", tags=["worker"])
+
+
+async def opened(session: SessionDep, opened: OpenedTicket) -> OpenedTicketOut:
+    return OpenedTicketOut(ticket_id=opened.ticket.id, token=opened.token, status=opened.ticket.status,
+                           expert=await expert_card(session, opened.ticket.expert_id))
+
+
+@router.post("/questions/{question_id}/feedback", response_model=FeedbackResponse,
+             dependencies=[Depends(rate_limited("tickets"))])
+async def feedback(question_id: str, body: FeedbackRequest, context: ContextDep,
+                   session: SessionDep) -> FeedbackResponse:
+    """解决了 (solved) or 没解决 (not solved: a ticket for an expert is opened)."""
+    ticket = await record_feedback(session, context.tickets, question_id, body.solved, body.case_id)
+    return FeedbackResponse(question_id=question_id, solved=body.solved,
+                            ticket=await opened(session, ticket) if ticket else None)
+
+
+@router.post("/tickets", status_code=201, response_model=OpenedTicketOut,
+             dependencies=[Depends(rate_limited("tickets"))])
+async def open_ticket(body: TicketRequest, context: ContextDep, session: SessionDep) -> OpenedTicketOut:
+    if body.question_id is not None:
+        ticket = await context.tickets.open_for_question(session, body.question_id)
+    elif body.text is not None:
+        ticket = await ask_and_open_ticket(session, context.ask, context.tickets, body.text, body.site)
+    else:
+        raise InvalidInputError("give question_id, or text (and site)")
+    return await opened(session, ticket)
+
+
+@router.get("/tickets/{ticket_id}", response_model=TicketOut)
+async def get_ticket(ticket_id: str, context: ContextDep, session: SessionDep,
+                     token: TicketToken = None) -> TicketOut:
+    ticket = await context.tickets.for_worker(session, ticket_id, token or "")
+    return await worker_ticket(session, ticket)
+
+
+@router.post("/tickets/{ticket_id}/messages", status_code=201, response_model=MessageOut,
+             dependencies=[Depends(rate_limited("messages"))])
+async def write(ticket_id: str, body: MessageRequest, context: ContextDep, session: SessionDep,
+                token: TicketToken = None) -> MessageOut:
+    ticket = await context.tickets.for_worker(session, ticket_id, token or "")
+    message = await context.tickets.worker_writes(session, ticket, body.text)
+    return MessageOut(id=message.id, author="worker", text=message.text, photo_url=None,
+                      created_at=message.created_at.isoformat())
+
+
+@router.post("/tickets/{ticket_id}/photos", status_code=201, response_model=MessageOut,
+             dependencies=[Depends(rate_limited("messages"))])
+async def send_photo(ticket_id: str, context: ContextDep, session: SessionDep,
+                     photo: UploadFile = File(...), text: str = Form(""),
+                     token: TicketToken = None) -> MessageOut:
+    """A photo (JPEG/PNG/WebP, at most 10 MB) with an optional caption."""
+    ticket = await context.tickets.for_worker(session, ticket_id, token or "")
+    data = await photo.read(MAX_PHOTO_BYTES + 1)
+    message = await context.tickets.worker_writes(session, ticket, text, photo=data)
+    return MessageOut(id=message.id, author="worker", text=message.text,
+                      photo_url=f"/api/tickets/{ticket_id}/photos/{message.photo}",
+                      created_at=message.created_at.isoformat())
+
+
+@router.get("/tickets/{ticket_id}/photos/{name}")
+async def get_photo(ticket_id: str, name: str, context: ContextDep, session: SessionDep,
+                    token: TicketToken = None) -> FileResponse:
+    await context.tickets.for_worker(session, ticket_id, token or "")
+    path = photo_path(context.settings.uploads_dir, ticket_id, name)
+    return FileResponse(path, media_type=MEDIA_TYPES[path.suffix.lstrip(".")])
+
+
+@router.post("/tickets/{ticket_id}/close", response_model=TicketOut)
+async def close(ticket_id: str, body: CloseRequest, context: ContextDep, session: SessionDep,
+                token: TicketToken = None) -> TicketOut:
+    ticket = await context.tickets.for_worker(session, ticket_id, token or "")
+    await context.tickets.close(session, ticket, body.rating)
+    return await worker_ticket(session, ticket)
