@@ -24,6 +24,7 @@ from bot.service.reindex import Reindexer
 from bot.service.tickets import TicketPolicy, TicketService
 from bot.settings import Settings
 from bot.web.ratelimit import TokenBucket
+from knowledge.db import write_gate
 from knowledge.interchange import import_dir
 from knowledge.models import Case, Expert, Site
 from retrieval.corpus import load_corpus
@@ -133,7 +134,8 @@ async def open_context(settings: Settings, encoder: Encoder | None = None, clock
         limits = settings.rate_limit
         context = AppContext(
             settings=settings, engine=engine, sessions=sessions, clock=clock, encoder=encoder,
-            index=holder, retriever=retriever, ask=AskService(retriever, holder),
+            index=holder, retriever=retriever,
+            ask=AskService(retriever, holder, write_gate(engine)),
             tickets=TicketService(clock, ticket_policy(settings), settings.uploads_dir),
             publisher=Publisher(encoder, holder, clock),
             reindexer=Reindexer(sessions, encoder, holder),

@@ -6,7 +6,9 @@ Channel-agnostic: the web API and the Telegram bot call ``AskService.ask`` the s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from sqlalchemy import insert, select
@@ -52,9 +54,11 @@ async def find_site(session: AsyncSession, code: str | None) -> Site | None:
 
 
 class AskService:
-    def __init__(self, retriever: Retriever, index: IndexHolder):
+    def __init__(self, retriever: Retriever, index: IndexHolder,
+                 write_gate: AbstractAsyncContextManager | None = None):
         self.retriever = retriever
         self.index = index
+        self.write_gate = write_gate or contextlib.nullcontext()
 
     async def ask(
         self, session: AsyncSession, text: str, site_code: str | None, channel: str = "web"
@@ -78,13 +82,15 @@ class AskService:
                 examining.cancel()
         top = outcome.cases[0] if outcome.cases else None
         question_id = uuid.uuid4().hex
-        await session.execute(insert(Question).values(
-            id=question_id, text=text, site_code=site.code if site else None, channel=channel,
-            asked_at=utcnow(), decision=outcome.decision, top_case_id=top.case.id if top else None,
-            top_score=top.score if top else None, index_version=outcome.index_version,
-            expert_ids=[hit.expert.id for hit in outcome.experts],
-        ))
-        await session.commit()
+        async with self.write_gate:
+            await session.execute(insert(Question).values(
+                id=question_id, text=text, site_code=site.code if site else None, channel=channel,
+                asked_at=utcnow(), decision=outcome.decision,
+                top_case_id=top.case.id if top else None, top_score=top.score if top else None,
+                index_version=outcome.index_version,
+                expert_ids=[hit.expert.id for hit in outcome.experts],
+            ))
+            await session.commit()
         return AskResult(question_id, outcome, _message(outcome, index is None))
 
 
