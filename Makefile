@@ -10,7 +10,7 @@ TORCH_PIP_ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast system-deps rebuild-index evaluate bench clean help
+.PHONY: run test test-fast system-deps telegram-emulator rebuild-index evaluate bench screenshots clean help
 
 help:
 	@echo "make run    - install into $(VENV) and serve on http://$(HOST):$(PORT) (SQLite + demo data)"
@@ -32,15 +32,25 @@ $(VENV)/.installed-test: $(VENV)/.installed
 run: $(VENV)/.installed
 	$(PY) -m bot --host $(HOST) --port $(PORT)
 
-# Servers the tests use (PostgreSQL from Debian's packages). Installed when we are root and
-# they are missing; otherwise the tests that need them are skipped with the reason.
+# What the tests use from Debian: PostgreSQL, Chromium (browser tests), poppler-utils (PDF to
+# PNG) and a Chinese font (QR sheets). Installed when we are root and they are missing;
+# otherwise the tests that need them are skipped with the reason.
 system-deps:
 	@if [ "$$(id -u)" = 0 ] && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
 		echo "installing PostgreSQL (Debian package)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	fi
+	@if [ "$$(id -u)" = 0 ] && { [ ! -x /usr/bin/chromium ] || ! command -v pdftoppm >/dev/null || [ ! -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; }; then \
+		echo "installing Chromium, poppler-utils and a Chinese font (Debian packages)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils fonts-wqy-microhei >/dev/null; \
+	fi
 
-test: $(VENV)/.installed-test system-deps
+# The Bot API emulator (npm telegram-test-api, pinned) for the Telegram end-to-end tests.
+telegram-emulator:
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/telegram/emulator --no-audit --no-fund --silent; \
+	else echo "npm not found: the Telegram end-to-end tests will be skipped"; fi
+
+test: $(VENV)/.installed-test system-deps telegram-emulator
 	$(PY) -m pytest
 
 test-fast: $(VENV)/.installed-test
@@ -55,5 +65,8 @@ evaluate: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) scripts/bench.py
 
+screenshots: $(VENV)/.installed-test system-deps
+	$(PY) scripts/screenshots.py
+
 clean:
-	rm -rf $(VENV) .cache .pytest_cache
+	rm -rf $(VENV) .cache .pytest_cache tests/telegram/emulator/node_modules

@@ -1,12 +1,15 @@
-"""``python -m bot``: serve the web app (and, later, the Telegram bot) with uvicorn.
+"""``python -m bot``: serve the web app with uvicorn and, when ``CRAFTDESK_BOT_TOKEN`` is set,
+the Telegram bot beside it (long polling; webhook mode with ``CRAFTDESK_WEBHOOK_URL``). The
+bot lives in the app's context (``bot.context.open_context``), so it starts and stops with it.
 
 Example:
-    python -m bot --host 127.0.0.1 --port 8000
+    CRAFTDESK_BOT_TOKEN=123:abc python -m bot --host 127.0.0.1 --port 8000
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 
 import uvicorn
 
@@ -18,14 +21,18 @@ from bot.runtime import load_settings
 def main() -> None:
     parser = argparse.ArgumentParser(
         prog="python -m bot",
-        description="Serve craftdesk (web chat, API, consoles).",
-        epilog="example: python -m bot --host 127.0.0.1 --port 8000",
+        description="Serve craftdesk (web chat, API, consoles; the Telegram bot when "
+                    "CRAFTDESK_BOT_TOKEN is set).",
+        epilog="example: CRAFTDESK_BOT_TOKEN=123:abc python -m bot --host 127.0.0.1 --port 8000",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args()
     settings = load_settings()
     setup_logging(settings.log_level)
+    if settings.telegram.enabled:
+        mode = "webhook" if settings.telegram.webhook_url else "long polling"
+        logging.getLogger("bot").info("telegram bot enabled", extra={"mode": mode})
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None)
 
 

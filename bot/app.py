@@ -1,4 +1,5 @@
-"""The FastAPI application: routers, error handlers, and the lifespan that owns the context."""
+"""The FastAPI application: API routers, the HTML pages and their static files, error handlers,
+and the lifespan that owns the context."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from fastapi import FastAPI
 
 from bot.context import AppContext, open_context
 from bot.settings import Settings
+from bot.web import pages
 from bot.web.errors import install_error_handlers
-from bot.web.routes import admin, ask, expert, health, tickets
+from bot.telegram import webhook
+from bot.web.routes import admin, ask, expert, health, telegram_admin, tickets
 
 
 def create_app(settings: Settings, context: AppContext | None = None) -> FastAPI:
@@ -30,6 +33,9 @@ def create_app(settings: Settings, context: AppContext | None = None) -> FastAPI
         app.state.context = context
     install_error_handlers(app)
     app.include_router(health.router)
-    for module in (ask, tickets, expert, admin):
+    for module in (ask, tickets, expert, admin, telegram_admin):
         app.include_router(module.router)
+    app.include_router(webhook.router)
+    app.include_router(pages.router)
+    app.mount("/static", pages.static_files(), name="static")
     return app

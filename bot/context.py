@@ -23,6 +23,7 @@ from bot.service.publishing import Publisher
 from bot.service.reindex import Reindexer
 from bot.service.tickets import TicketPolicy, TicketService
 from bot.settings import Settings
+from bot.telegram.channel import TelegramChannel
 from bot.web.ratelimit import TokenBucket
 from knowledge.db import write_gate
 from knowledge.interchange import import_dir
@@ -55,6 +56,7 @@ class AppContext:
     reindexer: Reindexer
     outbox: OutboxDispatcher
     limits: dict[str, TokenBucket]
+    telegram: TelegramChannel | None = None  # when a bot token is set
 
 
 async def import_demo_if_empty(sessions: async_sessionmaker[AsyncSession]) -> bool:
@@ -117,7 +119,8 @@ async def reassign_silent(context: "AppContext") -> int:
 async def open_context(settings: Settings, encoder: Encoder | None = None, clock: Clock | None = None,
                        notifiers: Sequence[Notifier] = ()) -> AsyncIterator[AppContext]:
     """Open everything; ``encoder`` may be passed in (tests share one across contexts), and
-    ``clock`` (a fake one in tests). ``notifiers`` are the channel adapters of the outbox."""
+    ``clock`` (a fake one in tests). ``notifiers`` are the channel adapters of the outbox;
+    with a bot token set, the Telegram channel is started too and its notifier added."""
     async with database(settings) as (engine, sessions):
         if settings.import_demo_when_empty:
             await import_demo_if_empty(sessions)
@@ -132,6 +135,9 @@ async def open_context(settings: Settings, encoder: Encoder | None = None, clock
         retriever = await asyncio.to_thread(Retriever, encoder, calibration, settings.retrieval)
         clock = clock or SystemClock()
         limits = settings.rate_limit
+        telegram = TelegramChannel(settings, sessions) if settings.telegram.enabled else None
+        if telegram is not None:
+            notifiers = [*notifiers, telegram.notifier]
         context = AppContext(
             settings=settings, engine=engine, sessions=sessions, clock=clock, encoder=encoder,
             index=holder, retriever=retriever,
@@ -143,6 +149,7 @@ async def open_context(settings: Settings, encoder: Encoder | None = None, clock
             limits={"ask": TokenBucket(limits.ask_per_minute),
                     "tickets": TokenBucket(limits.tickets_per_minute),
                     "messages": TokenBucket(limits.messages_per_minute)},
+            telegram=telegram,
         )
         background = [
             asyncio.create_task(holder.follow(settings.index_poll_seconds)),
@@ -150,9 +157,13 @@ async def open_context(settings: Settings, encoder: Encoder | None = None, clock
                                        lambda: reassign_silent(context), "silence sweep")),
             asyncio.create_task(context.outbox.run()),
         ]
+        if telegram is not None:
+            await telegram.start(context)
         try:
             yield context
         finally:
+            if telegram is not None:
+                await telegram.stop()
             await context.reindexer.close()
             for task in background:
                 task.cancel()

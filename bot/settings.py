@@ -7,11 +7,12 @@ never at import time. Nested sections are set with a double underscore, e.g.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from retrieval.policy import RetrievalSettings
 
@@ -33,6 +34,46 @@ class RateLimitSettings(BaseModel):
     messages_per_minute: int = Field(30, ge=1)
     trust_forwarded_for: bool = Field(
         False, description="take the client address from X-Forwarded-For (behind a proxy)")
+
+
+class TelegramSettings(BaseModel):
+    """The Telegram channel; off unless a bot token is set. Long polling by default; with
+    ``webhook_url`` Telegram posts updates to ``/telegram/webhook`` (several instances can
+    share one bot)."""
+
+    bot_token: SecretStr | None = None
+    bot_username: str | None = Field(None, description="for links; default: asked with getMe")
+    webhook_url: str | None = Field(None, description="public https address of /telegram/webhook")
+    webhook_secret: SecretStr | None = Field(
+        None, description="X-Telegram-Bot-Api-Secret-Token; default: derived from the bot token")
+    api_base: str = Field("https://api.telegram.org", description="another Bot API server")
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list, description="Telegram ids with /stats, /reindex")
+    flood_per_minute: int = Field(20, ge=1, description="messages per user and minute")
+    bind_code_minutes: float = Field(24 * 60, gt=0, description="how long an expert binding link works")
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _ids_from_text(cls, value: Any) -> Any:
+        """Accept ``123,456`` and a JSON list ``[123, 456]``."""
+        if isinstance(value, int):
+            return [value]
+        if isinstance(value, str):
+            return [part.strip() for part in value.strip().strip("[]").split(",") if part.strip()]
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        return self.bot_token is not None
+
+    def secret_token(self) -> str:
+        """The webhook secret: the setting, or one derived from the bot token, so every
+        instance of a deployment computes the same value."""
+        if self.webhook_secret is not None:
+            return self.webhook_secret.get_secret_value()
+        if self.bot_token is None:
+            raise ValueError("no bot token")
+        seed = f"craftdesk-webhook:{self.bot_token.get_secret_value()}"
+        return hashlib.sha256(seed.encode("utf-8")).hexdigest()
 
 
 class Settings(BaseSettings):
@@ -60,6 +101,22 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = RetrievalSettings()
     tickets: TicketSettings = TicketSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
+    telegram: TelegramSettings = TelegramSettings()
+    # The short names of the deployment docs (CRAFTDESK_BOT_TOKEN, CRAFTDESK_WEBHOOK_URL,
+    # CRAFTDESK_TELEGRAM_API_BASE); folded into ``telegram``, whose own names win.
+    bot_token: SecretStr | None = Field(None, exclude=True, repr=False)
+    webhook_url: str | None = Field(None, exclude=True)
+    telegram_api_base: str | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _fold_flat_telegram_names(self) -> "Settings":
+        given = self.telegram.model_fields_set
+        flat = {"bot_token": self.bot_token, "webhook_url": self.webhook_url,
+                "api_base": self.telegram_api_base}
+        update = {name: value for name, value in flat.items() if value is not None and name not in given}
+        if update:
+            self.telegram = self.telegram.model_copy(update=update)
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> "Settings":

@@ -7,3 +7,76 @@ REJECT_REPLY = (
 SUGGEST_REPLY = "找到了相似的已解决案例，请看是否解决了您的问题。"
 ROUTE_REPLY = "暂时没有找到能直接解决的案例，可以提交给劳模工匠师傅来解答。"
 DEGRADED_REPLY = "知识库正在维护，您的问题将直接转给师傅解答。"
+
+# ---- Telegram (HTML parse mode: every {placeholder} is filled with escaped text) ----------
+
+TG_WELCOME = (
+    "您好！这里是劳模工匠助企行技术服务。\n"
+    "请直接发文字描述您遇到的技术问题（例如：数控车床开机报警 SV0401），"
+    "我会先找相似的已解决案例，解决不了就转给劳模工匠师傅。\n"
+    "/my 查看我的工单"
+)
+TG_WELCOME_SITE = "已记住您所在的车间：<b>{site}</b>。\n\n" + TG_WELCOME
+TG_UNKNOWN_SITE = (
+    "没有找到这个二维码对应的车间（可能已经停用）。不要紧，您仍然可以直接发问题给我。"
+)
+TG_SUGGESTION = "<b>{title}</b>\n{answer}"
+TG_BTN_SOLVED = "解决了"
+TG_BTN_NOT_SOLVED = "没解决，找师傅"
+TG_SOLVED = "太好了！有新问题随时发给我。"
+TG_TICKET_TO_EXPERT = "已转给 <b>{name}</b>{title} 师傅，回复后会在这里通知您。"
+TG_TICKET_TO_TEAM = "已转给劳模工匠服务团队，师傅接单后会在这里回复您。"
+TG_TICKET_HINT = "要补充说明或照片，请直接回复这条消息。"
+TG_ANSWER = "<b>{name}</b>{title} 师傅回复：\n{text}"
+TG_ANSWER_HINT = "还有疑问请直接回复这条消息；问题解决了请打分（5 分最满意）："
+TG_WORKER_SENT = "已转给师傅，请耐心等待回复。"
+TG_PHOTO_WITHOUT_TICKET = "请先用文字描述您的问题；师傅接手后，您可以回复他的消息发送照片。"
+TG_MY_EMPTY = "您还没有提交过工单。直接发文字描述问题即可。"
+TG_MY_HEADER = "您的工单（最新在前）："
+TG_MY_LINE = "{ref} {status}｜{when}｜{text}{expert}"
+TG_MY_EXPERT = "｜{name} 师傅"
+TG_RATED = "谢谢您的评价（{stars}）！工单已关闭，有新问题随时发给我。"
+TG_STATUS = {"open": "待接单", "assigned": "处理中", "answered": "已回复", "closed": "已关闭"}
+TG_FLOOD = "您发送得太快了，请休息一下，一分钟后再发。"
+
+TG_BIND_DONE = (
+    "绑定成功！{name} 师傅，分配给您的工单会发到这里。\n"
+    "点“认领”接单，直接回复工单消息即可作答；/queue 查看待处理工单。"
+)
+TG_BIND_FAILED = "绑定链接无效、已使用或已过期，请联系管理员重新获取。"
+TG_EXPERT_TICKET = "<b>新工单 {ref}</b>{tier}\n{text}{site}\n\n认领后直接回复这条消息即可作答。"
+TG_EXPERT_CITY_TIER = "（市级团队，先认领者接单）"
+TG_EXPERT_SITE = "\n地点：{site}"
+TG_BTN_CLAIM = "认领"
+TG_BTN_DECLINE = "转给别人"
+TG_CLAIMED = "已认领，请直接回复工单消息作答。"
+TG_DECLINED = "已转出，谢谢。"
+TG_EXPERT_ANSWER_SENT = "回答已发给工人。"
+TG_EXPERT_FOLLOWUP = "<b>工单 {ref}</b> 工人补充：\n{text}\n\n回复这条消息即可作答。"
+TG_EXPERT_REASSIGNED = "工单 {ref} 已转给其他师傅（{reason}）。"
+TG_REASSIGN_REASONS = {"declined": "您已转出", "silent": "长时间未处理"}
+TG_EXPERT_CLOSED = "工单 {ref} 已关闭，工人评分：{stars}。"
+TG_EXPERT_CLOSED_UNRATED = "工单 {ref} 已关闭。"
+TG_QUEUE_EMPTY = "目前没有待处理的工单。"
+TG_QUEUE_HEADER = "待处理工单："
+TG_QUEUE_LINE = "{ref} {status}｜{text}"
+TG_ADMIN_ESCALATED = "工单 {ref} 没有师傅可接，已进入管理员队列：\n{text}"
+
+TG_STATS = (
+    "<b>统计（全部时间）</b>\n"
+    "提问 {questions}：推荐案例 {suggested}（解决 {solved_by_suggestion}），"
+    "转师傅 {routed}，非技术问题 {rejected}\n"
+    "工单 {tickets}：已回复 {tickets_answered}，已关闭 {tickets_closed}，待处理 {tickets_open}\n"
+    "首次回复中位数 {median} 分钟，平均评分 {rating}（{ratings} 个）"
+)
+TG_REINDEX = "索引重建：{state}（{done}/{total}）"
+TG_REINDEX_STATES = {"idle": "未开始", "running": "进行中", "done": "已完成", "failed": "失败"}
+
+TG_BUTTON_EXPIRED = "这个按钮已失效。"
+TG_NOT_YOUR_TICKET = "这个工单不是分配给您的，按钮对您无效。"
+TG_ERROR_NOT_FOUND = "没有找到相关工单或问题，按钮可能已经失效。"
+TG_ERROR_INVALID = "内容无法处理：可能是空的、太长（问题最多 2000 字），或图片格式不支持。"
+TG_ERROR_CONFLICT = "操作没有完成：工单状态已经变化（可能已被认领、已转走或已关闭）。"
+TG_ERROR_INTERNAL = "系统出了点问题，已经记录下来，请稍后再试。"
+
+TG_COMMANDS = {"start": "开始", "my": "我的工单", "queue": "待处理工单（师傅）"}

@@ -7,7 +7,8 @@ CraftdeskError
 ├── InvalidInputError         a request is well-formed but its content is not acceptable
 ├── AccessDeniedError         authenticated, but this role may not do that
 ├── ConflictError             the action collides with the current state (e.g. claimed)
-└── IndexUnavailableError     no usable search index is loaded
+├── IndexUnavailableError     no usable search index is loaded
+└── MissingResourceError      the host lacks something a feature needs (e.g. a Chinese font)
 """
 
 from __future__ import annotations
@@ -58,4 +59,8 @@ class ConflictError(CraftdeskError):
 
 
 class IndexUnavailableError(CraftdeskError):
+    pass
+
+
+class MissingResourceError(CraftdeskError):
     pass

@@ -23,6 +23,13 @@ async def open_ticket_counts(session: AsyncSession) -> dict[str, int]:
     return {expert_id: count for expert_id, count in rows.all()}
 
 
+async def experts_with_load(session: AsyncSession) -> list[tuple[Expert, int]]:
+    """Every expert (by id) with the tickets they hold open now, for the admin pages."""
+    counts = await open_ticket_counts(session)
+    experts = (await session.scalars(select(Expert).order_by(Expert.id))).all()
+    return [(expert, counts.get(expert.id, 0)) for expert in experts]
+
+
 async def expert_availability(session: AsyncSession) -> dict[str, Availability]:
     """Every expert's state: active, open tickets, capacity."""
     counts = await open_ticket_counts(session)

@@ -14,6 +14,7 @@ from knowledge.errors import (
     CraftdeskError,
     IndexUnavailableError,
     InvalidInputError,
+    MissingResourceError,
     KnowledgeFormatError,
     NotFoundError,
 )
@@ -27,6 +28,7 @@ STATUS = {
     AccessDeniedError: 403,
     ConflictError: 409,
     IndexUnavailableError: 503,
+    MissingResourceError: 503,
 }
 
 

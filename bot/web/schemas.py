@@ -146,3 +146,25 @@ class TokenOut(BaseModel):
 
 class AssignRequest(BaseModel):
     expert_id: str
+
+
+class AdminSiteOut(BaseModel):
+    """A site as the admin pages list it, with the link its QR code carries."""
+
+    code: str
+    name: str
+    org: str | None
+    region: str | None
+    industry: str | None
+    url: str
+
+
+class AdminExpertOut(BaseModel):
+    expert_id: str
+    name: str
+    title: str | None
+    org: str | None
+    region: str | None
+    active: bool
+    open_tickets: int = Field(description="tickets assigned and not yet answered")
+    max_open_tickets: int

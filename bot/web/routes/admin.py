@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 
-from bot.service.experts import issue_token
+from bot.service.experts import experts_with_load, issue_token
 from bot.service.publishing import candidates
-from bot.service.qr import qr_png, qr_svg, site_url
+from bot.service.qr import qr_png, qr_svg, site_cards, site_url
+from bot.service.qr_sheet import find_cjk_font, render_sheet
 from bot.service.stats import compute_stats
 from bot.web.deps import AdminDep, ContextDep, SessionDep
 from bot.web.present import expert_ticket
 from bot.web.schemas import (
-    AssignRequest, CandidateOut, ExpertTicketOut, PublishRequest, TokenOut,
+    AdminExpertOut, AdminSiteOut, AssignRequest, CandidateOut, ExpertTicketOut, PublishRequest,
+    TokenOut,
 )
 from knowledge.errors import NotFoundError
 from knowledge.models import Site, Ticket
@@ -63,6 +66,14 @@ async def expert_token(expert_id: str, _: AdminDep, context: ContextDep, session
     return TokenOut(token=token, login_url=f"{context.settings.public_url}/expert#token={token}")
 
 
+@router.get("/experts", response_model=list[AdminExpertOut])
+async def experts(_: AdminDep, session: SessionDep) -> list[AdminExpertOut]:
+    """Every expert with the open tickets they hold now (their load)."""
+    return [AdminExpertOut(expert_id=e.id, name=e.name, title=e.title, org=e.org, region=e.region,
+                           active=e.active, open_tickets=load, max_open_tickets=e.max_open_tickets)
+            for e, load in await experts_with_load(session)]
+
+
 @router.get("/tickets", response_model=list[ExpertTicketOut])
 async def tickets(_: AdminDep, session: SessionDep, tier: str | None = None,
                   status: str | None = None) -> list[ExpertTicketOut]:
@@ -80,6 +91,26 @@ async def assign(ticket_id: str, body: AssignRequest, _: AdminDep, context: Cont
                  session: SessionDep) -> ExpertTicketOut:
     ticket = await context.tickets.assign(session, ticket_id, body.expert_id)
     return await expert_ticket(session, ticket, "", with_messages=False)
+
+
+@router.get("/sites", response_model=list[AdminSiteOut])
+async def sites(_: AdminDep, context: ContextDep, session: SessionDep) -> list[AdminSiteOut]:
+    return [AdminSiteOut(code=s.code, name=s.name, org=s.org, region=s.region, industry=s.industry,
+                         url=site_url(context.settings.public_url, s.code))
+            for s in (await session.scalars(select(Site).order_by(Site.code))).all()]
+
+
+@router.get("/qr-sheet.pdf")
+async def qr_sheet(_: AdminDep, context: ContextDep, session: SessionDep,
+                   site: list[str] | None = Query(None, description="site codes; default: all"),
+                   bot: str | None = Query(None, description="Telegram bot username for the deep link"),
+                   ) -> Response:
+    """The printable A4 sheet: one card per site (503 when the host has no Chinese font)."""
+    cards = await site_cards(session, context.settings.public_url, site,
+                             bot or context.settings.telegram.bot_username)
+    pdf = await asyncio.to_thread(lambda: render_sheet(cards, find_cjk_font()))
+    return Response(pdf, media_type="application/pdf",
+                    headers={"Content-Disposition": 'attachment; filename="qr-sheet.pdf"'})
 
 
 async def _site(session: SessionDep, code: str) -> Site:

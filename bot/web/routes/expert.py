@@ -6,9 +6,10 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import FileResponse
 
 from bot.service.photos import MAX_PHOTO_BYTES, MEDIA_TYPES, photo_path
+from bot.service.similar import similar_cases
 from bot.web.deps import ContextDep, ExpertDep, SessionDep
 from bot.web.present import expert_ticket
-from bot.web.schemas import AnswerRequest, ExpertTicketOut, MessageOut
+from bot.web.schemas import AnswerRequest, ExpertTicketOut, MessageOut, SuggestionOut
 
 router = APIRouter(prefix="/api/expert", tags=["expert"])
 
@@ -24,6 +25,16 @@ async def one_ticket(ticket_id: str, expert: ExpertDep, context: ContextDep,
                      session: SessionDep) -> ExpertTicketOut:
     ticket = await context.tickets.for_expert(session, ticket_id, expert.id)
     return await expert_ticket(session, ticket, expert.id)
+
+
+@router.get("/tickets/{ticket_id}/similar", response_model=list[SuggestionOut])
+async def similar(ticket_id: str, expert: ExpertDep, context: ContextDep,
+                  session: SessionDep) -> list[SuggestionOut]:
+    """Past cases close to the ticket's question: a starting point for the answer."""
+    ticket = await context.tickets.for_expert(session, ticket_id, expert.id)
+    hits = await similar_cases(context.retriever, context.index, ticket.text)
+    return [SuggestionOut(case_id=h.case.id, title=h.case.title, answer=h.case.answer,
+                          score=round(h.score, 4)) for h in hits]
 
 
 @router.post("/tickets/{ticket_id}/claim", response_model=ExpertTicketOut)

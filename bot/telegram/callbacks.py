@@ -1,0 +1,33 @@
+"""Callback data of the inline buttons. Never trusted: the handlers check the presser
+against the ticket, or read the question from the message record of the presser's chat."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from aiogram.filters.callback_data import CallbackData
+
+
+class FeedbackCb(CallbackData, prefix="fb"):
+    """解决了 / 没解决 under a suggested case (which question and case: the message record)."""
+
+    solved: bool
+
+
+class TicketAction(str, Enum):
+    claim = "claim"
+    decline = "decline"
+
+
+class TicketCb(CallbackData, prefix="tk"):
+    """An expert's button on a ticket message."""
+
+    action: TicketAction
+    ticket_id: str
+
+
+class RateCb(CallbackData, prefix="rate"):
+    """The worker's rating of an answered ticket (closes it)."""
+
+    ticket_id: str
+    stars: int

@@ -1,0 +1,46 @@
+"""An expert's tickets: claim / decline buttons and answers given by replying to a ticket
+message. The presser is checked against the ticket by the service (``for_expert``, ``claim``,
+``decline``, ``answer``): a ticket that is not theirs only earns a refusal."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiogram import Bot, F, Router
+from aiogram.types import CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import texts
+from bot.telegram import store
+from bot.telegram.callbacks import TicketAction, TicketCb
+from bot.telegram.filters import RepliesTo
+from bot.telegram.photos import download_photo, message_text
+from knowledge.models import Expert, TelegramMessage
+
+if TYPE_CHECKING:
+    from bot.context import AppContext
+
+router = Router(name=__name__)
+
+
+@router.callback_query(TicketCb.filter(F.action == TicketAction.claim))
+async def claim(callback: CallbackQuery, callback_data: TicketCb, expert: Expert,
+                context: AppContext, session: AsyncSession) -> None:
+    await context.tickets.for_expert(session, callback_data.ticket_id, expert.id)
+    await context.tickets.claim(session, callback_data.ticket_id, expert.id)
+    await callback.answer(texts.TG_CLAIMED, show_alert=True)
+
+
+@router.callback_query(TicketCb.filter(F.action == TicketAction.decline))
+async def decline(callback: CallbackQuery, callback_data: TicketCb, expert: Expert,
+                  context: AppContext, session: AsyncSession) -> None:
+    await context.tickets.decline(session, callback_data.ticket_id, expert.id)
+    await callback.answer(texts.TG_DECLINED, show_alert=True)
+
+
+@router.message(RepliesTo(store.EXPERT), F.text | F.photo)
+async def answer(message: Message, record: TelegramMessage, expert: Expert, bot: Bot,
+                 context: AppContext, session: AsyncSession) -> None:
+    await context.tickets.answer(session, record.ticket_id or "", expert.id, message_text(message),
+                                 photo=await download_photo(bot, message))
+    await message.answer(texts.TG_EXPERT_ANSWER_SENT)

@@ -1,0 +1,114 @@
+"""The outbox's Telegram adapter (``Notifier``): an answer reaches the worker's chat when the
+ticket came from Telegram; assignments, follow-ups and closings reach experts who bound a
+Telegram account; escalations reach the Telegram admins. Events already delivered (by this
+or another instance) are dropped by id; a chat that blocked the bot is given up on, while
+network and server errors raise so that the outbox tries again."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
+from aiogram.types import FSInputFile, InlineKeyboardMarkup
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import texts
+from bot.service.outbox import Notification
+from bot.telegram import present, store
+from bot.telegram.keyboards import rating_keyboard, ticket_keyboard
+from knowledge.models import Expert, Site, Ticket
+
+log = logging.getLogger(__name__)
+CHANNEL = "telegram"
+
+
+class TelegramNotifier:
+    def __init__(self, bot: Bot, sessions: async_sessionmaker[AsyncSession], uploads: Path,
+                 admin_ids: list[int]):
+        self.bot = bot
+        self.sessions = sessions
+        self.uploads = uploads
+        self.admin_ids = list(admin_ids)
+
+    async def deliver(self, event: Notification) -> None:
+        async with self.sessions() as session:
+            if await store.was_delivered(session, event.id):
+                return
+            try:
+                sent = await self._send(session, event)
+            except (TelegramForbiddenError, TelegramBadRequest) as exc:  # blocked, chat gone
+                log.warning("telegram notification given up", extra={"event": event.id, "error": str(exc)})
+                sent = True
+            if sent:
+                await store.mark_delivered(session, event.id)
+
+    async def _send(self, session: AsyncSession, event: Notification) -> bool:
+        """Send what the event means on Telegram; False when it is not for this channel."""
+        if event.recipient == "worker":
+            return await self._to_worker(session, event)
+        if event.recipient.startswith("expert:"):
+            expert = await session.get(Expert, event.recipient.removeprefix("expert:"))
+            if expert is None or expert.telegram_id is None:
+                return False
+            return await self._to_expert(session, event, expert.telegram_id)
+        if event.recipient == "admin" and event.kind == "escalated" and self.admin_ids:
+            text = texts.TG_ADMIN_ESCALATED.format(ref=present.ref(event.ticket_id),
+                                                   text=present.e(present.clip(event.payload.get("text") or "")))
+            for admin_id in self.admin_ids:
+                await self.bot.send_message(admin_id, text)
+            return True
+        return False
+
+    async def _to_worker(self, session: AsyncSession, event: Notification) -> bool:
+        payload = event.payload
+        chat_id = payload.get("chat_id")
+        if payload.get("channel") != CHANNEL or chat_id is None or event.kind != "answered":
+            return False
+        text = present.answer(payload.get("expert_name"), payload.get("expert_title"), payload.get("text") or "")
+        await self._post(session, chat_id, event, text, rating_keyboard(event.ticket_id), store.WORKER)
+        return True
+
+    async def _to_expert(self, session: AsyncSession, event: Notification, chat_id: int) -> bool:
+        payload = event.payload
+        ref = present.ref(event.ticket_id)
+        if event.kind in ("assigned", "offered"):
+            ticket = await session.get(Ticket, event.ticket_id)
+            site = await session.get(Site, ticket.site_code) if ticket and ticket.site_code else None
+            text = present.expert_ticket(event.ticket_id, payload.get("text") or "", site,
+                                         city_tier=event.kind == "offered")
+            await self._post(session, chat_id, event, text, ticket_keyboard(event.ticket_id), store.EXPERT)
+        elif event.kind == "message":
+            text = present.followup(event.ticket_id, payload.get("text") or "")
+            await self._post(session, chat_id, event, text, None, store.EXPERT)
+        elif event.kind == "reassigned":
+            reason = payload.get("reason") or ""
+            reason = texts.TG_REASSIGN_REASONS.get(reason, present.e(reason))
+            await self.bot.send_message(chat_id, texts.TG_EXPERT_REASSIGNED.format(ref=ref, reason=reason))
+        elif event.kind == "closed":
+            rating = payload.get("rating")
+            text = (texts.TG_EXPERT_CLOSED.format(ref=ref, stars=present.stars(rating)) if rating
+                    else texts.TG_EXPERT_CLOSED_UNRATED.format(ref=ref))
+            await self.bot.send_message(chat_id, text)
+        else:
+            return False
+        return True
+
+    async def _post(self, session: AsyncSession, chat_id: int, event: Notification, text: str,
+                    keyboard: InlineKeyboardMarkup | None, audience: str) -> None:
+        """The event's photo (if any) first, then its text, recorded so replies and buttons
+        find the ticket."""
+        photo = self._photo(event.ticket_id, event.payload)
+        if photo is not None:
+            await self.bot.send_photo(chat_id, FSInputFile(photo))
+        sent = await self.bot.send_message(chat_id, text, reply_markup=keyboard)
+        await store.remember_message(session, chat_id, sent.message_id, audience, ticket_id=event.ticket_id)
+
+    def _photo(self, ticket_id: str, payload: dict[str, Any]) -> Path | None:
+        name = payload.get("photo")
+        if not name or "/" in name or name.startswith("."):
+            return None
+        path = self.uploads / ticket_id / name
+        return path if path.is_file() else None

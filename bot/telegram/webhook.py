@@ -1,0 +1,40 @@
+"""``POST /telegram/webhook``: updates Telegram posts in webhook mode. Only requests carrying
+the secret token given to ``setWebhook`` (header X-Telegram-Bot-Api-Secret-Token) are
+handled; anything else is 401. Include with ``app.include_router(webhook.router)``."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Request, Response
+
+from bot.service.secrets import same_secret
+from bot.web.deps import ContextDep
+
+WEBHOOK_PATH = "/telegram/webhook"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+router = APIRouter(tags=["telegram"])
+
+
+@router.post(WEBHOOK_PATH, include_in_schema=False)
+async def telegram_webhook(
+    request: Request,
+    context: ContextDep,
+    secret: Annotated[str | None, Header(alias=SECRET_HEADER)] = None,
+) -> Response:
+    """The secret is checked before the body is even read."""
+    channel = context.telegram
+    if channel is None or not channel.webhook_mode:
+        raise HTTPException(404, "the Telegram webhook is not enabled here")
+    if secret is None or not same_secret(secret, channel.secret_token):
+        raise HTTPException(401, "wrong or missing secret token")
+    try:
+        update = json.loads(await request.body())
+    except ValueError:
+        raise HTTPException(400, "the body is not JSON") from None
+    if not isinstance(update, dict):
+        raise HTTPException(400, "the body is not a Telegram update")
+    await channel.feed(update)
+    return Response(status_code=200)

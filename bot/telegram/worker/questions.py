@@ -1,0 +1,61 @@
+"""A question typed into the chat, and the 解决了 / 没解决 buttons under a suggested case."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiogram import Bot, F, Router
+from aiogram.types import CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import texts
+from bot.service.feedback import record_feedback
+from bot.telegram import present, store
+from bot.telegram.callbacks import FeedbackCb
+from bot.telegram.keyboards import feedback_keyboard
+from bot.telegram.worker.common import CHANNEL, MAX_SUGGESTIONS, announce_ticket
+
+if TYPE_CHECKING:
+    from bot.context import AppContext
+
+router = Router(name=__name__)
+
+
+@router.message(F.text, ~F.text.startswith("/"))
+async def ask(message: Message, bot: Bot, context: AppContext, session: AsyncSession) -> None:
+    chat_id = message.chat.id
+    site = await store.chat_site(session, chat_id)
+    result = await context.ask.ask(session, message.text or "", site, channel=CHANNEL)
+    outcome = result.outcome
+    if outcome.decision == "route":
+        opened = await context.tickets.open_for_question(session, result.question_id, CHANNEL, chat_id)
+        await message.answer(present.e(result.message))
+        await announce_ticket(bot, chat_id, session, opened.ticket)
+        return
+    await message.answer(present.e(result.message))
+    if outcome.decision != "suggest":
+        return
+    for hit in outcome.cases[:MAX_SUGGESTIONS]:
+        sent = await message.answer(present.suggestion(hit.case.title, hit.case.answer),
+                                    reply_markup=feedback_keyboard())
+        await store.remember_message(session, chat_id, sent.message_id, store.WORKER,
+                                     question_id=result.question_id, case_id=hit.case.id)
+
+
+@router.callback_query(FeedbackCb.filter())
+async def feedback(callback: CallbackQuery, callback_data: FeedbackCb, bot: Bot,
+                   context: AppContext, session: AsyncSession) -> None:
+    """Which question and case: the record of the pressed message in the presser's chat."""
+    message = callback.message
+    record = (await store.recorded(session, message.chat.id, message.message_id, store.WORKER)
+              if message is not None else None)
+    if message is None or record is None or record.question_id is None:
+        await callback.answer(texts.TG_BUTTON_EXPIRED)
+        return
+    opened = await record_feedback(session, context.tickets, record.question_id, callback_data.solved,
+                                   record.case_id, CHANNEL, message.chat.id)
+    await callback.answer()
+    if opened is None:
+        await bot.send_message(message.chat.id, texts.TG_SOLVED)
+    else:
+        await announce_ticket(bot, message.chat.id, session, opened.ticket)

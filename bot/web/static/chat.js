@@ -1,0 +1,302 @@
+/* The worker chat of one site: ask, see past cases, or follow a ticket with a master.
+   Tickets (id + token) are kept in localStorage, so they survive a reload on this phone. */
+"use strict";
+
+(() => {
+  const { h, put, api, T, errorText } = cd;
+  const SITE = cd.data.site;
+  const POLL_MS = 4000;
+  const STORE = "craftdesk.tickets";
+  const CURRENT = "craftdesk.current";
+  const thread = document.getElementById("thread");
+  const form = document.getElementById("ask-form");
+  const input = document.getElementById("question");
+  const button = document.getElementById("ask-button");
+  const views = new Map(); // ticket id -> TicketView
+
+  // ---- stored tickets ----------------------------------------------------------------------
+  function stored() {
+    try {
+      return JSON.parse(localStorage.getItem(STORE) || "[]");
+    } catch (err) {
+      return [];
+    }
+  }
+
+  function remember(ticket, text) {
+    const entry = { id: ticket.ticket_id, token: ticket.token, text, site: SITE, at: new Date().toISOString() };
+    const rest = stored().filter((t) => t.id !== entry.id);
+    localStorage.setItem(STORE, JSON.stringify([entry, ...rest].slice(0, 20)));
+    localStorage.setItem(CURRENT, entry.id);
+    renderHistory();
+    return entry;
+  }
+
+  // ---- the thread ----------------------------------------------------------------------------
+  function add(el) {
+    thread.append(el);
+    el.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    return el;
+  }
+
+  function say(text, kind = "bot") {
+    return add(h("section", { class: `bubble ${kind}` }, h("p", { text })));
+  }
+
+  async function ask(text) {
+    add(h("section", { class: "bubble me" }, h("p", { class: "text", text })));
+    const waiting = say(T.searching, "bot pending");
+    let answer;
+    try {
+      answer = await api("/api/ask", { method: "POST", body: { text, site: SITE } });
+    } finally {
+      waiting.remove();
+    }
+    const reply = say(answer.message);
+    if (answer.decision === "suggest") {
+      cases(answer, text, null);
+    } else if (answer.decision === "route") {
+      const pending = say(T.opening, "bot pending");
+      let ticket;
+      try {
+        ticket = await api("/api/tickets", { method: "POST", body: { question_id: answer.question_id } });
+      } finally {
+        pending.remove();
+      }
+      const view = showTicket(remember(ticket, text));
+      if (answer.suggestions.length) cases(answer, text, view);
+    }
+    reply.scrollIntoView({ block: "start" });
+  }
+
+  /** Past-case cards with 解决了 / 没解决. With a ticket already open they are only
+      "maybe related": clearly marked as unconfirmed. */
+  function cases(answer, question, ticketView) {
+    const related = ticketView !== null;
+    const note = h("p", { class: "note", hidden: true });
+    const buttons = [];
+    const card = (s, i) => {
+      const solved = h("button", { type: "button", class: "solved", text: T.solved });
+      const notSolved = h("button", { type: "button", class: "secondary not-solved", text: T.notSolved });
+      buttons.push(solved, notSolved);
+      solved.addEventListener("click", () => verdict(true, s.case_id));
+      notSolved.addEventListener("click", () => verdict(false, s.case_id));
+      const label = related ? T.maybeRelated : i === 0 ? T.bestMatch : T.alsoSimilar;
+      return h("article", { class: related ? "case unconfirmed" : "case" },
+        h("div", { class: "case-label", text: label }),
+        h("h3", { text: s.title }),
+        cd.longText(s.answer, related || i > 0),
+        h("div", { class: "actions" }, solved, notSolved));
+    };
+    const done = (text) => {
+      buttons.forEach((b) => { b.disabled = true; });
+      note.textContent = text;
+      note.hidden = false;
+    };
+    async function verdict(solved, caseId) {
+      if (!solved && related) {
+        done(T.alreadyWithExpert);
+        ticketView.el.scrollIntoView({ behavior: "smooth" });
+        return;
+      }
+      buttons.forEach((b) => { b.disabled = true; });
+      try {
+        const result = await api(`/api/questions/${encodeURIComponent(answer.question_id)}/feedback`,
+          { method: "POST", body: { solved, case_id: caseId } });
+        if (solved) done(related ? T.solvedWhileTicket : T.solvedThanks);
+        else {
+          done(T.alreadyWithExpert);
+          showTicket(remember(result.ticket, question));
+        }
+      } catch (err) {
+        buttons.forEach((b) => { b.disabled = false; });
+        say(errorText(err), "bot error");
+      }
+    }
+    add(h("section", { class: related ? "cases related" : "cases" },
+      related ? h("p", { class: "muted", text: T.maybeRelatedNote }) : null,
+      answer.suggestions.slice(0, 3).map(card), note));
+  }
+
+  // ---- a ticket ------------------------------------------------------------------------------
+  class TicketView {
+    constructor(entry) {
+      this.entry = entry;
+      this.headers = { "X-Ticket-Token": entry.token };
+      this.signature = "";
+      this.rating = null;
+      this.expert = h("div", { class: "expert-card" }, h("p", { class: "muted", text: T.ticketWaiting }));
+      this.status = h("span", { class: "status" });
+      this.messages = h("div", { class: "messages" });
+      this.reply = h("textarea", { rows: 2, maxlength: 4000, placeholder: T.replyPlaceholder, "aria-label": T.replyPlaceholder });
+      this.file = h("input", { type: "file", accept: "image/jpeg,image/png,image/webp", class: "visually-hidden" });
+      this.file.addEventListener("change", () => this.sendPhoto());
+      this.stars = [1, 2, 3, 4, 5].map((n) => h("button", {
+        type: "button", class: "star", "aria-label": `${n} ${T.stars}`, "aria-pressed": "false",
+        onclick: () => this.rate(n),
+      }, "★"));
+      this.writer = h("form", { class: "reply", onsubmit: (e) => { e.preventDefault(); this.send(); } },
+        this.reply,
+        h("div", { class: "reply-actions" },
+          h("label", { class: "button secondary photo-button" }, this.file, T.photo),
+          h("button", { type: "submit", text: T.send })));
+      this.closer = h("div", { class: "rate" },
+        h("p", { text: T.rateTitle }), h("div", { class: "stars" }, this.stars),
+        h("button", { type: "button", class: "secondary close-ticket", text: T.close, onclick: () => this.close() }));
+      this.closed = h("p", { class: "note", text: T.closedThanks, hidden: true });
+      this.el = h("section", { class: "ticket", "data-ticket": entry.id },
+        h("header", {}, h("h2", { text: T.ticketTitle }), this.status),
+        this.expert, this.messages, this.writer, this.closer, this.closed);
+    }
+
+    start() {
+      this.refresh();
+      this.timer = setInterval(() => this.refresh(), POLL_MS);
+    }
+
+    stop() {
+      clearInterval(this.timer);
+    }
+
+    async refresh() {
+      let ticket;
+      try {
+        ticket = await api(`/api/tickets/${encodeURIComponent(this.entry.id)}`, { headers: this.headers });
+      } catch (err) {
+        if (err.status === 404) {
+          this.stop();
+          put(this.messages, h("p", { class: "muted", text: T.ticketGone }));
+          [this.writer, this.closer].forEach((el) => { el.hidden = true; });
+        }
+        return;
+      }
+      this.show(ticket);
+    }
+
+    show(ticket) {
+      this.status.textContent = T.status[ticket.status] || ticket.status;
+      this.status.className = `status ${ticket.status}`;
+      if (ticket.expert) {
+        const e = ticket.expert;
+        put(this.expert,
+          h("span", { class: "label", text: T.expertLabel }),
+          h("strong", { class: "expert-name", text: e.name }),
+          e.title ? h("span", { class: "expert-title", text: e.title }) : null,
+          e.org ? h("span", { class: "expert-org", text: e.org }) : null);
+      }
+      const signature = ticket.messages.map((m) => m.id).join(",");
+      if (signature !== this.signature) {
+        this.signature = signature;
+        put(this.messages, ...ticket.messages.map((m) => this.message(m, ticket)));
+      }
+      const closed = ticket.status === "closed";
+      this.writer.hidden = closed;
+      this.closer.hidden = closed;
+      this.closed.hidden = !closed;
+      if (closed) this.stop();
+    }
+
+    message(m, ticket) {
+      const who = m.author === "worker" ? T.you
+        : m.author === "expert" ? (ticket.expert ? ticket.expert.name : T.expert) : T.system;
+      return h("div", { class: `msg ${m.author}` },
+        h("div", { class: "meta" }, `${who} · ${cd.time(m.created_at)}`),
+        m.text ? h("p", { class: "text", text: m.text }) : null,
+        m.photo_url ? cd.photo(m.photo_url, this.headers) : null);
+    }
+
+    async post(path, init) {
+      try {
+        await api(`/api/tickets/${encodeURIComponent(this.entry.id)}/${path}`, { method: "POST", headers: this.headers, ...init });
+        return true;
+      } catch (err) {
+        say(errorText(err), "bot error");
+        return false;
+      }
+    }
+
+    async send() {
+      const text = this.reply.value.trim();
+      if (!text) return;
+      if (await this.post("messages", { body: { text } })) this.reply.value = "";
+      this.refresh();
+    }
+
+    async sendPhoto() {
+      const file = this.file.files[0];
+      if (!file) return;
+      const form = new FormData();
+      form.append("photo", file);
+      form.append("text", this.reply.value.trim());
+      if (await this.post("photos", { form })) this.reply.value = "";
+      this.file.value = "";
+      this.refresh();
+    }
+
+    rate(n) {
+      this.rating = n;
+      this.stars.forEach((star, i) => {
+        star.classList.toggle("on", i < n);
+        star.setAttribute("aria-pressed", String(i < n));
+      });
+    }
+
+    async close() {
+      await this.post("close", { body: { rating: this.rating } });
+      this.refresh();
+    }
+  }
+
+  function showTicket(entry) {
+    let view = views.get(entry.id);
+    if (!view) {
+      view = new TicketView(entry);
+      views.set(entry.id, view);
+      add(view.el);
+      view.start();
+    } else {
+      view.el.scrollIntoView({ behavior: "smooth" });
+    }
+    localStorage.setItem(CURRENT, entry.id);
+    return view;
+  }
+
+  // ---- earlier tickets from this browser ------------------------------------------------------
+  function renderHistory() {
+    const entries = stored();
+    const box = document.getElementById("history");
+    box.hidden = entries.length === 0;
+    put(document.getElementById("history-list"), ...entries.map((entry) =>
+      h("li", {},
+        h("button", { type: "button", class: "link", onclick: () => showTicket(entry) },
+          h("span", { class: "history-text", text: entry.text }),
+          h("span", { class: "muted", text: cd.time(entry.at) })))));
+  }
+
+  // ---- asking --------------------------------------------------------------------------------
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = input.value.trim();
+    if (!text) {
+      say(T.empty, "bot error");
+      return;
+    }
+    if (text.length > 2000) {
+      say(T.tooLong, "bot error");
+      return;
+    }
+    button.disabled = true;
+    input.value = "";
+    try {
+      await ask(text);
+    } catch (err) {
+      say(errorText(err), "bot error");
+    } finally {
+      button.disabled = false;
+    }
+  });
+
+  renderHistory();
+  const current = stored().find((t) => t.id === localStorage.getItem(CURRENT));
+  if (current) showTicket(current);
+})();

@@ -1,0 +1,126 @@
+/* Helpers shared by the craftdesk pages.
+   Data is only ever put into the page as text (textContent / text nodes), never parsed as HTML,
+   so nothing a worker, an expert or an admin typed can run as script. */
+"use strict";
+
+const cd = (() => {
+  const data = JSON.parse(document.getElementById("page-data").textContent);
+  const T = data.texts;
+
+  /** Build an element: h("p", {class: "x", onclick: f}, "text", child). */
+  function h(tag, attrs, ...children) {
+    const el = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "class") el.className = value;
+      else if (key === "text") el.textContent = value;
+      else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+      else el.setAttribute(key, value === true ? "" : value);
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return el;
+  }
+
+  /** Replace an element's children; null, undefined and false are left out (not "null"). */
+  function put(el, ...children) {
+    el.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false)
+      .map((c) => (c instanceof Node ? c : document.createTextNode(String(c)))));
+    return el;
+  }
+
+  class ApiError extends Error {
+    constructor(status, detail) {
+      super(detail);
+      this.status = status;
+      this.detail = detail;
+    }
+  }
+
+  /** A JSON API call; throws ApiError with the HTTP status and the API's detail. */
+  async function api(path, { method = "GET", body, form, headers = {} } = {}) {
+    const init = { method, headers: { ...headers } };
+    if (form) init.body = form;
+    else if (body !== undefined) {
+      init.body = JSON.stringify(body);
+      init.headers["Content-Type"] = "application/json";
+    }
+    let response;
+    try {
+      response = await fetch(path, init);
+    } catch (err) {
+      throw new ApiError(0, String(err));
+    }
+    const isJson = (response.headers.get("content-type") || "").includes("json");
+    const payload = isJson ? await response.json() : null;
+    if (!response.ok) throw new ApiError(response.status, (payload && payload.detail) || response.statusText);
+    return payload;
+  }
+
+  /** The message a person sees for a failed call. */
+  function errorText(err) {
+    if (!(err instanceof ApiError)) return T.failed;
+    if (err.status === 0) return T.network;
+    if (err.status === 429) return T.tooMany;
+    if (err.status === 404) return T.notFound;
+    if (err.status === 422) return T.invalid + err.detail;
+    if (err.status === 503) return T.unavailable + err.detail;
+    return T.failed;
+  }
+
+  /** Fetch a file that needs an auth header; a blob: URL for <img> or a download. */
+  async function blobUrl(path, headers) {
+    let response;
+    try {
+      response = await fetch(path, { headers });
+    } catch (err) {
+      throw new ApiError(0, String(err));
+    }
+    if (!response.ok) throw new ApiError(response.status, response.statusText);
+    return URL.createObjectURL(await response.blob());
+  }
+
+  async function download(path, headers, filename) {
+    const url = await blobUrl(path, headers);
+    const link = h("a", { href: url, download: filename });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  }
+
+  /** Photos of a thread, fetched once each and kept as blob: URLs. */
+  const photoCache = new Map();
+  function photo(path, headers) {
+    const img = h("img", { class: "photo", alt: "" });
+    if (!photoCache.has(path)) photoCache.set(path, blobUrl(path, headers));
+    photoCache.get(path).then((url) => { img.src = url; }, () => img.remove());
+    return img;
+  }
+
+  /** A long text folded to a few lines with a 展开全文 / 收起 toggle. */
+  function longText(text, folded = true) {
+    const p = h("p", { class: "text", text });
+    if (!folded || text.length <= 120) return p;
+    p.classList.add("folded");
+    const toggle = h("button", { type: "button", class: "link more", text: T.more });
+    toggle.addEventListener("click", () => {
+      toggle.textContent = p.classList.toggle("folded") ? T.more : T.less;
+    });
+    return h("div", { class: "long-text" }, p, toggle);
+  }
+
+  function time(iso) {
+    const d = new Date(iso);
+    const pad = (n) => String(n).padStart(2, "0");
+    return `${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  }
+
+  function show(el, visible = true) {
+    el.hidden = !visible;
+  }
+
+  return { data, T, h, put, longText, api, ApiError, errorText, blobUrl, download, photo, time, show };
+})();

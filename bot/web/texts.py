@@ -1,0 +1,108 @@
+"""Chinese text the web pages' scripts show (the templates hold their own static text).
+
+Passed to each page as JSON, so the scripts carry no user-facing strings of their own.
+"""
+
+from __future__ import annotations
+
+ERRORS = {
+    "network": "网络连接失败，请检查网络后重试。",
+    "tooMany": "操作太频繁了，请稍等一会儿再试。",
+    "invalid": "内容不符合要求：",
+    "notFound": "没有找到，可能已失效。",
+    "unavailable": "服务暂时不可用：",
+    "failed": "出错了，请稍后再试。",
+}
+
+CHAT = ERRORS | {
+    "you": "我",
+    "searching": "正在查找以往解决过的案例…",
+    "empty": "请先写下您的问题。",
+    "tooLong": "问题太长了，请控制在 2000 字以内。",
+    "bestMatch": "最相似的已解决案例",
+    "alsoSimilar": "其他相似案例",
+    "maybeRelated": "可能相关（未经确认，仅供参考）",
+    "maybeRelatedNote": "以下案例与您的问题有些相似，但不一定适用，请以师傅的解答为准。",
+    "solved": "解决了",
+    "notSolved": "没解决，找师傅",
+    "solvedThanks": "太好了！问题已解决，感谢反馈。",
+    "solvedWhileTicket": "好的，已记录。师傅的解答仍会显示在工单里，不需要的话可以结束提问。",
+    "alreadyWithExpert": "您的问题已经转给师傅了，请留意上面的工单。",
+    "opening": "正在为您联系师傅…",
+    "ticketTitle": "已转给劳模工匠师傅",
+    "ticketWaiting": "正在安排师傅，请稍候。师傅接单后会在这里回复您。",
+    "expertLabel": "答疑师傅",
+    "status": {"open": "等待接单", "assigned": "师傅处理中", "answered": "师傅已回复",
+               "closed": "已结束"},
+    "expert": "师傅",
+    "system": "系统",
+    "replyPlaceholder": "补充说明或回复师傅…",
+    "send": "发送",
+    "photo": "拍照/图片",
+    "photoSending": "正在上传图片…",
+    "rateTitle": "问题解决了吗？给师傅打个分吧",
+    "close": "结束提问",
+    "closedThanks": "本次提问已结束，感谢您的评价！",
+    "stars": "星",
+    "historyEmpty": "还没有提问记录。",
+    "ticketGone": "这个工单已无法查看。",
+    "more": "展开全文",
+    "less": "收起",
+}
+
+EXPERT = ERRORS | {
+    "unauthorized": "登录已失效，请向管理员重新获取登录链接。",
+    "loading": "加载中…",
+    "queueEmpty": "目前没有分配给您的问题。",
+    "status": {"open": "待认领", "assigned": "待解答", "answered": "已解答", "closed": "已结束"},
+    "tier": {"ranked": "", "city": "市级团队", "admin": "管理员指派"},
+    "claimed": "已认领",
+    "claim": "认领",
+    "decline": "转给其他师傅",
+    "declined": "已转给其他师傅。",
+    "answerPlaceholder": "写下您的解答：原因、检查步骤、处理方法…",
+    "send": "发送解答",
+    "photo": "附图片",
+    "similarTitle": "相似的已解决案例（供参考）",
+    "similarEmpty": "没有找到相似案例。",
+    "useDraft": "用作草稿",
+    "worker": "工人",
+    "you": "我",
+    "system": "系统",
+    "probability": "匹配概率",
+    "pick": "请从左侧选择一个问题。",
+    "more": "展开全文",
+    "less": "收起",
+}
+
+ADMIN = ERRORS | {
+    "unauthorized": "管理员令牌无效。",
+    "loading": "加载中…",
+    "png": "PNG",
+    "svg": "SVG",
+    "candidatesEmpty": "暂无待发布的候选案例。",
+    "publish": "发布为案例",
+    "published": "已发布为案例 ",
+    "title": "标题",
+    "question": "问题",
+    "answer": "解答",
+    "issueLink": "生成登录链接",
+    "copy": "复制",
+    "copied": "已复制",
+    "active": "在岗",
+    "inactive": "停用",
+    "reindexStates": {"idle": "空闲", "running": "正在重建…", "done": "已完成", "failed": "失败"},
+    "charts": {
+        "weekly": "每周提问数",
+        "solvedShare": "每周案例直接解决占比（%）",
+        "responseRegion": "各地区首次回复时间中位数（分钟）",
+        "byIndustry": "各行业提问数",
+        "byRegion": "各地区提问数",
+    },
+    "totals": {
+        "questions": "提问总数", "solvedShare": "案例直接解决", "tickets": "转师傅工单",
+        "answered": "已解答", "median": "首次回复中位数（分钟）", "rating": "平均评分",
+    },
+    "noData": "暂无数据",
+    "unknown": "未填写",
+}

@@ -1,0 +1,95 @@
+"""The outbox's Telegram adapter: who gets what, duplicates dropped by event id, chats that
+blocked the bot given up on, and Telegram outages left for the outbox to retry."""
+
+from __future__ import annotations
+
+import pytest
+from aiogram.exceptions import TelegramServerError
+from aiogram.methods import SendMessage, SendPhoto
+from sqlalchemy import select
+
+from bot.service.outbox import Notification
+from bot.telegram.notifier import TelegramNotifier
+from knowledge.models import TelegramDelivery
+from tests.telegram.conftest import ADMIN_ID, Talk, buttons
+from tests.telegram.helpers import bind, open_ticket
+from tests.utils.mocked_bot import MockedBot
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+@pytest.fixture
+def notifier(talk: Talk) -> TelegramNotifier:
+    """A second notifier with its own bot, called directly (the context's runs in the
+    background with ``talk.bot``)."""
+    return TelegramNotifier(MockedBot(first_message_id=50_000), talk.context.sessions, talk.context.settings.uploads_dir,
+                            [ADMIN_ID])
+
+
+def answered(event_id: int, ticket_id: str, channel: str = "telegram", chat_id: int | None = 5001,
+             **payload: object) -> Notification:
+    return Notification(event_id, "answered", ticket_id, "worker",
+                        {"channel": channel, "chat_id": chat_id, "text": "换个保险丝",
+                         "expert_name": "王建国", "expert_title": "高级技师", **payload})
+
+
+async def test_an_answer_reaches_a_telegram_worker_once(talk: Talk, notifier: TelegramNotifier):
+    ticket, _ = await open_ticket(talk, 5001)
+    await notifier.deliver(answered(900_001, ticket.id))
+    await notifier.deliver(answered(900_001, ticket.id))  # redelivered by the outbox
+    sent = notifier.bot.sent(SendMessage, chat_id=5001)
+    assert len(sent) == 1
+    assert "<b>王建国</b>（高级技师） 师傅回复" in sent[0][0].text and buttons(sent[0][0])
+
+
+async def test_web_tickets_and_unbound_experts_are_not_for_telegram(talk: Talk, notifier: TelegramNotifier):
+    ticket, _ = await open_ticket(talk, 5002)
+    await bind(talk, ticket.expert_id, None)  # the demo experts come with Telegram ids
+    await notifier.deliver(answered(900_002, ticket.id, channel="web", chat_id=None))
+    await notifier.deliver(Notification(900_003, "assigned", ticket.id, f"expert:{ticket.expert_id}",
+                                        {"channel": "telegram", "chat_id": 5002, "text": ticket.text}))
+    assert notifier.bot.session.requests == []
+    async with talk.context.sessions() as session:
+        marked = (await session.scalars(select(TelegramDelivery.event_id))).all()
+    assert 900_002 not in marked and 900_003 not in marked
+
+
+async def test_expert_events_reach_a_bound_expert(talk: Talk, notifier: TelegramNotifier):
+    ticket, _ = await open_ticket(talk, 5003)
+    await bind(talk, ticket.expert_id, 5004)
+    expert = f"expert:{ticket.expert_id}"
+    base = {"channel": "telegram", "chat_id": 5003}
+    await notifier.deliver(Notification(900_010, "assigned", ticket.id, expert, base | {"text": "<急>"}))
+    await notifier.deliver(Notification(900_011, "reassigned", ticket.id, expert, base | {"reason": "silent"}))
+    await notifier.deliver(Notification(900_012, "closed", ticket.id, expert, base | {"rating": 4}))
+    texts = [request.text for request, _ in notifier.bot.sent(SendMessage, chat_id=5004)]
+    assert "&lt;急&gt;" in texts[0] and "长时间未处理" in texts[1] and "★★★★" in texts[2]
+
+
+async def test_escalations_reach_the_telegram_admins(talk: Talk, notifier: TelegramNotifier):
+    ticket, _ = await open_ticket(talk, 5005)
+    await notifier.deliver(Notification(900_020, "escalated", ticket.id, "admin", {"text": ticket.text}))
+    assert len(notifier.bot.sent(SendMessage, chat_id=ADMIN_ID)) == 1
+
+
+async def test_a_photo_goes_before_the_answer(talk: Talk, notifier: TelegramNotifier):
+    ticket, _ = await open_ticket(talk, 5006)
+    folder = talk.context.settings.uploads_dir / ticket.id
+    folder.mkdir(parents=True)
+    (folder / "a.png").write_bytes(PNG)
+    await notifier.deliver(answered(900_030, ticket.id, chat_id=5006, photo="a.png"))
+    kinds = [type(request) for request, _ in notifier.bot.sent(chat_id=5006)]
+    assert kinds == [SendPhoto, SendMessage]
+
+
+async def test_a_blocked_chat_is_given_up_but_an_outage_is_retried(talk: Talk, notifier: TelegramNotifier):
+    ticket, _ = await open_ticket(talk, 5007)
+    session = notifier.bot.session
+    session.add_result_for(SendMessage, ok=False, error_code=403, description="Forbidden: bot was blocked by the user")
+    await notifier.deliver(answered(900_040, ticket.id, chat_id=5007))
+    session.add_result_for(SendMessage, ok=False, error_code=502, description="Bad Gateway")
+    with pytest.raises(TelegramServerError):
+        await notifier.deliver(answered(900_041, ticket.id, chat_id=5007))
+    await notifier.deliver(answered(900_041, ticket.id, chat_id=5007))  # the retry goes through
+    await notifier.deliver(answered(900_040, ticket.id, chat_id=5007))  # given up: stays so
+    assert len(session.requests) == 3

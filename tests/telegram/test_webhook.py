@@ -1,0 +1,86 @@
+"""Webhook mode: updates posted to /telegram/webhook are handled only with the secret token
+given to setWebhook; anything else is 401."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from aiogram.methods import SendMessage, SetWebhook
+
+from bot.app import create_app
+from bot.settings import TelegramSettings
+from bot.telegram import webhook
+from bot.telegram.channel import TelegramChannel
+from tests.utils import telegram_updates as updates
+from tests.utils.mocked_bot import MockedBot
+
+URL = "https://help.example.org/telegram/webhook"
+
+
+@pytest.fixture
+async def channel(context, bot: MockedBot) -> AsyncIterator[TelegramChannel]:
+    settings = context.settings.model_copy(update={"telegram": TelegramSettings(
+        bot_token="42:TEST", webhook_url=URL)})
+    channel = TelegramChannel(settings, context.sessions, bot=bot)
+    context.telegram = channel
+    await channel.start(context)
+    yield channel
+    await channel.stop()
+    context.telegram = None
+
+
+@pytest.fixture
+async def http(context) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(context.settings, context)
+    app.include_router(webhook.router)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        yield client
+
+
+def start_update(chat_id: int) -> dict:
+    return updates.message(chat_id, "/start xcmg-hv-3").model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+async def wait_until_set(bot: MockedBot) -> SetWebhook:
+    for _ in range(100):
+        if calls := bot.sent(SetWebhook):
+            return calls[0][0]
+        await asyncio.sleep(0.02)
+    raise AssertionError("setWebhook was not called")
+
+
+async def test_the_webhook_is_registered_with_a_secret(channel: TelegramChannel, bot: MockedBot):
+    request = await wait_until_set(bot)
+    assert request.url == URL and request.secret_token == channel.secret_token
+    assert len(channel.secret_token) >= 32
+
+
+@pytest.mark.parametrize("headers", [{}, {webhook.SECRET_HEADER: "wrong"}, {"X-Other": "x"}])
+async def test_updates_without_the_secret_are_401(channel, http: httpx.AsyncClient, bot: MockedBot, headers):
+    response = await http.post(webhook.WEBHOOK_PATH, json=start_update(6001), headers=headers)
+    assert response.status_code == 401
+    assert bot.sent(SendMessage) == []
+
+
+async def test_an_update_with_the_secret_is_handled(channel: TelegramChannel, http: httpx.AsyncClient,
+                                                   bot: MockedBot):
+    response = await http.post(webhook.WEBHOOK_PATH, json=start_update(6002),
+                               headers={webhook.SECRET_HEADER: channel.secret_token})
+    assert response.status_code == 200
+    assert "徐工重型 三号车间" in bot.sent(SendMessage, chat_id=6002)[0][0].text
+
+
+async def test_a_body_that_is_no_update_is_400_even_with_the_secret(channel, http: httpx.AsyncClient):
+    response = await http.post(webhook.WEBHOOK_PATH, content=b"[1, 2",
+                               headers={webhook.SECRET_HEADER: channel.secret_token})
+    assert response.status_code == 400
+
+
+async def test_no_webhook_without_webhook_mode(http: httpx.AsyncClient, bot: MockedBot):
+    response = await http.post(webhook.WEBHOOK_PATH, json=start_update(6003),
+                               headers={webhook.SECRET_HEADER: "anything"})
+    assert response.status_code == 404
+    assert bot.session.requests == []

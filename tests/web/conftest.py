@@ -1,0 +1,88 @@
+"""Fixtures of the web tests: the live app on the demo knowledge, and headless Chromium.
+
+Browser tests are plain (sync) tests driving Playwright's sync API; they run only where
+Debian's Chromium is installed (``apt-get install chromium``) and are skipped, with that
+reason, elsewhere. Playwright's own browser downloads are never used.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot.context import AppContext
+from bot.settings import RateLimitSettings, Settings
+from tests.utils.live_server import free_port, live_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ADMIN_TOKEN = "change-me-admin-token"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    """The web tests run on SQLite only: the database layer is tested on both elsewhere."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'var' / 'craftdesk.db'}"
+
+
+@dataclass
+class Live:
+    url: str
+    context: AppContext
+
+
+@pytest.fixture(scope="session")
+def live(encoder, demo_index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """One server for the web tests: demo knowledge, SQLite, its own data dir, no rate limits."""
+    folder = tmp_path_factory.mktemp("live")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith("CRAFTDESK_"):
+                patch.delenv(name)
+        settings = Settings(
+            env="test", data_dir=folder / "var", public_url=url, import_demo_when_empty=True,
+            database_url=f"sqlite+aiosqlite:///{folder / 'var' / 'craftdesk.db'}",
+            rate_limit=RateLimitSettings(ask_per_minute=100_000, tickets_per_minute=100_000,
+                                         messages_per_minute=100_000))
+    shutil.copytree(demo_index_dir, settings.index_dir, symlinks=True)
+    with live_server(settings, encoder, port) as context:
+        yield Live(url, context)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def phone(browser) -> Iterator[object]:
+    """A fresh phone-sized browser context (its own localStorage), Chinese locale."""
+    context = browser.new_context(viewport=PHONE, locale="zh-CN", device_scale_factor=1)
+    context.set_default_timeout(15_000)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def desktop(browser) -> Iterator[object]:
+    context = browser.new_context(viewport=DESKTOP, locale="zh-CN")
+    context.set_default_timeout(15_000)
+    yield context
+    context.close()

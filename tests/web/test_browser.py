@@ -1,0 +1,206 @@
+"""The pages in real headless Chromium against the live app: worker, expert and admin together."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import httpx
+import pytest
+from PIL import Image
+from playwright.sync_api import expect
+
+from tests.web.conftest import ADMIN_TOKEN, DESKTOP
+
+pytestmark = pytest.mark.slow
+
+NEW_PROBLEM = "注塑机开模的时候模具有异响，咔咔的响，是顶针板卡了吗"
+ANSWER = "先检查顶针板导柱润滑，再查顶出行程和复位弹簧。"
+CASE_TITLE = "注塑机开模异响（顶针板导柱缺润滑）"
+
+
+def png_bytes() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 40, 40)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def ask(page, text: str) -> None:
+    page.fill("#question", text)
+    page.click("#ask-button")
+
+
+def admin_login(page, url: str, tab: str) -> None:
+    page.goto(f"{url}/admin#{tab}")
+    page.fill("#admin-token", ADMIN_TOKEN)
+    page.click("#login button[type=submit]")
+    expect(page.locator(f"#tab-{tab}")).to_be_visible()
+
+
+def test_worker_expert_admin_round_trip(live, browser, phone, desktop):
+    worker = phone.new_page()
+    worker.goto(f"{live.url}/c/xcmg-hv-3")
+    expect(worker.locator("#site-name")).to_have_text("徐工重型 三号车间")
+
+    # a known problem: past cases as cards, and 解决了 is recorded
+    ask(worker, "变频器加速的时候报Err05")
+    first = worker.locator(".cases .case").first
+    expect(first.locator("h3")).to_have_text("汇川MD500变频器报Err05加速过电压")
+    first.locator("button.solved").click()
+    expect(worker.locator(".cases .note").first).to_contain_text("问题已解决")
+
+    # a new problem: routed, a ticket with the expert's name, maybe-related cases marked as such
+    ask(worker, NEW_PROBLEM)
+    ticket = worker.locator(".ticket")
+    expect(ticket.locator(".expert-name")).not_to_be_empty()
+    expect(ticket.locator(".status")).to_have_text("师傅处理中")
+    expect(worker.locator(".cases.related .case-label").first).to_contain_text("未经确认")
+    ticket_id = ticket.get_attribute("data-ticket")
+    expert_name = ticket.locator(".expert-name").inner_text()
+
+    # the admin issues the expert's login link
+    admin = desktop.new_page()
+    admin_login(admin, live.url, "experts")
+    row = admin.locator("#experts tr", has=admin.locator(f"strong:text-is('{expert_name}')"))
+    row.locator("button.issue").click()
+    login_url = row.locator("input.login-link").input_value()
+    assert login_url.startswith(f"{live.url}/expert#token=")
+
+    # the expert logs in by the link, sees the ticket and similar cases, claims and answers
+    expert_context = browser.new_context(viewport=DESKTOP, locale="zh-CN")
+    expert = expert_context.new_page()
+    expert.goto(login_url)
+    expect(expert.locator(f".queue-item[data-ticket='{ticket_id}']")).to_be_visible()
+    assert "token" not in expert.url
+    expert.click(f".queue-item[data-ticket='{ticket_id}']")
+    expect(expert.locator(".question")).to_have_text(NEW_PROBLEM)
+    expect(expert.locator(".similar .case").first).to_be_visible()
+    expert.click("button.claim")
+    expect(expert.locator(".detail-main .status")).to_have_text("已认领")
+    expert.fill(".reply textarea", ANSWER)
+    expert.click("button.send-answer")
+    expect(expert.locator(".msg.expert .text")).to_have_text(ANSWER)
+
+    # the worker's page shows the answer without a reload
+    expect(ticket.locator(".msg.expert .text")).to_have_text(ANSWER, timeout=20_000)
+    expect(ticket.locator(".status")).to_have_text("师傅已回复")
+
+    # a photo goes up and comes back through a token-guarded fetch
+    ticket.locator("input[type=file]").set_input_files(
+        {"name": "part.png", "mimeType": "image/png", "buffer": png_bytes()})
+    photo = ticket.locator(".msg.worker img.photo")
+    expect(photo).to_have_attribute("src", re.compile(r"^blob:"))
+    assert photo.evaluate("img => img.decode().then(() => img.naturalWidth)") == 64
+    expect(expert.locator(".msg.worker img.photo")).to_have_attribute("src", re.compile(r"^blob:"),
+                                                                    timeout=20_000)
+
+    # the ticket survives a reload; the earlier question is listed; rate and close
+    worker.reload()
+    ticket = worker.locator(f".ticket[data-ticket='{ticket_id}']")
+    expect(ticket.locator(".msg.expert .text")).to_have_text(ANSWER)
+    expect(worker.locator("#history-list")).to_contain_text(NEW_PROBLEM)
+    ticket.locator(".star").nth(4).click()
+    ticket.locator("button.close-ticket").click()
+    expect(ticket.locator(".note")).to_have_text("本次提问已结束，感谢您的评价！")
+    expect(ticket.locator(".status")).to_have_text("已结束")
+
+    # the admin publishes the answer as a case; a new question finds it
+    admin.goto(f"{live.url}/admin#candidates")
+    candidate = admin.locator(f".candidate[data-ticket='{ticket_id}']")
+    candidate.locator("input").fill(CASE_TITLE)
+    candidate.locator("button.publish").click()
+    expect(candidate.locator(".note")).to_contain_text("已发布为案例 T")
+    ask(worker, "注塑机开模咔咔响 顶针板发卡咋办")
+    expect(worker.locator(".case h3", has_text=CASE_TITLE).first).to_be_visible()
+    expert_context.close()
+
+
+def test_typed_markup_stays_text_everywhere(live, browser, phone):
+    hostile = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">液压站 压力上不去'
+    worker = phone.new_page()
+    worker.goto(f"{live.url}/c/xcmg-hv-3")
+    ask(worker, hostile)
+    expect(worker.locator(".bubble.me .text").last).to_have_text(hostile)
+    expect(worker.locator(".bubble.bot").last).not_to_have_class(re.compile("pending"))
+
+    # an answer and a site name carrying markup, shown to the worker and to the expert
+    opened = httpx.post(f"{live.url}/api/tickets", json={"text": hostile, "site": "xcmg-hv-3"}).json()
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    expert_id = opened["expert"]["expert_id"]
+    login = httpx.post(f"{live.url}/api/admin/experts/{expert_id}/token", headers=admin).json()
+    httpx.post(f"{live.url}/api/expert/tickets/{opened['ticket_id']}/answer", json={"text": hostile},
+               headers={"Authorization": f"Bearer {login['token']}"}).raise_for_status()
+    worker.evaluate("""([id, token, text]) => {
+        localStorage.setItem("craftdesk.tickets", JSON.stringify([{id, token, text, site: "xcmg-hv-3", at: new Date().toISOString()}]));
+        localStorage.setItem("craftdesk.current", id);
+    }""", [opened["ticket_id"], opened["token"], hostile])
+    worker.reload()
+    expect(worker.locator(".ticket .msg.expert .text")).to_have_text(hostile)
+    expect(worker.locator("#history-list")).to_contain_text(hostile)
+
+    expert = browser.new_context(viewport=DESKTOP).new_page()
+    expert.goto(login["login_url"])
+    expert.click(f".queue-item[data-ticket='{opened['ticket_id']}']")
+    expect(expert.locator(".question")).to_have_text(hostile)
+    for page in (worker, expert):
+        assert page.evaluate("window.__xss") is None
+        assert page.locator("main img[src='x'], main script").count() == 0
+    expert.context.close()
+
+
+def test_unknown_site_is_a_friendly_page(live, phone):
+    page = phone.new_page()
+    response = page.goto(f"{live.url}/c/no-such-site")
+    assert response is not None and response.status == 404
+    expect(page.locator("h1")).to_have_text("没有找到这个二维码对应的车间")
+
+
+def test_admin_sites_stats_and_reindex(live, desktop):
+    httpx.post(f"{live.url}/api/ask", json={"text": NEW_PROBLEM, "site": "xcmg-hv-3"}).raise_for_status()
+    page = desktop.new_page()
+    admin_login(page, live.url, "sites")
+    expect(page.locator("#sites tr")).to_have_count(20)
+    page.fill("#bot-name", "craftdesk_bot")
+    with page.expect_download() as sheet:
+        page.click("#sheet-pdf")
+    assert sheet.value.suggested_filename == "qr-sheet.pdf"
+    assert sheet.value.path().read_bytes().startswith(b"%PDF-")
+    with page.expect_download() as png:
+        page.locator("#sites tr").first.locator("button", has_text="PNG").click()
+    assert png.value.path().read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+    page.click("[data-tab=stats]")
+    expect(page.locator("#totals .tile")).to_have_count(6)
+    expect(page.locator("#charts figure.chart")).to_have_count(5)
+    assert page.locator("#charts svg rect").count() >= 2
+
+    page.click("[data-tab=index]")
+    page.click("#reindex")
+    expect(page.locator("#reindex-state")).to_contain_text("已完成", timeout=120_000)
+    expect(page.locator("#reindex-bar")).to_have_attribute("style", "width: 100%;")
+
+    bad = desktop.new_page()  # its own sessionStorage: not logged in
+    bad.goto(f"{live.url}/admin")
+    bad.fill("#admin-token", "wrong")
+    bad.click("#login button[type=submit]")
+    expect(bad.locator("#login-error")).to_have_text("管理员令牌无效。")
+
+
+def test_reject_shows_where_to_ask_and_expert_can_decline(live, browser, phone):
+    worker = phone.new_page()
+    worker.goto(f"{live.url}/c/xcmg-hv-3")
+    ask(worker, "这个月工资什么时候发？年假怎么请？")
+    expect(worker.locator(".bubble.bot").last).to_contain_text("12351")
+    assert worker.locator(".ticket, .cases").count() == 0
+
+    opened = httpx.post(f"{live.url}/api/tickets", json={"text": NEW_PROBLEM}).json()
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    login = httpx.post(f"{live.url}/api/admin/experts/{opened['expert']['expert_id']}/token",
+                       headers=admin).json()
+    expert = browser.new_context(viewport=DESKTOP, locale="zh-CN").new_page()
+    expert.goto(login["login_url"])
+    expert.click(f".queue-item[data-ticket='{opened['ticket_id']}']")
+    expert.click("button.decline")
+    expect(expert.locator(".notes .note")).to_have_text("已转给其他师傅。")
+    expect(expert.locator(f".queue-item[data-ticket='{opened['ticket_id']}']")).to_have_count(0)
+    expert.context.close()
