@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,12 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import MODEL_CACHE, REPO
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.utils.net import free_port
 
 
 def wait_healthy(url: str, process: subprocess.Popen, seconds: float = 240) -> dict:

@@ -7,7 +7,6 @@ encoder, so no second model load); the tests talk to it over real HTTP only.
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,12 +16,6 @@ import uvicorn
 from bot.app import create_app
 from bot.context import AppContext, open_context
 from bot.settings import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class _ServerThread(threading.Thread):

@@ -17,7 +17,8 @@ import pytest
 
 from bot.context import AppContext
 from bot.settings import RateLimitSettings, Settings
-from tests.utils.live_server import free_port, live_server
+from tests.utils.live_server import live_server
+from tests.utils.net import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
