@@ -15,7 +15,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
-from bot.service.experts import expert_availability
+from bot.service.experts import AvailabilityCache
 from knowledge.errors import InvalidInputError
 from knowledge.models import Expert, Question, Site, utcnow
 from retrieval.corpus import expert_doc
@@ -55,10 +55,12 @@ async def find_site(session: AsyncSession, code: str | None) -> Site | None:
 
 class AskService:
     def __init__(self, retriever: Retriever, index: IndexHolder,
-                 write_gate: AbstractAsyncContextManager | None = None):
+                 write_gate: AbstractAsyncContextManager | None = None,
+                 availability: AvailabilityCache | None = None):
         self.retriever = retriever
         self.index = index
         self.write_gate = write_gate or contextlib.nullcontext()
+        self.availability = availability or AvailabilityCache()
 
     async def ask(
         self, session: AsyncSession, text: str, site_code: str | None, channel: str = "web"
@@ -70,7 +72,7 @@ class AskService:
                      if index is not None else None)
         try:
             site = await find_site(session, site_code)
-            availability = await expert_availability(session)
+            availability = await self.availability.get(session)
             context = SiteContext(region=site.region, industry=site.industry) if site else None
             if examining is None or index is None:
                 experts = [expert_doc(e) for e in (await session.scalars(select(Expert))).all()]

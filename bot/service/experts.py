@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,6 +42,24 @@ async def expert_availability(session: AsyncSession) -> dict[str, Availability]:
                                 max_open_tickets=max_open)
         for expert_id, active, max_open in rows
     }
+
+
+class AvailabilityCache:
+    """Availability for ranking the experts shown with an answer, re-read at most every
+    ``ttl`` seconds: the hot path then skips two queries, and a load figure a second old ranks
+    as well. Assigning a ticket always reads the current state, never this cache."""
+
+    def __init__(self, ttl: float = 2.0, clock: Callable[[], float] = time.monotonic):
+        self.ttl = ttl
+        self.clock = clock
+        self._value: dict[str, Availability] | None = None
+        self._read_at = 0.0
+
+    async def get(self, session: AsyncSession) -> dict[str, Availability]:
+        now = self.clock()
+        if self._value is None or now - self._read_at >= self.ttl:
+            self._value, self._read_at = await expert_availability(session), now
+        return self._value
 
 
 async def issue_token(session: AsyncSession, expert_id: str, clock: Clock) -> str:
