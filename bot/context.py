@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,7 +24,6 @@ from bot.service.publishing import Publisher
 from bot.service.reindex import Reindexer
 from bot.service.tickets import TicketPolicy, TicketService
 from bot.settings import Settings
-from bot.telegram.channel import TelegramChannel
 from bot.web.ratelimit import TokenBucket
 from knowledge.db import write_gate
 from knowledge.interchange import import_dir
@@ -35,6 +35,9 @@ from retrieval.holder import REBUILD_HINT, IndexHolder
 from retrieval.index import current_version
 from retrieval.rebuild import log_progress, rebuild_index
 from retrieval.search import Retriever
+
+if TYPE_CHECKING:  # aiogram is imported only when a bot token is set (it is slow to import)
+    from bot.telegram.channel import TelegramChannel
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +138,11 @@ async def open_context(settings: Settings, encoder: Encoder | None = None, clock
         retriever = await asyncio.to_thread(Retriever, encoder, calibration, settings.retrieval)
         clock = clock or SystemClock()
         limits = settings.rate_limit
-        telegram = TelegramChannel(settings, sessions) if settings.telegram.enabled else None
-        if telegram is not None:
+        telegram = None
+        if settings.telegram.enabled:
+            from bot.telegram.channel import TelegramChannel
+
+            telegram = TelegramChannel(settings, sessions)
             notifiers = [*notifiers, telegram.notifier]
         context = AppContext(
             settings=settings, engine=engine, sessions=sessions, clock=clock, encoder=encoder,

@@ -13,6 +13,7 @@ import itertools
 import os
 import shutil
 import socket
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -86,8 +87,10 @@ def token(settings: Settings) -> str:
     return settings.telegram.bot_token.get_secret_value()
 
 
-async def eventually(check, timeout: float = 10) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(int(timeout / 0.05)):
+async def eventually(check, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
+    """Poll until ``check()`` is true; generous, since a loaded CI machine is slow, not wrong."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         if await check():
             return
         await asyncio.sleep(0.05)
