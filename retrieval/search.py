@@ -185,6 +185,11 @@ def _suggest_features(
     clause_words = [w for w in ({t for t in lexical_tokens(c) if len(t) > 1 and t in idf}
                                 for c in clauses(text)) if w]
     query_bigrams = [t for t in lexical_tokens(text) if len(t) == 2 and not t.isascii()]
+
+    def weakest_clause(words_of_case: set[str]) -> float:
+        """The smallest share of a clause's IDF mass found among ``words_of_case``."""
+        return min((sum(idf[w] for w in words if w in words_of_case) / sum(idf[w] for w in words)
+                    for words in clause_words), default=0.0)
     unknown = sum(t not in idf for t in query_bigrams) / len(query_bigrams) if query_bigrams else 0.0
     rows = []
     for i, pos in enumerate(shortlist):
@@ -203,13 +208,8 @@ def _suggest_features(
             "rival": rival / total_idf,
         }
         doc = index.lexical.doc_tokens[pos]
-        features["clause_min"] = min(
-            (sum(idf[w] for w in words if w in doc) / sum(idf[w] for w in words)
-             for words in clause_words), default=0.0)
+        features["clause_min"] = weakest_clause(doc)
         features["unknown"] = unknown
-        full = doc | index.answer_tokens[pos]
-        features["answer_clause_min"] = min(
-            (sum(idf[w] for w in words if w in full) / sum(idf[w] for w in words)
-             for words in clause_words), default=0.0)
+        features["answer_clause_min"] = weakest_clause(doc | index.answer_tokens[pos])
         rows.append([features[name] for name in SUGGEST_FEATURES])
     return np.array(rows, dtype=np.float64)

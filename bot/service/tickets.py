@@ -45,9 +45,10 @@ class OpenedTicket:
     token: str  # shown once to the worker's channel; only its hash is stored
 
 
-def clean_message(text: str) -> str:
+def clean_message(text: str, allow_empty: bool = False) -> str:
+    """A message's text, trimmed; it may be empty only when a photo carries the message."""
     cleaned = text.strip()
-    if not cleaned:
+    if not cleaned and not allow_empty:
         raise InvalidInputError("text: the message is empty")
     if len(cleaned) > MAX_MESSAGE_CHARS:
         raise InvalidInputError(f"text: at most {MAX_MESSAGE_CHARS} characters are allowed")
@@ -297,9 +298,4 @@ class TicketService:
 
     @staticmethod
     def _text_or_photo(text: str, photo: bytes | None) -> str:
-        """A message needs text, unless it carries a photo."""
-        if photo is None:
-            return clean_message(text)
-        if len(text.strip()) > MAX_MESSAGE_CHARS:
-            raise InvalidInputError(f"text: at most {MAX_MESSAGE_CHARS} characters are allowed")
-        return text.strip()
+        return clean_message(text, allow_empty=photo is not None)

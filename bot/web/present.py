@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from fastapi.responses import FileResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.service.photos import MEDIA_TYPES, photo_path
 from bot.web.schemas import ExpertCard, ExpertTicketOut, MessageOut, SiteOut, TicketOut
 from knowledge.models import Expert, Site, Ticket, TicketMessage
 
@@ -17,19 +21,37 @@ async def expert_card(session: AsyncSession, expert_id: str | None) -> ExpertCar
                       region=expert.region)
 
 
+def worker_photos(ticket_id: str) -> str:
+    return f"/api/tickets/{ticket_id}/photos"
+
+
+def expert_photos(ticket_id: str) -> str:
+    return f"/api/expert/tickets/{ticket_id}/photos"
+
+
+def message_out(message: TicketMessage, photo_base: str) -> MessageOut:
+    """One message; its photo as a URL under ``photo_base`` (the caller's own photo route)."""
+    return MessageOut(id=message.id, author=message.author, text=message.text,  # type: ignore[arg-type]
+                      photo_url=f"{photo_base}/{message.photo}" if message.photo else None,
+                      created_at=message.created_at.isoformat())
+
+
+def photo_response(uploads: Path, ticket_id: str, name: str) -> FileResponse:
+    path = photo_path(uploads, ticket_id, name)
+    return FileResponse(path, media_type=MEDIA_TYPES[path.suffix.lstrip(".")])
+
+
 async def messages(session: AsyncSession, ticket: Ticket, photo_base: str) -> list[MessageOut]:
     rows = (await session.scalars(select(TicketMessage).where(TicketMessage.ticket_id == ticket.id)
                                   .order_by(TicketMessage.id))).all()
-    return [MessageOut(id=m.id, author=m.author, text=m.text,  # type: ignore[arg-type]
-                       photo_url=f"{photo_base}/{m.photo}" if m.photo else None,
-                       created_at=m.created_at.isoformat()) for m in rows]
+    return [message_out(m, photo_base) for m in rows]
 
 
 async def worker_ticket(session: AsyncSession, ticket: Ticket) -> TicketOut:
     return TicketOut(
         ticket_id=ticket.id, status=ticket.status, created_at=ticket.created_at.isoformat(),
         expert=await expert_card(session, ticket.expert_id), rating=ticket.rating,
-        messages=await messages(session, ticket, f"/api/tickets/{ticket.id}/photos"),
+        messages=await messages(session, ticket, worker_photos(ticket.id)),
     )
 
 
@@ -43,6 +65,6 @@ async def expert_ticket(session: AsyncSession, ticket: Ticket, expert_id: str,
         created_at=ticket.created_at.isoformat(),
         assigned_at=ticket.assigned_at.isoformat() if ticket.assigned_at else None,
         claimed=ticket.claimed_at is not None, held_by_you=ticket.expert_id == expert_id,
-        messages=await messages(session, ticket, f"/api/expert/tickets/{ticket.id}/photos")
+        messages=await messages(session, ticket, expert_photos(ticket.id))
         if with_messages else [],
     )

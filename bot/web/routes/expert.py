@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import FileResponse
 
-from bot.service.photos import MAX_PHOTO_BYTES, MEDIA_TYPES, photo_path
+from bot.service.photos import MAX_PHOTO_BYTES
 from bot.service.similar import similar_cases
 from bot.web.deps import ContextDep, ExpertDep, SessionDep
-from bot.web.present import expert_ticket
+from bot.web.present import expert_photos, expert_ticket, message_out, photo_response
 from bot.web.schemas import AnswerRequest, ExpertTicketOut, MessageOut, SuggestionOut
 
 router = APIRouter(prefix="/api/expert", tags=["expert"])
@@ -54,8 +54,7 @@ async def decline(ticket_id: str, expert: ExpertDep, context: ContextDep, sessio
 async def answer(ticket_id: str, body: AnswerRequest, expert: ExpertDep, context: ContextDep,
                  session: SessionDep) -> MessageOut:
     message = await context.tickets.answer(session, ticket_id, expert.id, body.text)
-    return MessageOut(id=message.id, author="expert", text=message.text, photo_url=None,
-                      created_at=message.created_at.isoformat())
+    return message_out(message, expert_photos(ticket_id))
 
 
 @router.post("/tickets/{ticket_id}/photos", status_code=201, response_model=MessageOut)
@@ -64,14 +63,11 @@ async def answer_with_photo(ticket_id: str, expert: ExpertDep, context: ContextD
                             text: str = Form("")) -> MessageOut:
     data = await photo.read(MAX_PHOTO_BYTES + 1)
     message = await context.tickets.answer(session, ticket_id, expert.id, text, photo=data)
-    return MessageOut(id=message.id, author="expert", text=message.text,
-                      photo_url=f"/api/expert/tickets/{ticket_id}/photos/{message.photo}",
-                      created_at=message.created_at.isoformat())
+    return message_out(message, expert_photos(ticket_id))
 
 
 @router.get("/tickets/{ticket_id}/photos/{name}")
 async def get_photo(ticket_id: str, name: str, expert: ExpertDep, context: ContextDep,
                     session: SessionDep) -> FileResponse:
     await context.tickets.for_expert(session, ticket_id, expert.id)
-    path = photo_path(context.settings.uploads_dir, ticket_id, name)
-    return FileResponse(path, media_type=MEDIA_TYPES[path.suffix.lstrip(".")])
+    return photo_response(context.settings.uploads_dir, ticket_id, name)

@@ -6,10 +6,10 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import FileResponse
 
 from bot.service.feedback import ask_and_open_ticket, record_feedback
-from bot.service.photos import MAX_PHOTO_BYTES, MEDIA_TYPES, photo_path
+from bot.service.photos import MAX_PHOTO_BYTES
 from bot.service.tickets import OpenedTicket
 from bot.web.deps import ContextDep, SessionDep, TicketToken, rate_limited
-from bot.web.present import expert_card, worker_ticket
+from bot.web.present import expert_card, message_out, photo_response, worker_photos, worker_ticket
 from bot.web.schemas import (
     CloseRequest, FeedbackRequest, FeedbackResponse, MessageOut, MessageRequest, OpenedTicketOut,
     TicketOut, TicketRequest,
@@ -59,8 +59,7 @@ async def write(ticket_id: str, body: MessageRequest, context: ContextDep, sessi
                 token: TicketToken = None) -> MessageOut:
     ticket = await context.tickets.for_worker(session, ticket_id, token or "")
     message = await context.tickets.worker_writes(session, ticket, body.text)
-    return MessageOut(id=message.id, author="worker", text=message.text, photo_url=None,
-                      created_at=message.created_at.isoformat())
+    return message_out(message, worker_photos(ticket_id))
 
 
 @router.post("/tickets/{ticket_id}/photos", status_code=201, response_model=MessageOut,
@@ -72,17 +71,14 @@ async def send_photo(ticket_id: str, context: ContextDep, session: SessionDep,
     ticket = await context.tickets.for_worker(session, ticket_id, token or "")
     data = await photo.read(MAX_PHOTO_BYTES + 1)
     message = await context.tickets.worker_writes(session, ticket, text, photo=data)
-    return MessageOut(id=message.id, author="worker", text=message.text,
-                      photo_url=f"/api/tickets/{ticket_id}/photos/{message.photo}",
-                      created_at=message.created_at.isoformat())
+    return message_out(message, worker_photos(ticket_id))
 
 
 @router.get("/tickets/{ticket_id}/photos/{name}")
 async def get_photo(ticket_id: str, name: str, context: ContextDep, session: SessionDep,
                     token: TicketToken = None) -> FileResponse:
     await context.tickets.for_worker(session, ticket_id, token or "")
-    path = photo_path(context.settings.uploads_dir, ticket_id, name)
-    return FileResponse(path, media_type=MEDIA_TYPES[path.suffix.lstrip(".")])
+    return photo_response(context.settings.uploads_dir, ticket_id, name)
 
 
 @router.post("/tickets/{ticket_id}/close", response_model=TicketOut)
