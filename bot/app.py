@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from bot.context import AppContext, open_context
 from bot.settings import Settings
 from bot.web import pages
+from bot.web.edge import EdgeMiddleware
 from bot.web.errors import install_error_handlers
 from bot.telegram import webhook
 from bot.web.routes import admin, ask, expert, health, telegram_admin, tickets
@@ -32,6 +33,7 @@ def create_app(settings: Settings, context: AppContext | None = None) -> FastAPI
     if context is not None:
         app.state.context = context
     install_error_handlers(app)
+    app.add_middleware(EdgeMiddleware)
     app.include_router(health.router)
     for module in (ask, tickets, expert, admin, telegram_admin):
         app.include_router(module.router)

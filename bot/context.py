@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.admin_token import resolve_admin_token
 from bot.runtime import database
 from bot.service.ask import AskService
 from bot.service.clock import Clock, SystemClock
@@ -24,8 +25,8 @@ from bot.service.publishing import Publisher
 from bot.service.reindex import Reindexer
 from bot.service.tickets import TicketPolicy, TicketService
 from bot.settings import Settings
-from bot.web.ratelimit import TokenBucket
-from knowledge.db import write_gate
+from bot.web.ratelimit import TokenBucket, make_limits
+from knowledge.db import WriteGate
 from knowledge.interchange import import_dir
 from knowledge.models import Case, Expert, Site
 from retrieval.corpus import load_corpus
@@ -124,6 +125,8 @@ async def open_context(settings: Settings, encoder: Encoder | None = None, clock
     """Open everything; ``encoder`` may be passed in (tests share one across contexts), and
     ``clock`` (a fake one in tests). ``notifiers`` are the channel adapters of the outbox;
     with a bot token set, the Telegram channel is started too and its notifier added."""
+    # resolved once here, so the web app, the bot and the scripts all see the same token
+    settings = settings.model_copy(update={"admin_token": resolve_admin_token(settings)})
     async with database(settings) as (engine, sessions):
         if settings.import_demo_when_empty:
             await import_demo_if_empty(sessions)
@@ -137,24 +140,23 @@ async def open_context(settings: Settings, encoder: Encoder | None = None, clock
                         extra={"calibrated_for": calibration.model_id, "model": encoder.model_id})
         retriever = await asyncio.to_thread(Retriever, encoder, calibration, settings.retrieval)
         clock = clock or SystemClock()
-        limits = settings.rate_limit
         telegram = None
         if settings.telegram.enabled:
             from bot.telegram.channel import TelegramChannel
 
             telegram = TelegramChannel(settings, sessions)
             notifiers = [*notifiers, telegram.notifier]
+        gate = WriteGate(engine)
+        tickets = TicketService(clock, ticket_policy(settings), settings.uploads_dir, gate)
         context = AppContext(
             settings=settings, engine=engine, sessions=sessions, clock=clock, encoder=encoder,
             index=holder, retriever=retriever,
-            ask=AskService(retriever, holder, write_gate(engine)),
-            tickets=TicketService(clock, ticket_policy(settings), settings.uploads_dir),
+            ask=AskService(retriever, holder, tickets, gate),
+            tickets=tickets,
             publisher=Publisher(encoder, holder, clock),
             reindexer=Reindexer(sessions, encoder, holder),
-            outbox=OutboxDispatcher(sessions, notifiers),
-            limits={"ask": TokenBucket(limits.ask_per_minute),
-                    "tickets": TokenBucket(limits.tickets_per_minute),
-                    "messages": TokenBucket(limits.messages_per_minute)},
+            outbox=OutboxDispatcher(sessions, notifiers, clock=clock),
+            limits=make_limits(settings.rate_limit),
             telegram=telegram,
         )
         background = [

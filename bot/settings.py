@@ -8,6 +8,7 @@ never at import time. Nested sections are set with a double underscore, e.g.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -16,7 +17,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from retrieval.policy import RetrievalSettings
 
-PLACEHOLDER_ADMIN_TOKEN = "change-me-admin-token"
+PLACEHOLDER_ADMIN_TOKEN = "change-me-admin-token"  # refused: it is in every copy of the docs
+MIN_ADMIN_TOKEN_LENGTH = 16
 
 
 class TicketSettings(BaseModel):
@@ -27,13 +29,39 @@ class TicketSettings(BaseModel):
 
 
 class RateLimitSettings(BaseModel):
-    """Per client address, for the anonymous calls."""
+    """Budgets of the anonymous calls, per minute. A client is an address plus the web chat's
+    ``X-Client-Id``, so workers behind one factory NAT do not share one budget; the per-address
+    caps hold whatever ids an address sends."""
 
-    ask_per_minute: int = Field(20, ge=1)
-    tickets_per_minute: int = Field(6, ge=1)
-    messages_per_minute: int = Field(30, ge=1)
-    trust_forwarded_for: bool = Field(
-        False, description="take the client address from X-Forwarded-For (behind a proxy)")
+    ask_per_minute: int = Field(20, ge=1, description="questions per client")
+    tickets_per_minute: int = Field(6, ge=1, description="tickets and feedback per client")
+    messages_per_minute: int = Field(30, ge=1, description="messages and photos per client")
+    ask_per_address_per_minute: int = Field(300, ge=1)
+    tickets_per_address_per_minute: int = Field(90, ge=1)
+    messages_per_address_per_minute: int = Field(450, ge=1)
+    ask_per_site_per_minute: int = Field(600, ge=1, description="questions and tickets naming a site")
+    auth_failures_per_minute: int = Field(
+        10, ge=1, description="wrong admin/expert bearer tokens per address; then 429")
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="addresses/networks of reverse proxies whose X-Forwarded-For is believed")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies_from_text(cls, value: Any) -> Any:
+        """Accept ``10.0.0.1,10.1.0.0/16`` and a JSON list."""
+        if isinstance(value, str):
+            parts = value.strip().strip("[]").split(",")
+            return [part.strip().strip("\"'") for part in parts if part.strip().strip("\"'")]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: list[str]) -> list[str]:
+        try:
+            return [str(ipaddress.ip_network(entry, strict=False)) for entry in value]
+        except ValueError as exc:
+            raise ValueError(f"not an IP address or network: {exc}") from None
 
 
 class TelegramSettings(BaseModel):
@@ -86,7 +114,8 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy async URL; default: SQLite file in the data dir"
     )
-    admin_token: SecretStr = SecretStr(PLACEHOLDER_ADMIN_TOKEN)
+    admin_token: SecretStr | None = Field(
+        None, description="admin API bearer token; default: generated into <data dir>/admin-token")
     public_url: str = "http://127.0.0.1:8000"
     model_cache: Path | None = Field(
         None, description="where converted models are kept; default: <data dir>/models"
@@ -95,6 +124,7 @@ class Settings(BaseSettings):
     embedding_backend: Literal["torch", "onnx-fp32", "onnx-int8"] = "onnx-int8"
     encoder_threads: int = Field(1, ge=1, le=64)
     import_demo_when_empty: bool = True
+    expert_token_days: float = Field(180, gt=0, description="how long an expert's login link works")
     index_poll_seconds: float = Field(
         2.0, gt=0, description="how often a server looks for an index another process built")
     log_level: str = "INFO"
@@ -118,16 +148,19 @@ class Settings(BaseSettings):
             self.telegram = self.telegram.model_copy(update=update)
         return self
 
-    @model_validator(mode="after")
-    def _refuse_placeholder_secret(self) -> "Settings":
-        if self.env == "production" and (
-            self.admin_token.get_secret_value() == PLACEHOLDER_ADMIN_TOKEN
-            or len(self.admin_token.get_secret_value()) < 16
-        ):
+    @field_validator("admin_token")
+    @classmethod
+    def _refuse_weak_admin_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and (value.get_secret_value() == PLACEHOLDER_ADMIN_TOKEN
+                                  or len(value.get_secret_value()) < MIN_ADMIN_TOKEN_LENGTH):
             raise ValueError(
-                "CRAFTDESK_ADMIN_TOKEN must be set to a secret of at least 16 characters "
-                "in production (the placeholder is refused)"
-            )
+                f"the admin token must be a secret of at least {MIN_ADMIN_TOKEN_LENGTH} "
+                f"characters, not the placeholder; leave CRAFTDESK_ADMIN_TOKEN unset to have one "
+                f"generated in <data dir>/admin-token")
+        return value
+
+    @model_validator(mode="after")
+    def _strip_public_url(self) -> "Settings":
         self.public_url = self.public_url.rstrip("/")
         return self
 

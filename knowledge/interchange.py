@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.errors import FormatProblem, KnowledgeFormatError
-from knowledge.models import Base, Case, Expert, Site
+from knowledge.models import Base, Case, Expert, ExpertToken, Site
 
 log = logging.getLogger(__name__)
 
@@ -201,9 +201,17 @@ async def import_dir(
     report = ImportReport()
     for kind in present:
         await _upsert(session, kind, parsed[kind.file], report, progress)
+    await revoke_inactive_tokens(session)
     await session.commit()
     log.info("import done", extra={"folder": str(folder), "summary": report.summary()})
     return report
+
+
+async def revoke_inactive_tokens(session: AsyncSession) -> None:
+    """A deactivated expert's web tokens stop existing (the services check ``active`` on every
+    call too; this makes the revocation survive a later re-activation)."""
+    inactive = select(Expert.id).where(Expert.active.is_(False)).scalar_subquery()
+    await session.execute(delete(ExpertToken).where(ExpertToken.expert_id.in_(inactive)))
 
 
 async def _dangling_experts(

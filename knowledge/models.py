@@ -126,7 +126,10 @@ class Ticket(Base):
     (``expert_id``), the experts of an escalation tier (``offered_to``), or the admin queue."""
 
     __tablename__ = "tickets"
-    __table_args__ = (Index("ix_tickets_status_expert", "status", "expert_id"),)
+    __table_args__ = (
+        Index("ix_tickets_status_expert", "status", "expert_id"),
+        Index("uq_tickets_question", "question_id", unique=True),  # one ticket per question
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64))
@@ -149,6 +152,22 @@ class Ticket(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rating: Mapped[int | None] = mapped_column(Integer)
     published_case_id: Mapped[str | None] = mapped_column(String(64))
+    # Every transition is conditional on the version it read (UPDATE ... WHERE version = n):
+    # a change that landed in between makes the flush fail instead of being overwritten.
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class TicketToken(Base):
+    """A further worker token for a ticket, issued when a worker retries opening it (the first
+    answer was lost): each works, only their SHA-256 is stored. The first is ``Ticket.token_hash``."""
+
+    __tablename__ = "ticket_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class TicketMessage(Base):
@@ -171,11 +190,14 @@ class ExpertToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     expert_id: Mapped[str] = mapped_column(ForeignKey("experts.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class OutboxEvent(Base):
     """A notification written in the same transaction as the change it reports; channel
-    adapters deliver it and mark it done (at least once: adapters drop duplicates by id)."""
+    adapters deliver it and mark it done (at least once: adapters drop duplicates by id).
+    A failed delivery is retried at ``next_attempt_at`` with exponential back-off; one that
+    keeps failing is dead-lettered (``dead_at``), shown to admins and retried on their word."""
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_pending", "delivered_at", "id"),)
@@ -188,6 +210,9 @@ class OutboxEvent(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    dead_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 # ---- the Telegram channel ------------------------------------------------------------------

@@ -6,16 +6,17 @@ Channel-agnostic: the web API and the Telegram bot call ``AskService.ask`` the s
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
 from bot.service.experts import AvailabilityCache
+from bot.service.tickets import OpenedTicket, TicketService
+from knowledge.db import WriteGate
+from bot.service.validation import clean_text
 from knowledge.errors import InvalidInputError
 from knowledge.models import Expert, Question, Site, utcnow
 from retrieval.corpus import expert_doc
@@ -27,14 +28,7 @@ MAX_QUESTION_CHARS = 2000
 
 
 def clean_question(text: str) -> str:
-    cleaned = text.strip()
-    if not cleaned:
-        raise InvalidInputError("text: the question is empty")
-    if len(cleaned) > MAX_QUESTION_CHARS:
-        raise InvalidInputError(
-            f"text: the question has {len(cleaned)} characters, at most {MAX_QUESTION_CHARS} are allowed"
-        )
-    return cleaned
+    return clean_text(text, "text", MAX_QUESTION_CHARS, "question")
 
 
 @dataclass(frozen=True)
@@ -42,6 +36,7 @@ class AskResult:
     question_id: str
     outcome: Outcome
     message: str
+    ticket: OpenedTicket | None = None  # opened in the same call when the question is routed
 
 
 async def find_site(session: AsyncSession, code: str | None) -> Site | None:
@@ -54,17 +49,18 @@ async def find_site(session: AsyncSession, code: str | None) -> Site | None:
 
 
 class AskService:
-    def __init__(self, retriever: Retriever, index: IndexHolder,
-                 write_gate: AbstractAsyncContextManager | None = None,
-                 availability: AvailabilityCache | None = None):
+    def __init__(self, retriever: Retriever, index: IndexHolder, tickets: TicketService,
+                 gate: WriteGate | None = None, availability: AvailabilityCache | None = None):
         self.retriever = retriever
         self.index = index
-        self.write_gate = write_gate or contextlib.nullcontext()
+        self.tickets = tickets
+        self.gate = gate or WriteGate(None)
         self.availability = availability or AvailabilityCache()
 
-    async def ask(
-        self, session: AsyncSession, text: str, site_code: str | None, channel: str = "web"
-    ) -> AskResult:
+    async def ask(self, session: AsyncSession, text: str, site_code: str | None, channel: str = "web",
+                  worker_chat_id: int | None = None) -> AskResult:
+        """Decide, log the question and, when it is routed, open its ticket: all in one
+        transaction, so an acknowledged question always has the ticket its answer named."""
         text = clean_question(text)
         index = self.index.current
         # encoding runs in a worker thread while the site and the experts are read
@@ -74,8 +70,12 @@ class AskService:
             site = await find_site(session, site_code)
             availability = await self.availability.get(session)
             context = SiteContext(region=site.region, industry=site.industry) if site else None
+            experts = ([expert_doc(e) for e in (await session.scalars(select(Expert))).all()]
+                       if examining is None else [])
+            # hand the pooled connection back while the encoder works: under a rush, requests
+            # waiting for the encoder must not hold the connections the writers need
+            await session.commit()
             if examining is None or index is None:
-                experts = [expert_doc(e) for e in (await session.scalars(select(Expert))).all()]
                 outcome = self.retriever.route_without_index(experts, context, availability)
             else:
                 outcome = self.retriever.decide(index, await examining, context, availability)
@@ -83,17 +83,19 @@ class AskService:
             if examining is not None and not examining.done():
                 examining.cancel()
         top = outcome.cases[0] if outcome.cases else None
-        question_id = uuid.uuid4().hex
-        async with self.write_gate:
-            await session.execute(insert(Question).values(
-                id=question_id, text=text, site_code=site.code if site else None, channel=channel,
-                asked_at=utcnow(), decision=outcome.decision,
-                top_case_id=top.case.id if top else None, top_score=top.score if top else None,
-                index_version=outcome.index_version,
-                expert_ids=[hit.expert.id for hit in outcome.experts],
-            ))
+        question = Question(
+            id=uuid.uuid4().hex, text=text, site_code=site.code if site else None, channel=channel,
+            asked_at=utcnow(), decision=outcome.decision,
+            top_case_id=top.case.id if top else None, top_score=top.score if top else None,
+            index_version=outcome.index_version,
+            expert_ids=[hit.expert.id for hit in outcome.experts],
+        )
+        async with self.gate.writing(session):
+            session.add(question)
+            ticket = (await self.tickets.open_new(session, question, channel, worker_chat_id)
+                      if outcome.decision == "route" else None)
             await session.commit()
-        return AskResult(question_id, outcome, _message(outcome, index is None))
+        return AskResult(question.id, outcome, _message(outcome, index is None), ticket)
 
 
 def _message(outcome: Outcome, degraded: bool) -> str:

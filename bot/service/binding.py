@@ -74,4 +74,6 @@ async def redeem_bind_code(session: AsyncSession, code: str, telegram_id: int, c
 
 
 async def expert_by_telegram(session: AsyncSession, telegram_id: int) -> Expert | None:
-    return await session.scalar(select(Expert).where(Expert.telegram_id == telegram_id))
+    """The active expert bound to this Telegram account (a deactivated one is a stranger)."""
+    return await session.scalar(select(Expert).where(Expert.telegram_id == telegram_id,
+                                                     Expert.active.is_(True)))

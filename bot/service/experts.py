@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.service.clock import Clock
 from bot.service.secrets import new_token, token_hash
-from knowledge.errors import NotFoundError
+from knowledge.errors import ConflictError, NotFoundError
 from knowledge.models import Expert, ExpertToken, Ticket
 from retrieval.ranking import Availability
 
@@ -54,27 +56,38 @@ class AvailabilityCache:
         self.clock = clock
         self._value: dict[str, Availability] | None = None
         self._read_at = 0.0
+        self._reading = asyncio.Lock()  # one refresh at a time: a rush reads it once, not N times
 
     async def get(self, session: AsyncSession) -> dict[str, Availability]:
-        now = self.clock()
-        if self._value is None or now - self._read_at >= self.ttl:
-            self._value, self._read_at = await expert_availability(session), now
+        if self._value is None or self.clock() - self._read_at >= self.ttl:
+            await session.connection()  # before the lock, never while holding it (see WriteGate)
+            async with self._reading:
+                if self._value is None or self.clock() - self._read_at >= self.ttl:
+                    self._value, self._read_at = await expert_availability(session), self.clock()
         return self._value
 
 
-async def issue_token(session: AsyncSession, expert_id: str, clock: Clock) -> str:
-    """A new personal token for the expert; earlier ones stop working."""
-    if await session.get(Expert, expert_id) is None:
+async def issue_token(session: AsyncSession, expert_id: str, clock: Clock, valid_for: timedelta) -> str:
+    """A new personal token for the expert, expiring after ``valid_for``; earlier ones stop working."""
+    expert = await session.get(Expert, expert_id)
+    if expert is None:
         raise NotFoundError(f"no expert with id {expert_id!r}")
+    if not expert.active:
+        raise ConflictError(f"expert {expert_id!r} is not active")
     token = new_token()
+    now = clock.now()
     await session.execute(delete(ExpertToken).where(ExpertToken.expert_id == expert_id))
-    session.add(ExpertToken(token_hash=token_hash(token), expert_id=expert_id, created_at=clock.now()))
+    session.add(ExpertToken(token_hash=token_hash(token), expert_id=expert_id, created_at=now,
+                            expires_at=now + valid_for))
     await session.commit()
     return token
 
 
-async def expert_for_token(session: AsyncSession, token: str) -> Expert | None:
+async def expert_for_token(session: AsyncSession, token: str, now: datetime) -> Expert | None:
+    """The active expert the token belongs to; None for an unknown, expired or revoked token
+    or a deactivated expert."""
     row = await session.get(ExpertToken, token_hash(token))
-    if row is None:
+    if row is None or row.expires_at <= now:
         return None
-    return await session.get(Expert, row.expert_id)
+    expert = await session.get(Expert, row.expert_id)
+    return expert if expert is not None and expert.active else None

@@ -14,14 +14,15 @@ async def record_feedback(
     session: AsyncSession, tickets: TicketService, question_id: str, solved: bool,
     case_id: str | None, channel: str = "web", worker_chat_id: int | None = None,
 ) -> OpenedTicket | None:
-    """Store the verdict; 'not solved' opens a ticket (or returns the one already open)."""
-    question = await session.get(Question, question_id)
-    if question is None:
-        raise NotFoundError(f"no question with id {question_id!r}")
-    if case_id is not None and await session.get(Case, case_id) is None:
-        raise InvalidInputError(f"case_id: unknown case {case_id!r}")
-    question.solved, question.solved_case_id = solved, case_id if solved else None
-    await session.commit()
+    """Store the verdict; 'not solved' opens a ticket (a retry gets the same ticket)."""
+    async with tickets.gate.writing(session):
+        question = await session.get(Question, question_id)
+        if question is None:
+            raise NotFoundError(f"no question with id {question_id!r}")
+        if case_id is not None and await session.get(Case, case_id) is None:
+            raise InvalidInputError(f"case_id: unknown case {case_id!r}")
+        question.solved, question.solved_case_id = solved, case_id if solved else None
+        await session.commit()
     if solved:
         return None
     return await tickets.open_for_question(session, question_id, channel, worker_chat_id)
@@ -31,6 +32,9 @@ async def ask_and_open_ticket(
     session: AsyncSession, ask: AskService, tickets: TicketService, text: str,
     site_code: str | None, channel: str = "web", worker_chat_id: int | None = None,
 ) -> OpenedTicket:
-    """A worker who wants a master straight away: the question is logged, then ticketed."""
-    result = await ask.ask(session, text, site_code, channel)
+    """A worker who wants a master straight away: the question is logged, then ticketed (a
+    routed question already has its ticket from the same call)."""
+    result = await ask.ask(session, text, site_code, channel, worker_chat_id)
+    if result.ticket is not None:
+        return result.ticket
     return await tickets.open_for_question(session, result.question_id, channel, worker_chat_id)

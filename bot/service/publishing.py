@@ -7,15 +7,22 @@ import asyncio
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
 from bot.service.clock import Clock
-from knowledge.errors import ConflictError, InvalidInputError, NotFoundError
+from bot.service.validation import clean_text
+from knowledge.errors import ConflictError, NotFoundError
 from knowledge.models import Case, Site, Ticket, TicketMessage
 from retrieval.corpus import case_doc, load_corpus
 from retrieval.holder import IndexHolder
 from retrieval.encoder import Encoder
 from retrieval.index import save_index
+
+
+MAX_TITLE_CHARS = 300  # the column's width
+MAX_CASE_TEXT_CHARS = 20_000
 
 
 @dataclass(frozen=True)
@@ -47,10 +54,9 @@ class Publisher:
 
     async def publish(self, session: AsyncSession, ticket_id: str, title: str, question: str,
                       answer: str) -> Case:
-        fields = {"title": title.strip(), "question": question.strip(), "answer": answer.strip()}
-        for name, value in fields.items():
-            if not value:
-                raise InvalidInputError(f"{name}: must not be empty")
+        title = clean_text(title, "title", MAX_TITLE_CHARS, "title")
+        question = clean_text(question, "question", MAX_CASE_TEXT_CHARS, "question")
+        answer = clean_text(answer, "answer", MAX_CASE_TEXT_CHARS, "answer")
         ticket = await session.get(Ticket, ticket_id)
         if ticket is None:
             raise NotFoundError(f"no ticket {ticket_id!r}")
@@ -61,10 +67,14 @@ class Publisher:
         site = await session.get(Site, ticket.site_code) if ticket.site_code else None
         case = Case(id=f"T{ticket.id[:10].upper()}", industry=site.industry if site else None,
                     tags=[], expert_id=ticket.expert_id, created_at=self.clock.now().date().isoformat(),
-                    extra={"ticket_id": ticket.id}, **fields)
+                    extra={"ticket_id": ticket.id}, title=title, question=question, answer=answer)
         session.add(case)
         ticket.published_case_id = case.id
-        await session.commit()
+        try:
+            await session.commit()
+        except (StaleDataError, IntegrityError):  # the ticket changed or was published meanwhile
+            await session.rollback()
+            raise ConflictError("the ticket changed meanwhile; reload and try again") from None
         await self._add_to_index(session, case)
         return case
 

@@ -7,29 +7,40 @@
          next ranked expert ─> city team (offered to all, first claim wins) ─> admin queue
 
 A ticket always has an owner: an expert, the city team it is offered to, or the admin queue.
-Every change writes its notifications into the outbox in the same transaction.
-Channel-agnostic: the web API and the Telegram bot call the same methods.
+Every change writes its notifications into the outbox in the same transaction, and is
+conditional on the state it read (a version column): concurrent changes never overwrite each
+other. Channel-agnostic: the web API and the Telegram bot call the same methods.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm.exc import StaleDataError
 
 from bot.service.clock import Clock
 from bot.service.experts import expert_availability
 from bot.service.outbox import emit
 from bot.service.photos import save_photo
-from bot.service.secrets import new_token, token_hash
+from bot.service.secrets import new_token, same_secret, token_hash
+from bot.service.validation import clean_text
+from knowledge.db import WriteGate
 from knowledge.errors import AccessDeniedError, ConflictError, InvalidInputError, NotFoundError
-from knowledge.models import Expert, Question, Ticket, TicketMessage
+from knowledge.models import Expert, Question, Ticket, TicketMessage, TicketToken
 
 MAX_MESSAGE_CHARS = 4000
+TRANSITION_ATTEMPTS = 5  # re-reads when other changes keep landing first; then 409
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -43,36 +54,53 @@ class TicketPolicy:
 class OpenedTicket:
     ticket: Ticket
     token: str  # shown once to the worker's channel; only its hash is stored
+    created: bool = True  # False: the question's ticket existed (a retry), a new token for it
 
 
 def clean_message(text: str, allow_empty: bool = False) -> str:
     """A message's text, trimmed; it may be empty only when a photo carries the message."""
-    cleaned = text.strip()
-    if not cleaned and not allow_empty:
-        raise InvalidInputError("text: the message is empty")
-    if len(cleaned) > MAX_MESSAGE_CHARS:
-        raise InvalidInputError(f"text: at most {MAX_MESSAGE_CHARS} characters are allowed")
-    return cleaned
+    return clean_text(text, "text", MAX_MESSAGE_CHARS, "message", allow_empty)
 
 
 class TicketService:
-    def __init__(self, clock: Clock, policy: TicketPolicy, uploads: Path):
+    def __init__(self, clock: Clock, policy: TicketPolicy, uploads: Path, gate: WriteGate | None = None):
         self.clock = clock
         self.policy = policy
         self.uploads = uploads
+        self.gate = gate or WriteGate(None)
 
     # ---- worker side ---------------------------------------------------------------------
 
     async def open_for_question(self, session: AsyncSession, question_id: str, channel: str = "web",
                                 worker_chat_id: int | None = None) -> OpenedTicket:
-        """Open a ticket for a logged question (decision route, or a suggestion that did not
-        solve it) and assign it to the first available ranked expert. One ticket per question."""
-        question = await session.get(Question, question_id)
-        if question is None:
-            raise NotFoundError(f"no question with id {question_id!r}")
-        existing = await session.scalar(select(Ticket).where(Ticket.question_id == question_id))
-        if existing is not None:
-            raise ConflictError(f"question {question_id!r} already has ticket {existing.id!r}")
+        """The ticket of a logged question (a suggestion that did not solve it, or a worker who
+        wants a master). Idempotent: a retry whose first answer was lost gets the same ticket
+        with a new working token, never a second ticket (the database holds one per question)."""
+        async with self.gate.writing(session):
+            question = await session.get(Question, question_id)
+            if question is None:
+                raise NotFoundError(f"no question with id {question_id!r}")
+            existing = await self._ticket_of(session, question_id)
+            if existing is None:
+                try:
+                    opened = await self.open_new(session, question, channel, worker_chat_id)
+                    await session.commit()
+                    return opened
+                except IntegrityError:  # the same question opened at this moment by another call
+                    await session.rollback()
+                    existing = await self._ticket_of(session, question_id)
+                    if existing is None:
+                        raise
+            token = new_token()
+            session.add(TicketToken(token_hash=token_hash(token), ticket_id=existing.id,
+                                    created_at=self.clock.now()))
+            await session.commit()
+            return OpenedTicket(existing, token, created=False)
+
+    async def open_new(self, session: AsyncSession, question: Question, channel: str,
+                       worker_chat_id: int | None) -> OpenedTicket:
+        """Add a ticket for a question that has none, assigned to the first available ranked
+        expert, in the caller's transaction (the caller commits)."""
         token = new_token()
         ticket = Ticket(
             id=uuid.uuid4().hex, token_hash=token_hash(token), question_id=question.id,
@@ -83,40 +111,52 @@ class TicketService:
         session.add(ticket)
         self._add_message(session, ticket, "worker", question.text)
         await self._assign_next(session, ticket)
-        await session.commit()
         return OpenedTicket(ticket, token)
 
     async def for_worker(self, session: AsyncSession, ticket_id: str, token: str) -> Ticket:
-        """The ticket if the token is its token; otherwise 'not found' (never says which)."""
+        """The ticket if the token is one of its tokens; otherwise 'not found' (never says which)."""
+        given = token_hash(token or "")
         ticket = await session.get(Ticket, ticket_id)
-        if ticket is None or ticket.token_hash != token_hash(token or ""):
+        if ticket is not None and same_secret(ticket.token_hash, given):
+            return ticket
+        reissued = await session.get(TicketToken, given)
+        if ticket is None or reissued is None or reissued.ticket_id != ticket.id:
             raise NotFoundError("no such ticket")
         return ticket
 
     async def worker_writes(self, session: AsyncSession, ticket: Ticket, text: str = "",
                             photo: bytes | None = None) -> TicketMessage:
         """A worker's message; after an answer it reopens the ticket for the same expert."""
+        body = self._text_or_photo(text, photo)
         if ticket.status == "closed":
             raise ConflictError("the ticket is closed; ask a new question")
-        message = self._add_message(session, ticket, "worker", self._text_or_photo(text, photo),
-                                    photo=save_photo(self.uploads, ticket.id, photo) if photo is not None else None)
-        if ticket.status == "answered":
-            ticket.status = "assigned"
-            ticket.assigned_at = self.clock.now()
-        emit(session, "message", ticket, self._owner(ticket), text=message.text, photo=message.photo)
-        await session.commit()
-        return message
+        stored = save_photo(self.uploads, ticket.id, photo) if photo is not None else None
+
+        async def write(current: Ticket) -> TicketMessage:
+            if current.status == "closed":
+                raise ConflictError("the ticket is closed; ask a new question")
+            message = self._add_message(session, current, "worker", body, photo=stored)
+            if current.status == "answered":
+                current.status = "assigned"
+                current.assigned_at = self.clock.now()
+            emit(session, "message", current, self._owner(current), text=message.text, photo=message.photo)
+            return message
+
+        return await self._transition(session, ticket.id, write)
 
     async def close(self, session: AsyncSession, ticket: Ticket, rating: int | None) -> Ticket:
         if rating is not None and not 1 <= rating <= 5:
             raise InvalidInputError("rating: must be 1 to 5")
-        if ticket.status == "closed":
-            raise ConflictError("the ticket is already closed")
-        ticket.status, ticket.closed_at, ticket.rating = "closed", self.clock.now(), rating
-        if ticket.expert_id:
-            emit(session, "closed", ticket, f"expert:{ticket.expert_id}", rating=rating)
-        await session.commit()
-        return ticket
+
+        async def shut(current: Ticket) -> Ticket:
+            if current.status == "closed":
+                raise ConflictError("the ticket is already closed")
+            current.status, current.closed_at, current.rating = "closed", self.clock.now(), rating
+            if current.expert_id:
+                emit(session, "closed", current, f"expert:{current.expert_id}", rating=rating)
+            return current
+
+        return await self._transition(session, ticket.id, shut)
 
     # ---- expert side ---------------------------------------------------------------------
 
@@ -134,117 +174,158 @@ class TicketService:
         ticket = await session.get(Ticket, ticket_id)
         if ticket is None:
             raise NotFoundError(f"no ticket {ticket_id!r}")
-        if ticket.expert_id != expert_id and expert_id not in (ticket.offered_to or []):
-            raise AccessDeniedError("this ticket is not assigned to you")
+        self._check_expert_sees(ticket, expert_id)
         return ticket
 
     async def claim(self, session: AsyncSession, ticket_id: str, expert_id: str) -> Ticket:
-        """Take the ticket. Atomic: of two experts claiming at once exactly one wins."""
-        ticket = await session.get(Ticket, ticket_id)
-        if ticket is None:
-            raise NotFoundError(f"no ticket {ticket_id!r}")
-        if ticket.status not in ("open", "assigned"):
-            raise ConflictError(f"the ticket is {ticket.status}")
-        if ticket.expert_id == expert_id and ticket.claimed_at is not None:
+        """Take the ticket. Of two experts claiming at once exactly one wins; a claim racing an
+        escalation either lands before it or fails, never leaving a held ticket in a queue."""
+
+        async def take(ticket: Ticket) -> Ticket:
+            if ticket.status not in ("open", "assigned"):
+                raise ConflictError(f"the ticket is {ticket.status}")
+            if ticket.expert_id == expert_id and ticket.claimed_at is not None:
+                return ticket
+            if ticket.expert_id not in (None, expert_id):
+                raise ConflictError("another expert holds this ticket")
+            if ticket.expert_id is None and expert_id not in (ticket.offered_to or []):
+                raise AccessDeniedError("this ticket is not offered to you")
+            now = self.clock.now()
+            ticket.expert_id, ticket.claimed_at, ticket.status, ticket.offered_to = expert_id, now, "assigned", []
+            ticket.assigned_at = ticket.assigned_at or now
             return ticket
-        if ticket.expert_id not in (None, expert_id):
-            raise ConflictError("another expert holds this ticket")
-        if ticket.expert_id is None and expert_id not in (ticket.offered_to or []):
-            raise AccessDeniedError("this ticket is not offered to you")
-        now = self.clock.now()
-        holder = Ticket.expert_id.is_(None) if ticket.expert_id is None else Ticket.expert_id == expert_id
-        result = await session.execute(
-            update(Ticket)
-            .where(Ticket.id == ticket_id, holder, Ticket.claimed_at.is_(None),
-                   Ticket.status.in_(("open", "assigned")))
-            .values(expert_id=expert_id, claimed_at=now, status="assigned", offered_to=[],
-                    assigned_at=ticket.assigned_at or now)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            await session.rollback()
-            raise ConflictError("another expert holds this ticket")
-        await session.commit()
-        await session.refresh(ticket)
-        return ticket
+
+        return await self._transition(session, ticket_id, take)
 
     async def decline(self, session: AsyncSession, ticket_id: str, expert_id: str) -> Ticket:
-        ticket = await self.for_expert(session, ticket_id, expert_id)
-        if ticket.status not in ("open", "assigned"):
-            raise ConflictError(f"the ticket is {ticket.status}")
-        if expert_id in (ticket.offered_to or []):
-            ticket.offered_to = [e for e in ticket.offered_to if e != expert_id]
-            ticket.passed_over = [*ticket.passed_over, expert_id]
-            if not ticket.offered_to:
-                await self._assign_next(session, ticket)
-        else:
-            await self._pass_on(session, ticket, expert_id, reason="declined")
-        await session.commit()
-        return ticket
+        async def pass_it(ticket: Ticket) -> Ticket:
+            self._check_expert_sees(ticket, expert_id)
+            if ticket.status not in ("open", "assigned"):
+                raise ConflictError(f"the ticket is {ticket.status}")
+            if expert_id in (ticket.offered_to or []):
+                ticket.offered_to = [e for e in ticket.offered_to if e != expert_id]
+                ticket.passed_over = [*ticket.passed_over, expert_id]
+                if not ticket.offered_to:
+                    await self._assign_next(session, ticket)
+            else:
+                await self._pass_on(session, ticket, expert_id, reason="declined")
+            return ticket
+
+        return await self._transition(session, ticket_id, pass_it)
 
     async def answer(self, session: AsyncSession, ticket_id: str, expert_id: str, text: str = "",
                      photo: bytes | None = None) -> TicketMessage:
-        ticket = await session.get(Ticket, ticket_id)
-        if ticket is None:
-            raise NotFoundError(f"no ticket {ticket_id!r}")
-        if ticket.expert_id != expert_id:
-            raise AccessDeniedError("this ticket is not assigned to you")
-        if ticket.status == "closed":
-            raise ConflictError("the ticket is closed")
-        now = self.clock.now()
-        message = self._add_message(session, ticket, "expert", self._text_or_photo(text, photo),
-                                    expert_id=expert_id,
-                                    photo=save_photo(self.uploads, ticket.id, photo) if photo is not None else None)
-        ticket.status, ticket.answered_at = "answered", now
-        ticket.claimed_at = ticket.claimed_at or now
-        ticket.first_answer_at = ticket.first_answer_at or now
-        expert = await session.get(Expert, expert_id)
-        emit(session, "answered", ticket, "worker", text=message.text, photo=message.photo,
-             expert_name=expert.name if expert else None, expert_title=expert.title if expert else None)
-        await session.commit()
-        return message
+        body = self._text_or_photo(text, photo)
+        stored: list[str] = []  # the photo is stored once, before the first attempt writes
+
+        async def reply(ticket: Ticket) -> TicketMessage:
+            if ticket.expert_id != expert_id:
+                raise AccessDeniedError("this ticket is not assigned to you")
+            if ticket.status == "closed":
+                raise ConflictError("the ticket is closed")
+            if photo is not None and not stored:
+                stored.append(save_photo(self.uploads, ticket.id, photo))
+            now = self.clock.now()
+            message = self._add_message(session, ticket, "expert", body, expert_id=expert_id,
+                                        photo=stored[0] if stored else None)
+            ticket.status, ticket.answered_at = "answered", now
+            ticket.claimed_at = ticket.claimed_at or now
+            ticket.first_answer_at = ticket.first_answer_at or now
+            expert = await session.get(Expert, expert_id)
+            emit(session, "answered", ticket, "worker", text=message.text, photo=message.photo,
+                 expert_name=expert.name if expert else None, expert_title=expert.title if expert else None)
+            return message
+
+        return await self._transition(session, ticket_id, reply)
 
     # ---- admin side ----------------------------------------------------------------------
 
     async def assign(self, session: AsyncSession, ticket_id: str, expert_id: str) -> Ticket:
         """An admin hands a ticket (e.g. from the admin queue) to a chosen expert."""
-        ticket = await session.get(Ticket, ticket_id)
-        if ticket is None:
-            raise NotFoundError(f"no ticket {ticket_id!r}")
-        if await session.get(Expert, expert_id) is None:
+        expert = await session.get(Expert, expert_id)
+        if expert is None:
             raise NotFoundError(f"no expert with id {expert_id!r}")
-        if ticket.status == "closed":
-            raise ConflictError("the ticket is closed")
-        self._give_to(session, ticket, expert_id, tier="admin")
-        await session.commit()
-        return ticket
+        if not expert.active:
+            raise ConflictError(f"expert {expert_id!r} is not active")
+
+        async def hand_over(ticket: Ticket) -> Ticket:
+            if ticket.status == "closed":
+                raise ConflictError("the ticket is closed")
+            self._give_to(session, ticket, expert_id, tier="admin")
+            return ticket
+
+        return await self._transition(session, ticket_id, hand_over)
 
     # ---- silence -------------------------------------------------------------------------
 
     async def reassign_silent(self, session: AsyncSession) -> int:
-        """Move on every ticket whose holder stayed silent too long; returns how many moved."""
+        """Move on every ticket whose holder stayed silent too long; returns how many moved.
+        Each ticket moves in its own conditional transition: a claim or an answer that lands
+        meanwhile wins, and the ticket is looked at again on the next sweep."""
         now = self.clock.now()
-        moved = 0
-        tickets = (await session.scalars(
-            select(Ticket).where(Ticket.status.in_(("open", "assigned")), Ticket.tier != "admin"))).all()
-        for ticket in tickets:
-            if ticket.assigned_at is None:
-                continue
-            if ticket.expert_id is None:  # offered to the city team
-                if now - ticket.assigned_at >= self.policy.silence:
-                    ticket.passed_over = [*ticket.passed_over, *ticket.offered_to]
-                    ticket.offered_to = []
-                    await self._assign_next(session, ticket)
-                    moved += 1
-            elif ticket.claimed_at is None and now - ticket.assigned_at >= self.policy.silence:
-                await self._pass_on(session, ticket, ticket.expert_id, reason="silent")
-                moved += 1
-            elif ticket.claimed_at is not None and ticket.status == "assigned" and (
-                    now - max(ticket.claimed_at, ticket.assigned_at) >= self.policy.answer_timeout):
-                await self._pass_on(session, ticket, ticket.expert_id, reason="silent")
-                moved += 1
+        waiting = (await session.scalars(
+            select(Ticket.id).where(Ticket.status.in_(("open", "assigned")),
+                                    or_(Ticket.tier != "admin", Ticket.expert_id.is_not(None))))).all()
         await session.commit()
+        moved = 0
+        for ticket_id in waiting:
+            try:
+                moved += await self._transition(session, ticket_id, partial(self._move_if_silent, session, now=now))
+            except (ConflictError, NotFoundError):
+                continue
         return moved
+
+    async def _move_if_silent(self, session: AsyncSession, ticket: Ticket, now: datetime) -> int:
+        if ticket.status not in ("open", "assigned") or ticket.assigned_at is None:
+            return 0
+        if ticket.expert_id is None:  # offered to the city team
+            if ticket.tier == "admin" or now - ticket.assigned_at < self.policy.silence:
+                return 0
+            ticket.passed_over = [*ticket.passed_over, *ticket.offered_to]
+            ticket.offered_to = []
+            await self._assign_next(session, ticket)
+            return 1
+        if ticket.claimed_at is None:
+            if now - ticket.assigned_at < self.policy.silence:
+                return 0
+        elif ticket.status != "assigned" or now - max(ticket.claimed_at, ticket.assigned_at) < self.policy.answer_timeout:
+            return 0
+        await self._pass_on(session, ticket, ticket.expert_id, reason="silent")
+        return 1
+
+    # ---- conditional transitions ----------------------------------------------------------
+
+    async def _transition(self, session: AsyncSession, ticket_id: str,
+                          change: Callable[[Ticket], Awaitable[T]]) -> T:
+        """Apply ``change`` to the ticket's current state and commit, conditional on the version
+        read (``Ticket.version``). When another change landed in between, re-read and apply
+        again: ``change`` re-checks what it allows, so nothing is overwritten or lost."""
+        for _ in range(TRANSITION_ATTEMPTS):
+            async with self.gate.writing(session):
+                try:
+                    ticket = await session.get(Ticket, ticket_id, populate_existing=True)
+                    if ticket is None:
+                        raise NotFoundError(f"no ticket {ticket_id!r}")
+                    result = await change(ticket)
+                    if session.new or session.dirty:  # a message alone also moves the version
+                        flag_modified(ticket, "status")
+                    await session.commit()
+                    return result
+                except StaleDataError:
+                    await session.rollback()
+                except BaseException:
+                    await session.rollback()
+                    raise
+        raise ConflictError("the ticket kept changing meanwhile; try again")
+
+    @staticmethod
+    async def _ticket_of(session: AsyncSession, question_id: str) -> Ticket | None:
+        return await session.scalar(select(Ticket).where(Ticket.question_id == question_id))
+
+    @staticmethod
+    def _check_expert_sees(ticket: Ticket, expert_id: str) -> None:
+        if ticket.expert_id != expert_id and expert_id not in (ticket.offered_to or []):
+            raise AccessDeniedError("this ticket is not assigned to you")
 
     # ---- the assignment mechanism ---------------------------------------------------------
 

@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.service.photos import MEDIA_TYPES, photo_path
-from bot.web.schemas import ExpertCard, ExpertTicketOut, MessageOut, SiteOut, TicketOut
+from bot.service.tickets import OpenedTicket
+from bot.web.schemas import ExpertCard, ExpertTicketOut, MessageOut, OpenedTicketOut, SiteOut, TicketOut
 from knowledge.models import Expert, Site, Ticket, TicketMessage
 
 
@@ -19,6 +20,11 @@ async def expert_card(session: AsyncSession, expert_id: str | None) -> ExpertCar
         return None
     return ExpertCard(expert_id=expert.id, name=expert.name, title=expert.title, org=expert.org,
                       region=expert.region)
+
+
+async def opened_ticket_out(session: AsyncSession, opened: OpenedTicket) -> OpenedTicketOut:
+    return OpenedTicketOut(ticket_id=opened.ticket.id, token=opened.token, status=opened.ticket.status,
+                           expert=await expert_card(session, opened.ticket.expert_id))
 
 
 def worker_photos(ticket_id: str) -> str:
@@ -37,8 +43,10 @@ def message_out(message: TicketMessage, photo_base: str) -> MessageOut:
 
 
 def photo_response(uploads: Path, ticket_id: str, name: str) -> FileResponse:
+    """The stored photo; ``nosniff`` so a browser never runs it as anything but an image."""
     path = photo_path(uploads, ticket_id, name)
-    return FileResponse(path, media_type=MEDIA_TYPES[path.suffix.lstrip(".")])
+    return FileResponse(path, media_type=MEDIA_TYPES[path.suffix.lstrip(".")],
+                        headers={"X-Content-Type-Options": "nosniff"})
 
 
 async def messages(session: AsyncSession, ticket: Ticket, photo_base: str) -> list[MessageOut]:

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
+
+from bot.service.validation import text_problem
+
+
+def _acceptable(value: str) -> str:
+    problem = text_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+# every string a request carries: no lone surrogates, no control characters but line breaks
+Text = Annotated[str, AfterValidator(_acceptable)]
 
 
 class AskRequest(BaseModel):
-    text: str = Field(description="the question, 1-2000 characters after trimming")
-    site: str | None = Field(None, description="the site code from the QR link")
+    text: Text = Field(description="the question, 1-2000 characters after trimming")
+    site: Text | None = Field(None, description="the site code from the QR link")
 
 
 class SuggestionOut(BaseModel):
@@ -35,23 +48,25 @@ class AskResponse(BaseModel):
     experts: list[ExpertOut]
     index_version: str | None
     message: str = Field(description="a short reply for the worker, in Chinese")
+    ticket: OpenedTicketOut | None = Field(
+        None, description="the ticket this call opened (decision route), so no second call is needed")
 
 
 class FeedbackRequest(BaseModel):
     solved: bool
-    case_id: str | None = None
+    case_id: Text | None = None
 
 
 class TicketRequest(BaseModel):
     """Either a logged question's id, or the question itself."""
 
-    question_id: str | None = None
-    text: str | None = None
-    site: str | None = None
+    question_id: Text | None = None
+    text: Text | None = None
+    site: Text | None = None
 
 
 class MessageRequest(BaseModel):
-    text: str
+    text: Text
 
 
 class CloseRequest(BaseModel):
@@ -121,13 +136,13 @@ class ExpertTicketOut(BaseModel):
 
 
 class AnswerRequest(BaseModel):
-    text: str
+    text: Text
 
 
 class PublishRequest(BaseModel):
-    title: str
-    question: str
-    answer: str
+    title: Text
+    question: Text
+    answer: Text
 
 
 class CandidateOut(BaseModel):
@@ -145,7 +160,7 @@ class TokenOut(BaseModel):
 
 
 class AssignRequest(BaseModel):
-    expert_id: str
+    expert_id: Text
 
 
 class AdminSiteOut(BaseModel):
@@ -168,3 +183,20 @@ class AdminExpertOut(BaseModel):
     active: bool
     open_tickets: int = Field(description="tickets assigned and not yet answered")
     max_open_tickets: int
+
+
+class DeadLetterOut(BaseModel):
+    """An outbox notification given up on after its retries (see ``bot/service/outbox.py``)."""
+
+    id: int
+    kind: str
+    ticket_id: str
+    recipient: str
+    attempts: int = Field(description="failed deliveries before it was given up on")
+    last_error: str | None = Field(description="the last error, type and message, tokens masked")
+    created_at: str
+    dead_at: str
+
+
+class RetriedOut(BaseModel):
+    retried: int = Field(description="dead letters put back in the queue")

@@ -22,30 +22,6 @@ Sessions = async_sessionmaker[AsyncSession]
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
-@pytest.fixture
-async def kb(sessions: Sessions, tmp_path: Path) -> Sessions:
-    """Three ranked county experts, two city-team experts, one inactive, one at capacity."""
-    folder = knowledge_folder(
-        tmp_path / "kb",
-        experts=[expert("E01"), expert("E02"), expert("E03", active=False), expert("E04", max_open_tickets=0),
-                 expert("C01", region="徐州市"), expert("C02", region="徐州市")],
-        sites=[site("xcmg-3")],
-    )
-    async with sessions() as session:
-        await import_dir(session, folder)
-    return sessions
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def service(clock: FakeClock, tmp_path: Path) -> TicketService:
-    return TicketService(clock, TicketPolicy(), tmp_path / "uploads")
-
-
 async def question(sessions: Sessions, ranked: list[str], text: str = "挖掘机动臂下沉") -> str:
     qid = uuid.uuid4().hex
     async with sessions() as session:
@@ -78,8 +54,12 @@ async def test_open_assigns_first_available_ranked_expert(kb: Sessions, service:
     assert ticket.token_hash != opened.token
     assert await events(kb, ticket.id) == [("assigned", "expert:E01")]
     async with kb() as session:
-        with pytest.raises(ConflictError, match="already has ticket"):
-            await service.open_for_question(session, qid)
+        retried = await service.open_for_question(session, qid)  # the first answer was lost
+        assert (retried.ticket.id, retried.created) == (ticket.id, False)
+        assert retried.token != opened.token
+        for token in (opened.token, retried.token):  # both work
+            assert (await service.for_worker(session, ticket.id, token)).id == ticket.id
+        assert await events(kb, ticket.id) == [("assigned", "expert:E01")]  # nothing assigned twice
         with pytest.raises(NotFoundError):
             await service.open_for_question(session, "nope")
 

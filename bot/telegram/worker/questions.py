@@ -25,12 +25,11 @@ router = Router(name=__name__)
 async def ask(message: Message, bot: Bot, context: AppContext, session: AsyncSession) -> None:
     chat_id = message.chat.id
     site = await store.chat_site(session, chat_id)
-    result = await context.ask.ask(session, message.text or "", site, channel=CHANNEL)
+    result = await context.ask.ask(session, message.text or "", site, channel=CHANNEL, worker_chat_id=chat_id)
     outcome = result.outcome
-    if outcome.decision == "route":
-        opened = await context.tickets.open_for_question(session, result.question_id, CHANNEL, chat_id)
+    if result.ticket is not None:  # routed: the same call opened the ticket
         await message.answer(present.e(result.message))
-        await announce_ticket(bot, chat_id, session, opened.ticket)
+        await announce_ticket(bot, chat_id, session, result.ticket.ticket)
         return
     await message.answer(present.e(result.message))
     if outcome.decision != "suggest":

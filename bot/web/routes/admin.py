@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 
 from bot.service.experts import experts_with_load, issue_token
+from bot.service.outbox import dead_letters, retry_all_dead, retry_dead
 from bot.service.publishing import candidates
 from bot.service.qr import qr_png, qr_svg, site_cards, site_url
 from bot.service.qr_sheet import find_cjk_font, render_sheet
@@ -16,11 +17,11 @@ from bot.service.stats import compute_stats
 from bot.web.deps import AdminDep, ContextDep, SessionDep
 from bot.web.present import expert_ticket
 from bot.web.schemas import (
-    AdminExpertOut, AdminSiteOut, AssignRequest, CandidateOut, ExpertTicketOut, PublishRequest,
-    TokenOut,
+    AdminExpertOut, AdminSiteOut, AssignRequest, CandidateOut, DeadLetterOut, ExpertTicketOut,
+    PublishRequest, RetriedOut, TokenOut,
 )
 from knowledge.errors import NotFoundError
-from knowledge.models import Site, Ticket
+from knowledge.models import OutboxEvent, Site, Ticket
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
@@ -61,7 +62,8 @@ async def publish(ticket_id: str, body: PublishRequest, _: AdminDep, context: Co
 
 @router.post("/experts/{expert_id}/token", status_code=201, response_model=TokenOut)
 async def expert_token(expert_id: str, _: AdminDep, context: ContextDep, session: SessionDep) -> TokenOut:
-    token = await issue_token(session, expert_id, context.clock)
+    token = await issue_token(session, expert_id, context.clock,
+                              timedelta(days=context.settings.expert_token_days))
     # the token rides in the fragment: it never reaches a server log
     return TokenOut(token=token, login_url=f"{context.settings.public_url}/expert#token={token}")
 
@@ -130,3 +132,30 @@ async def site_qr_png(code: str, _: AdminDep, context: ContextDep, session: Sess
 async def site_qr_svg(code: str, _: AdminDep, context: ContextDep, session: SessionDep) -> Response:
     site = await _site(session, code)
     return Response(qr_svg(site_url(context.settings.public_url, site.code)), media_type="image/svg+xml")
+
+
+# ---- notifications given up on (outbox dead letters) ---------------------------------------
+
+
+def _dead_letter(event: OutboxEvent) -> DeadLetterOut:
+    return DeadLetterOut(id=event.id, kind=event.kind, ticket_id=event.ticket_id,
+                         recipient=event.recipient, attempts=event.attempts,
+                         last_error=event.last_error, created_at=event.created_at.isoformat(),
+                         dead_at=event.dead_at.isoformat() if event.dead_at else "")
+
+
+@router.get("/outbox/dead", response_model=list[DeadLetterOut])
+async def outbox_dead(_: AdminDep, session: SessionDep) -> list[DeadLetterOut]:
+    return [_dead_letter(e) for e in await dead_letters(session)]
+
+
+@router.post("/outbox/retry-dead", response_model=RetriedOut)
+async def outbox_retry_all(_: AdminDep, session: SessionDep) -> RetriedOut:
+    return RetriedOut(retried=await retry_all_dead(session))
+
+
+@router.post("/outbox/{event_id}/retry", response_model=RetriedOut)
+async def outbox_retry(event_id: int, _: AdminDep, session: SessionDep) -> RetriedOut:
+    """Send it again on the next pass (404 unknown id, 409 not a dead letter)."""
+    await retry_dead(session, event_id)
+    return RetriedOut(retried=1)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from bot.web.deps import ContextDep, SessionDep, rate_limited
+from bot.web.present import opened_ticket_out
 from bot.web.schemas import AskRequest, AskResponse, ExpertOut, SuggestionOut
 
 router = APIRouter(prefix="/api", tags=["worker"])
@@ -10,7 +11,8 @@ router = APIRouter(prefix="/api", tags=["worker"])
 
 @router.post("/ask", response_model=AskResponse, dependencies=[Depends(rate_limited("ask"))])
 async def ask(body: AskRequest, context: ContextDep, session: SessionDep) -> AskResponse:
-    """Suggest a past case, route to experts, or reject a non-technical question."""
+    """Suggest a past case, route to experts (the ticket is opened and returned), or reject a
+    non-technical question."""
     result = await context.ask.ask(session, body.text, body.site, channel="web")
     outcome = result.outcome
     return AskResponse(
@@ -28,4 +30,5 @@ async def ask(body: AskRequest, context: ContextDep, session: SessionDep) -> Ask
         ],
         index_version=outcome.index_version,
         message=result.message,
+        ticket=await opened_ticket_out(session, result.ticket) if result.ticket else None,
     )

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
-from bot.service.photos import MAX_PHOTO_BYTES
 from bot.service.similar import similar_cases
 from bot.web.deps import ContextDep, ExpertDep, SessionDep
 from bot.web.present import expert_photos, expert_ticket, message_out, photo_response
 from bot.web.schemas import AnswerRequest, ExpertTicketOut, MessageOut, SuggestionOut
+from bot.web.uploads import PHOTO_FORM, read_photo_form
 
 router = APIRouter(prefix="/api/expert", tags=["expert"])
 
@@ -57,11 +57,13 @@ async def answer(ticket_id: str, body: AnswerRequest, expert: ExpertDep, context
     return message_out(message, expert_photos(ticket_id))
 
 
-@router.post("/tickets/{ticket_id}/photos", status_code=201, response_model=MessageOut)
-async def answer_with_photo(ticket_id: str, expert: ExpertDep, context: ContextDep,
-                            session: SessionDep, photo: UploadFile = File(...),
-                            text: str = Form("")) -> MessageOut:
-    data = await photo.read(MAX_PHOTO_BYTES + 1)
+@router.post("/tickets/{ticket_id}/photos", status_code=201, response_model=MessageOut,
+             openapi_extra=PHOTO_FORM)
+async def answer_with_photo(ticket_id: str, request: Request, expert: ExpertDep, context: ContextDep,
+                            session: SessionDep) -> MessageOut:
+    """An answer with a photo; the expert and the ticket are checked before the upload is read."""
+    await context.tickets.for_expert(session, ticket_id, expert.id)
+    data, text = await read_photo_form(request)
     message = await context.tickets.answer(session, ticket_id, expert.id, text, photo=data)
     return message_out(message, expert_photos(ticket_id))
 

@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import FileResponse
 
 from bot.service.feedback import ask_and_open_ticket, record_feedback
-from bot.service.photos import MAX_PHOTO_BYTES
-from bot.service.tickets import OpenedTicket
 from bot.web.deps import ContextDep, SessionDep, TicketToken, rate_limited
-from bot.web.present import expert_card, message_out, photo_response, worker_photos, worker_ticket
+from bot.web.present import message_out, opened_ticket_out, photo_response, worker_photos, worker_ticket
 from bot.web.schemas import (
     CloseRequest, FeedbackRequest, FeedbackResponse, MessageOut, MessageRequest, OpenedTicketOut,
     TicketOut, TicketRequest,
 )
+from bot.web.uploads import PHOTO_FORM, read_photo_form
 from knowledge.errors import InvalidInputError
 
 router = APIRouter(prefix="/api", tags=["worker"])
-
-
-async def opened(session: SessionDep, opened: OpenedTicket) -> OpenedTicketOut:
-    return OpenedTicketOut(ticket_id=opened.ticket.id, token=opened.token, status=opened.ticket.status,
-                           expert=await expert_card(session, opened.ticket.expert_id))
 
 
 @router.post("/questions/{question_id}/feedback", response_model=FeedbackResponse,
@@ -31,19 +25,24 @@ async def feedback(question_id: str, body: FeedbackRequest, context: ContextDep,
     """解决了 (solved) or 没解决 (not solved: a ticket for an expert is opened)."""
     ticket = await record_feedback(session, context.tickets, question_id, body.solved, body.case_id)
     return FeedbackResponse(question_id=question_id, solved=body.solved,
-                            ticket=await opened(session, ticket) if ticket else None)
+                            ticket=await opened_ticket_out(session, ticket) if ticket else None)
 
 
 @router.post("/tickets", status_code=201, response_model=OpenedTicketOut,
+             responses={200: {"description": "the question already had this ticket (a retry): "
+                                             "the same ticket with a new working token"}},
              dependencies=[Depends(rate_limited("tickets"))])
-async def open_ticket(body: TicketRequest, context: ContextDep, session: SessionDep) -> OpenedTicketOut:
+async def open_ticket(body: TicketRequest, context: ContextDep, session: SessionDep,
+                      response: Response) -> OpenedTicketOut:
     if body.question_id is not None:
         ticket = await context.tickets.open_for_question(session, body.question_id)
     elif body.text is not None:
         ticket = await ask_and_open_ticket(session, context.ask, context.tickets, body.text, body.site)
     else:
         raise InvalidInputError("give question_id, or text (and site)")
-    return await opened(session, ticket)
+    if not ticket.created:
+        response.status_code = 200
+    return await opened_ticket_out(session, ticket)
 
 
 @router.get("/tickets/{ticket_id}", response_model=TicketOut)
@@ -63,13 +62,13 @@ async def write(ticket_id: str, body: MessageRequest, context: ContextDep, sessi
 
 
 @router.post("/tickets/{ticket_id}/photos", status_code=201, response_model=MessageOut,
-             dependencies=[Depends(rate_limited("messages"))])
-async def send_photo(ticket_id: str, context: ContextDep, session: SessionDep,
-                     photo: UploadFile = File(...), text: str = Form(""),
+             dependencies=[Depends(rate_limited("messages"))], openapi_extra=PHOTO_FORM)
+async def send_photo(ticket_id: str, request: Request, context: ContextDep, session: SessionDep,
                      token: TicketToken = None) -> MessageOut:
-    """A photo (JPEG/PNG/WebP, at most 10 MB) with an optional caption."""
+    """A photo (JPEG/PNG/WebP, at most 10 MB) with an optional caption; the token is checked
+    before the upload is read."""
     ticket = await context.tickets.for_worker(session, ticket_id, token or "")
-    data = await photo.read(MAX_PHOTO_BYTES + 1)
+    data, text = await read_photo_form(request)
     message = await context.tickets.worker_writes(session, ticket, text, photo=data)
     return message_out(message, worker_photos(ticket_id))
 

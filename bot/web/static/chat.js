@@ -55,15 +55,8 @@
     const reply = say(answer.message);
     if (answer.decision === "suggest") {
       cases(answer, text, null);
-    } else if (answer.decision === "route") {
-      const pending = say(T.opening, "bot pending");
-      let ticket;
-      try {
-        ticket = await api("/api/tickets", { method: "POST", body: { question_id: answer.question_id } });
-      } finally {
-        pending.remove();
-      }
-      const view = showTicket(remember(ticket, text));
+    } else if (answer.ticket) {  // routed: the same call opened the ticket
+      const view = showTicket(remember(answer.ticket, text));
       if (answer.suggestions.length) cases(answer, text, view);
     }
     reply.scrollIntoView({ block: "start" });
