@@ -1,10 +1,26 @@
-"""Small knowledge folders for tests, written in the interchange format."""
+"""Small knowledge folders for tests, written in the interchange format; small real photos."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
+
+from PIL import Image
+
+
+def png_bytes(size: tuple[int, int] = (6, 4), color: tuple[int, int, int] = (200, 30, 30)) -> bytes:
+    """A real PNG (the service decodes and re-encodes every photo)."""
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, format="PNG")
+    return out.getvalue()
+
+
+def pixels(data: bytes) -> tuple[str, tuple[int, int], bytes]:
+    """A picture's format, size and pixels: equal for the same picture re-encoded."""
+    with Image.open(io.BytesIO(data)) as image:
+        return image.format or "", image.size, image.convert("RGB").tobytes()
 
 
 def expert(id: str = "E01", **fields: Any) -> dict[str, Any]:

@@ -1,14 +1,27 @@
-"""Photos attached to a ticket thread: JPEG, PNG or WebP up to 10 MB, judged by content."""
+"""Photos attached to a ticket thread: JPEG, PNG or WebP up to 10 MB, judged by content.
+
+Every photo is decoded and saved again before it is stored: that drops the worker's EXIF
+(GPS position, phone model), ICC and XMP data and text chunks, and anything appended to the
+image (a script or a zip in a polyglot file); a file that does not decode is refused.
+"""
 
 from __future__ import annotations
 
+import io
+import struct
 import uuid
 from pathlib import Path
+
+from PIL import Image, ImageOps
 
 from knowledge.errors import InvalidInputError, NotFoundError
 
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
+MAX_PHOTO_PIXELS = 40_000_000  # well above any phone camera; a decoded RGB image of ~120 MB
 MEDIA_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
+_FORMATS = {"jpg": "JPEG", "png": "PNG", "webp": "WEBP"}
+# what Pillow's decoders raise on damaged or hostile input (its own open() catches the same)
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error)
 
 
 def photo_kind(data: bytes) -> str | None:
@@ -22,8 +35,42 @@ def photo_kind(data: bytes) -> str | None:
     return None
 
 
-def save_photo(uploads: Path, ticket_id: str, data: bytes) -> str:
-    """Validate and store; returns the file name kept in the message."""
+def _decode(data: bytes, kind: str, max_pixels: int) -> Image.Image:
+    """The first frame, upright; the pixel count is checked from the header, before decoding."""
+    too_big = f"photo: more than {max_pixels / 1e6:g} megapixels; send a smaller picture"
+    try:
+        with Image.open(io.BytesIO(data), formats=[_FORMATS[kind]]) as image:
+            if image.width * image.height > max_pixels:
+                raise InvalidInputError(f"{too_big} (this one is {image.width}x{image.height})")
+            image.load()
+            return ImageOps.exif_transpose(image)
+    # Pillow's own limit (raised, or warned when warnings are errors) sits above ours, but
+    # fires inside open(), before the check above
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InvalidInputError(too_big) from exc
+    except _DECODE_ERRORS as exc:
+        raise InvalidInputError(f"photo: the file does not decode as a {_FORMATS[kind]} image "
+                                "(damaged or cut short)") from exc
+
+
+def reencode(data: bytes, kind: str, max_pixels: int = MAX_PHOTO_PIXELS) -> bytes:
+    """The picture saved again in its own format, with no metadata and nothing appended."""
+    image = _decode(data, kind, max_pixels)
+    # only transparency is picture, the rest of info (exif, icc_profile, xmp, text) is not
+    image.info = {k: v for k, v in image.info.items() if k == "transparency"}
+    out = io.BytesIO()
+    if kind == "jpg":
+        image = image if image.mode in ("L", "RGB") else image.convert("RGB")
+        image.save(out, "JPEG", quality=85)
+    elif kind == "webp":
+        image.save(out, "WEBP", quality=85)
+    else:
+        image.save(out, "PNG")
+    return out.getvalue()
+
+
+def save_photo(uploads: Path, ticket_id: str, data: bytes, max_pixels: int = MAX_PHOTO_PIXELS) -> str:
+    """Validate, strip and store; returns the file name kept in the message."""
     if len(data) > MAX_PHOTO_BYTES:
         raise InvalidInputError(f"photo: {len(data)} bytes, at most {MAX_PHOTO_BYTES} (10 MB) are allowed")
     if not data:
@@ -31,11 +78,12 @@ def save_photo(uploads: Path, ticket_id: str, data: bytes) -> str:
     kind = photo_kind(data)
     if kind is None:
         raise InvalidInputError("photo: only JPEG, PNG or WebP images are accepted")
+    clean = reencode(data, kind, max_pixels)
     folder = uploads / ticket_id
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{uuid.uuid4().hex}.{kind}"
     tmp = folder / f".{name}.tmp"
-    tmp.write_bytes(data)
+    tmp.write_bytes(clean)
     tmp.replace(folder / name)
     return name
 

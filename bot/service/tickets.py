@@ -14,6 +14,7 @@ other. Channel-agnostic: the web API and the Telegram bot call the same methods.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -130,7 +131,8 @@ class TicketService:
         body = self._text_or_photo(text, photo)
         if ticket.status == "closed":
             raise ConflictError("the ticket is closed; ask a new question")
-        stored = save_photo(self.uploads, ticket.id, photo) if photo is not None else None
+        stored = (await asyncio.to_thread(save_photo, self.uploads, ticket.id, photo)
+                  if photo is not None else None)  # decoding a big photo takes a second or more
 
         async def write(current: Ticket) -> TicketMessage:
             if current.status == "closed":
@@ -224,7 +226,7 @@ class TicketService:
             if ticket.status == "closed":
                 raise ConflictError("the ticket is closed")
             if photo is not None and not stored:
-                stored.append(save_photo(self.uploads, ticket.id, photo))
+                stored.append(await asyncio.to_thread(save_photo, self.uploads, ticket.id, photo))
             now = self.clock.now()
             message = self._add_message(session, ticket, "expert", body, expert_id=expert_id,
                                         photo=stored[0] if stored else None)

@@ -43,10 +43,9 @@ def message_out(message: TicketMessage, photo_base: str) -> MessageOut:
 
 
 def photo_response(uploads: Path, ticket_id: str, name: str) -> FileResponse:
-    """The stored photo; ``nosniff`` so a browser never runs it as anything but an image."""
+    """The stored photo (``nosniff`` is added to every response at the edge, bot/web/edge.py)."""
     path = photo_path(uploads, ticket_id, name)
-    return FileResponse(path, media_type=MEDIA_TYPES[path.suffix.lstrip(".")],
-                        headers={"X-Content-Type-Options": "nosniff"})
+    return FileResponse(path, media_type=MEDIA_TYPES[path.suffix.lstrip(".")])
 
 
 async def messages(session: AsyncSession, ticket: Ticket, photo_base: str) -> list[MessageOut]:

@@ -9,10 +9,11 @@ from sqlalchemy import select
 from bot import texts
 from bot.telegram.callbacks import FeedbackCb, RateCb
 from knowledge.models import Expert, Question, TelegramChat, Ticket, TicketMessage
+from tests.factories import png_bytes
 from tests.telegram.conftest import Talk, buttons, texts_of
 from tests.telegram.helpers import REJECTED, ROUTED, SUGGESTED, load_ticket, open_ticket
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = png_bytes()
 
 
 async def test_the_qr_deep_link_remembers_the_site(talk: Talk):
