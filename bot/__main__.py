@@ -17,6 +17,11 @@ from bot.app import create_app
 from bot.logs import setup_logging
 from bot.runtime import load_settings
 
+# proxy_headers=False: uvicorn would otherwise take X-Forwarded-For from any peer in its
+# forwarded_allow_ips (127.0.0.1 by default) as the client address. The app resolves the
+# address itself, trusting only CRAFTDESK_RATE_LIMIT__TRUSTED_PROXIES (bot/web/ratelimit.py).
+UVICORN_OPTIONS = {"log_config": None, "proxy_headers": False}
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(
@@ -33,7 +38,7 @@ def main() -> None:
     if settings.telegram.enabled:
         mode = "webhook" if settings.telegram.webhook_url else "long polling"
         logging.getLogger("bot").info("telegram bot enabled", extra={"mode": mode})
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, **UVICORN_OPTIONS)
 
 
 if __name__ == "__main__":

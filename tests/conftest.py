@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.runtime import database
 from bot.settings import RateLimitSettings, Settings
+from tests.utils.auth import ADMIN_TOKEN
 from tests.utils.postgres import PostgresUnavailable, create_database, postgres_server
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,14 +38,18 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str) -> Settings:
-    """Settings for one test: its own data dir and database, no demo auto-import."""
+    """Settings for one test: its own data dir and database, no demo auto-import, the test
+    admin token (tests/utils/auth.py)."""
     for name in list(os.environ):
         if name.startswith("CRAFTDESK_") and name != "CRAFTDESK_TEST_MODEL_CACHE":
             monkeypatch.delenv(name)
     return Settings(env="test", data_dir=tmp_path / "var", database_url=db_url,
-                    import_demo_when_empty=False,
-                    rate_limit=RateLimitSettings(ask_per_minute=100_000, tickets_per_minute=100_000,
-                                                 messages_per_minute=100_000))
+                    import_demo_when_empty=False, admin_token=ADMIN_TOKEN,
+                    rate_limit=RateLimitSettings(
+                        ask_per_minute=100_000, tickets_per_minute=100_000,
+                        messages_per_minute=100_000, ask_per_address_per_minute=100_000,
+                        tickets_per_address_per_minute=100_000,
+                        messages_per_address_per_minute=100_000, ask_per_site_per_minute=100_000))
 
 
 @pytest.fixture

@@ -1,49 +1,150 @@
-"""Per-client rate limits for the anonymous calls: a token bucket per (limit, address);
-over the limit the answer is 429 with Retry-After."""
+"""Rate limits of the anonymous calls and of wrong bearer tokens: token buckets keyed by the
+client (address plus the web chat's ``X-Client-Id``), the address and the site; over a limit the
+answer is 429 with Retry-After.
+
+The address is the TCP peer unless that peer is a trusted proxy; then X-Forwarded-For is read
+from the right (the part our proxies wrote), because everything left of it is what the client
+chose to send.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import math
+import re
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 from fastapi import HTTPException, Request
 
+from bot.settings import RateLimitSettings
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+MAX_SITE_KEY = 64  # site codes are short; a longer value must not grow the table
+
 
 class TokenBucket:
+    """Tokens per key, refilled continuously. Past ``max_clients`` keys the least recently
+    used one is forgotten (forgetting only lets a quiet client start afresh)."""
+
     def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic,
                  max_clients: int = 100_000):
         self.capacity = float(per_minute)
         self.rate = per_minute / 60.0
         self.clock = clock
         self.max_clients = max_clients
-        self.buckets: dict[str, tuple[float, float]] = {}
+        self.buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def _tokens(self, key: str, now: float) -> float:
+        tokens, last = self.buckets.get(key, (self.capacity, now))
+        return min(self.capacity, tokens + (now - last) * self.rate)
+
+    def wait(self, key: str) -> float:
+        """Seconds until ``key`` may take a token (0: now); changes nothing."""
+        tokens = self._tokens(key, self.clock())
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
 
     def take(self, key: str) -> float:
-        """0 when allowed, else the seconds to wait."""
+        """0 when allowed (a token is taken), else the seconds to wait."""
         now = self.clock()
-        tokens, last = self.buckets.get(key, (self.capacity, now))
-        tokens = min(self.capacity, tokens + (now - last) * self.rate)
-        if tokens < 1:
-            self.buckets[key] = (tokens, now)
-            return (1 - tokens) / self.rate
-        if len(self.buckets) >= self.max_clients and key not in self.buckets:
-            self.buckets.clear()  # bounded memory; forgetting only lets clients through
-        self.buckets[key] = (tokens - 1, now)
-        return 0.0
+        tokens = self._tokens(key, now)
+        allowed = tokens >= 1
+        self.buckets[key] = (tokens - 1 if allowed else tokens, now)
+        self.buckets.move_to_end(key)
+        while len(self.buckets) > self.max_clients:
+            self.buckets.popitem(last=False)
+        return 0.0 if allowed else (1 - tokens) / self.rate
 
 
-def client_address(request: Request, trust_forwarded: bool) -> str:
-    if trust_forwarded and (forwarded := request.headers.get("x-forwarded-for")):
-        return forwarded.split(",")[0].strip()
-    return request.client.host if request.client else "unknown"
+def make_limits(settings: RateLimitSettings) -> dict[str, TokenBucket]:
+    """The buckets of one process, by name: ``ask``, ``tickets``, ``messages`` per client,
+    ``<name>_address`` per address, ``ask_site`` per site, ``auth_failures`` per address."""
+    per_minute = {
+        "ask": settings.ask_per_minute, "tickets": settings.tickets_per_minute,
+        "messages": settings.messages_per_minute,
+        "ask_address": settings.ask_per_address_per_minute,
+        "tickets_address": settings.tickets_per_address_per_minute,
+        "messages_address": settings.messages_per_address_per_minute,
+        "ask_site": settings.ask_per_site_per_minute,
+        "auth_failures": settings.auth_failures_per_minute,
+    }
+    return {name: TokenBucket(limit) for name, limit in per_minute.items()}
 
 
-def enforce(bucket: TokenBucket, request: Request, trust_forwarded: bool) -> None:
-    wait = bucket.take(client_address(request, trust_forwarded))
-    if wait > 0:
-        raise HTTPException(
-            status_code=429,
-            detail=f"too many requests; try again in {math.ceil(wait)} seconds",
-            headers={"Retry-After": str(math.ceil(wait))},
-        )
+@lru_cache(maxsize=16)
+def _networks(entries: tuple[str, ...]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+
+
+def _parse(text: str) -> Address | None:
+    """An address as proxies write it (``1.2.3.4``, ``1.2.3.4:80``, ``[::1]:80``); None if not."""
+    text = text.strip()
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def client_address(peer: str | None, forwarded_for: Sequence[str],
+                   trusted_proxies: Sequence[str]) -> str:
+    """The client's address: the peer, or when the peer is a trusted proxy the right-most
+    X-Forwarded-For hop that is not one. A malformed hop ends the walk at the last trusted
+    address, which is then the key: never a value the client could have chosen."""
+    address = _parse(peer or "")
+    if address is None:
+        return peer or "unknown"
+    networks = _networks(tuple(trusted_proxies))
+    hops = [hop for header in forwarded_for for hop in header.split(",")]
+    while any(address in network for network in networks) and hops:
+        hop = _parse(hops.pop())
+        if hop is None:
+            break
+        address = hop
+    return str(address)
+
+
+def request_client(request: Request, settings: RateLimitSettings) -> tuple[str, str]:
+    """(address, client key): the key adds a well-formed ``X-Client-Id`` to the address."""
+    address = client_address(request.client.host if request.client else None,
+                             request.headers.getlist("x-forwarded-for"), settings.trusted_proxies)
+    client_id = request.headers.get("x-client-id", "")
+    return address, f"{address} {client_id}" if CLIENT_ID.fullmatch(client_id) else address
+
+
+def too_many(what: str, wait: float) -> HTTPException:
+    seconds = max(1, math.ceil(wait))
+    return HTTPException(status_code=429, headers={"Retry-After": str(seconds)},
+                         detail=f"too many requests ({what}); try again in {seconds} seconds")
+
+
+def admit(checks: Sequence[tuple[str, TokenBucket, str]]) -> None:
+    """Take one token from each (what, bucket, key), or none at all: a request refused by one
+    limit does not use up the others. Raises 429 naming the first limit that is exhausted."""
+    for what, bucket, key in checks:
+        if (wait := bucket.wait(key)) > 0:
+            raise too_many(what, wait)
+    for _, bucket, key in checks:
+        bucket.take(key)
+
+
+async def named_site(request: Request) -> str | None:
+    """The ``site`` of a JSON body. FastAPI has read and parsed the body before it solves the
+    dependencies and Starlette keeps the parsed value on the request, so this neither reads
+    the stream again nor parses twice; a body that is not a JSON object names no site."""
+    try:
+        body = await request.json()
+    except ValueError:
+        return None
+    site = body.get("site") if isinstance(body, dict) else None
+    return site[:MAX_SITE_KEY] if isinstance(site, str) and site else None

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bot.settings import Settings
+from bot.settings import PLACEHOLDER_ADMIN_TOKEN, Settings
 
 
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
@@ -27,10 +27,28 @@ def test_database_url_overrides_the_sqlite_default(monkeypatch: pytest.MonkeyPat
     assert Settings().db_url == "postgresql+asyncpg://u:p@127.0.0.1/craftdesk"
 
 
-def test_placeholder_admin_token_is_refused_in_production(monkeypatch: pytest.MonkeyPatch):
+@pytest.mark.parametrize("env", ["development", "test", "production"])
+@pytest.mark.parametrize("token", [PLACEHOLDER_ADMIN_TOKEN, "too-short-0123"])
+def test_weak_admin_token_is_refused_everywhere(monkeypatch: pytest.MonkeyPatch, env: str, token: str):
+    monkeypatch.setenv("CRAFTDESK_ENV", env)
+    monkeypatch.setenv("CRAFTDESK_ADMIN_TOKEN", token)
+    with pytest.raises(ValidationError, match="(?s)admin_token.*at least 16 characters"):
+        Settings()
+
+
+def test_admin_token_is_optional(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("CRAFTDESK_ADMIN_TOKEN", raising=False)
     monkeypatch.setenv("CRAFTDESK_ENV", "production")
-    with pytest.raises(ValidationError, match="CRAFTDESK_ADMIN_TOKEN"):
+    assert Settings().admin_token is None  # generated at start: see test_admin_token.py
+
+
+def test_trusted_proxies_from_the_environment(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("CRAFTDESK_RATE_LIMIT__TRUSTED_PROXIES", "10.0.0.1, 192.168.0.0/16,fd00::/8")
+    assert Settings().rate_limit.trusted_proxies == ["10.0.0.1/32", "192.168.0.0/16", "fd00::/8"]
+    monkeypatch.setenv("CRAFTDESK_RATE_LIMIT__TRUSTED_PROXIES", '["10.0.0.1"]')
+    assert Settings().rate_limit.trusted_proxies == ["10.0.0.1/32"]
+    monkeypatch.setenv("CRAFTDESK_RATE_LIMIT__TRUSTED_PROXIES", "10.0.0.1,proxy.local")
+    with pytest.raises(ValidationError, match="not an IP address or network.*proxy.local"):
         Settings()
 
 

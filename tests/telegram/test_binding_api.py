@@ -10,11 +10,10 @@ import pytest
 
 from bot import texts
 from bot.app import create_app
-from bot.settings import PLACEHOLDER_ADMIN_TOKEN, TelegramSettings
+from bot.settings import TelegramSettings
 from bot.web.routes import telegram_admin
 from tests.telegram.conftest import Talk, texts_of
-
-ADMIN = {"Authorization": f"Bearer {PLACEHOLDER_ADMIN_TOKEN}"}
+from tests.utils.auth import ADMIN
 
 
 @pytest.fixture

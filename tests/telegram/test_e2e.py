@@ -26,16 +26,16 @@ from sqlalchemy import select
 from bot import texts
 from bot.app import create_app
 from bot.context import AppContext, open_context
-from bot.settings import PLACEHOLDER_ADMIN_TOKEN, Settings, TelegramSettings
+from bot.settings import Settings, TelegramSettings
 from bot.telegram import webhook
 from bot.telegram.callbacks import FeedbackCb, RateCb
 from bot.web.routes import telegram_admin
 from knowledge.models import Question, Ticket, TicketMessage
 from tests.telegram.bot_api_emulator import BOT_USERNAME, Emulator, Person, buttons, unavailable
 from tests.telegram.helpers import ROUTED, SUGGESTED
+from tests.utils.auth import ADMIN, ADMIN_TOKEN
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="session")]
-ADMIN = {"Authorization": f"Bearer {PLACEHOLDER_ADMIN_TOKEN}"}
 PNG_1X1_SIZE = 70
 _bot_ids = itertools.count(700_001)
 
@@ -60,6 +60,7 @@ def e2e_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator: Emul
             monkeypatch.delenv(name)
     settings = Settings(env="test", data_dir=tmp_path / "var",
                         database_url=f"sqlite+aiosqlite:///{tmp_path / 'var' / 'craftdesk.db'}",
+                        admin_token=ADMIN_TOKEN,
                         telegram=TelegramSettings(bot_token=f"{next(_bot_ids)}:e2e-token",
                                                   api_base=emulator.base_url))
     shutil.copytree(demo_index_dir, settings.index_dir, symlinks=True)

@@ -39,9 +39,29 @@ const cd = (() => {
     }
   }
 
+  /** A random id per browser, sent as X-Client-Id: the rate limits then count each phone on its
+      own, also when a whole shop floor shares one factory address. */
+  function clientId() {
+    const KEY = "craftdesk.client";
+    let id = null;
+    try {
+      id = localStorage.getItem(KEY);
+      if (!/^[A-Za-z0-9_-]{8,64}$/.test(id || "")) {
+        const bytes = crypto.getRandomValues(new Uint8Array(16));
+        id = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+        localStorage.setItem(KEY, id);
+      }
+    } catch (err) {
+      return null;  // storage blocked: the address alone counts
+    }
+    return id;
+  }
+  const CLIENT_ID = clientId();
+
   /** A JSON API call; throws ApiError with the HTTP status and the API's detail. */
   async function api(path, { method = "GET", body, form, headers = {} } = {}) {
     const init = { method, headers: { ...headers } };
+    if (CLIENT_ID) init.headers["X-Client-Id"] = CLIENT_ID;
     if (form) init.body = form;
     else if (body !== undefined) {
       init.body = JSON.stringify(body);
