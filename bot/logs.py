@@ -12,18 +12,14 @@ import logging
 import re
 import sys
 
+from bot.service.secrets import mask_bot_tokens
+
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
 # C0, DEL, C1 and the Unicode line/paragraph separators, plus the backslash so that an escape
 # in the output always means the character was there
 _UNSAFE = re.compile(r"[\\\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _NEEDS_QUOTES = re.compile(r"[\s=\"']")
-_URL_TOKEN = re.compile(r"bot\d+(?::|%3[Aa])[A-Za-z0-9_-]{30,}")
-_BARE_TOKEN = re.compile(r"\d{6,}(?::|%3[Aa])[A-Za-z0-9_-]{30,}")
-
-
-def mask_tokens(text: str) -> str:
-    return _BARE_TOKEN.sub("<token>", _URL_TOKEN.sub("bot<token>", text))
 
 
 def escape(text: str) -> str:
@@ -50,7 +46,7 @@ class KeyValueFormatter(logging.Formatter):
             text += "\n" + (record.exc_text or self.formatException(record.exc_info))
         if record.stack_info:
             text += "\n" + self.formatStack(record.stack_info)
-        return mask_tokens(text)
+        return mask_bot_tokens(text)
 
 
 def setup_logging(level: str = "INFO") -> None:

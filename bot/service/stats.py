@@ -3,7 +3,8 @@
 One call, ``compute_stats``, serves ``GET /api/admin/stats`` and ``scripts/stats.py``. Question
 counts per site are grouped in SQL; ticket figures need each ticket's response time, so tickets
 are read row by row and folded in Python (the median is not portable SQL). Everything is UTC:
-the window and the ISO weeks of ``weekly``.
+the window and the ISO weeks of ``weekly``. ``outbox`` is the notification queue as it is now
+(not windowed): pending, dead-lettered (given up on, an admin can retry) and delivered.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from datetime import datetime, timezone
 from statistics import fmean, median
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from knowledge.errors import InvalidInputError
-from knowledge.models import Expert, Question, Site, Ticket
+from knowledge.models import Expert, OutboxEvent, Question, Site, Ticket
 
 QUESTION_COUNTS = ("questions", "suggested", "rejected", "routed", "solved_by_suggestion", "not_solved")
 TICKET_COUNTS = ("tickets", "tickets_answered", "tickets_closed", "tickets_open")
@@ -124,7 +125,8 @@ async def compute_stats(
     window = {name: moment and moment.astimezone(timezone.utc).isoformat()
               for name, moment in (("since", since), ("until", until))}
     return {"window": window, **report.as_dict(),
-            "unanswered": await _unanswered(session, since, until, top_unanswered)}
+            "unanswered": await _unanswered(session, since, until, top_unanswered),
+            "outbox": await _outbox(session)}
 
 
 def iso_week(moment: datetime) -> str:
@@ -193,6 +195,14 @@ async def _unanswered(session: AsyncSession, since: datetime | None, until: date
          "oldest": min(r.created_at for r in rows).isoformat()}
         for text, rows in ranked[:top]
     ]
+
+
+async def _outbox(session: AsyncSession) -> dict[str, int]:
+    delivered = OutboxEvent.delivered_at.is_not(None)
+    dead = OutboxEvent.dead_at.is_not(None) & OutboxEvent.delivered_at.is_(None)
+    query = select(func.count(), func.count(case((delivered, 1))), func.count(case((dead, 1))))
+    total, done, given_up = (await session.execute(query.select_from(OutboxEvent))).one()
+    return {"pending": total - done - given_up, "dead": given_up, "delivered": done}
 
 
 def _none_last(item: tuple[Hashable, Any]) -> tuple[bool, str]:

@@ -2,7 +2,9 @@
 ticket came from Telegram; assignments, follow-ups and closings reach experts who bound a
 Telegram account; escalations reach the Telegram admins. Events already delivered (by this
 or another instance) are dropped by id; a chat that blocked the bot is given up on, while
-network and server errors raise so that the outbox tries again."""
+network and server errors raise so that the outbox tries again. Flood control (429,
+``TelegramRetryAfter``) becomes ``DeliveryDeferred``: the outbox waits as long as Telegram
+asks, and since the limit is per bot, it holds the rest of its batch too."""
 
 from __future__ import annotations
 
@@ -11,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
 from aiogram.types import FSInputFile, InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
-from bot.service.outbox import Notification
+from bot.service.outbox import DeliveryDeferred, Notification
 from bot.telegram import present, store
 from bot.telegram.keyboards import rating_keyboard, ticket_keyboard
 from knowledge.models import Expert, Site, Ticket
@@ -39,6 +41,8 @@ class TelegramNotifier:
                 return
             try:
                 sent = await self._send(session, event)
+            except TelegramRetryAfter as exc:
+                raise DeliveryDeferred(exc.retry_after) from exc
             except (TelegramForbiddenError, TelegramBadRequest) as exc:  # blocked, chat gone
                 log.warning("telegram notification given up", extra={"event": event.id, "error": str(exc)})
                 sent = True

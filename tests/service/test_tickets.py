@@ -216,16 +216,18 @@ class FlakyNotifier:
         self.seen.setdefault(event.id, event.kind)
 
 
-async def test_outbox_survives_a_crash_between_change_and_delivery(kb: Sessions, service: TicketService):
+async def test_outbox_survives_a_crash_between_change_and_delivery(kb: Sessions, service: TicketService,
+                                                                  clock: FakeClock):
     qid = await question(kb, ["E01"])
     async with kb() as session:
         opened = await service.open_for_question(session, qid)
         await service.answer(session, opened.ticket.id, "E01", "答复")
     notifier = FlakyNotifier()
-    assert await OutboxDispatcher(kb, [notifier]).deliver_pending() == 0  # "crash": nothing sent
-    # a new process (new dispatcher) after the restart delivers everything still pending
+    assert await OutboxDispatcher(kb, [notifier], clock=clock).deliver_pending() == 0  # "crash": nothing sent
+    # a new process (new dispatcher) after the restart delivers everything still pending, once due
     notifier.broken = False
-    restarted = OutboxDispatcher(kb, [notifier])
+    clock.advance(seconds=3)
+    restarted = OutboxDispatcher(kb, [notifier], clock=clock)
     assert await restarted.deliver_pending() == 2
     assert sorted(notifier.seen.values()) == ["answered", "assigned"]
     assert await restarted.deliver_pending() == 0

@@ -1,14 +1,17 @@
 """The outbox's Telegram adapter: who gets what, duplicates dropped by event id, chats that
-blocked the bot given up on, and Telegram outages left for the outbox to retry."""
+blocked the bot given up on, Telegram outages left for the outbox to retry, and flood
+control turned into a deferral."""
 
 from __future__ import annotations
 
 import pytest
 from aiogram.exceptions import TelegramServerError
 from aiogram.methods import SendMessage, SendPhoto
+from aiogram.methods.base import Response
+from aiogram.types import ResponseParameters
 from sqlalchemy import select
 
-from bot.service.outbox import Notification
+from bot.service.outbox import DeliveryDeferred, Notification
 from bot.telegram.notifier import TelegramNotifier
 from knowledge.models import TelegramDelivery
 from tests.telegram.conftest import ADMIN_ID, Talk, buttons
@@ -93,3 +96,18 @@ async def test_a_blocked_chat_is_given_up_but_an_outage_is_retried(talk: Talk, n
     await notifier.deliver(answered(900_041, ticket.id, chat_id=5007))  # the retry goes through
     await notifier.deliver(answered(900_040, ticket.id, chat_id=5007))  # given up: stays so
     assert len(session.requests) == 3
+
+
+async def test_flood_control_becomes_a_deferral(talk: Talk, notifier: TelegramNotifier):
+    ticket, _ = await open_ticket(talk, 5008)
+    session = notifier.bot.session
+    session.responses.append((SendMessage, Response[object](
+        ok=False, error_code=429, description="Too Many Requests: retry after 30",
+        parameters=ResponseParameters(retry_after=30))))
+    with pytest.raises(DeliveryDeferred) as deferred:
+        await notifier.deliver(answered(900_050, ticket.id, chat_id=5008))
+    assert deferred.value.seconds == 30
+    async with talk.context.sessions() as db:
+        assert 900_050 not in (await db.scalars(select(TelegramDelivery.event_id))).all()
+    await notifier.deliver(answered(900_050, ticket.id, chat_id=5008))  # after the wait: sent
+    assert len(notifier.bot.sent(SendMessage, chat_id=5008)) == 2

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-ADMIN = {"Authorization": "Bearer change-me-admin-token"}
+from tests.utils.auth import ADMIN
+
 NEW_PROBLEM = "注塑机开模的时候模具有异响，咔咔的响，是顶针板卡了吗"
 
 

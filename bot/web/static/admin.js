@@ -1,5 +1,5 @@
 /* The admin pages: sites and QR downloads, candidate cases to publish, experts and their
-   login links, statistics charts, and the index rebuild. The admin token stays in
+   login links, statistics charts with the notifications given up on, and the index rebuild. The admin token stays in
    sessionStorage (gone when the tab closes). */
 "use strict";
 
@@ -174,6 +174,49 @@
       charts.bars(T.charts.responseRegion, s.by_region.map((r) => [name(r.key), r.median_first_response_minutes]), opts),
       charts.bars(T.charts.byIndustry, s.by_industry.map((r) => [name(r.key), r.questions]), opts),
       charts.bars(T.charts.byRegion, s.by_region.map((r) => [name(r.key), r.questions]), opts));
+    deadLetters(s.outbox ? s.outbox.dead : 0);
+  }
+
+  // ---- notifications given up on (dead letters); hidden when there are none ---------------------
+  async function deadLetters(count) {
+    const section = $("dead-letters");
+    cd.show(section, count > 0);
+    if (!count) return;
+    $("dead-count").textContent = count;
+    let list;
+    try {
+      list = await api("/api/admin/outbox/dead", { headers: auth });
+    } catch (err) {
+      failed(err, $("dead-result"));
+      return;
+    }
+    const retry = (path, button) => async () => {
+      button.disabled = true;
+      try {
+        await api(path, { method: "POST", headers: auth });
+      } catch (err) {
+        button.disabled = false;
+        failed(err, $("dead-result"));
+        return;
+      }
+      $("dead-result").textContent = section.dataset.retried;
+      stats();
+    };
+    $("retry-all").onclick = retry("/api/admin/outbox/retry-dead", $("retry-all"));
+    $("retry-all").disabled = false;
+    put($("dead"), ...list.map((d) => {
+      const button = h("button", { type: "button", class: "secondary small", text: section.dataset.retry });
+      button.addEventListener("click", retry(`/api/admin/outbox/${encodeURIComponent(d.id)}/retry`, button));
+      return h("tr", { "data-event": d.id },
+        h("td", { text: d.id }),
+        h("td", { text: d.kind }),
+        h("td", { class: "wide-only" }, h("code", { text: d.ticket_id })),
+        h("td", { class: "wide-only", text: d.recipient }),
+        h("td", { text: d.attempts }),
+        h("td", { class: "small", text: d.last_error || "" }),
+        h("td", { class: "wide-only nowrap", text: cd.time(d.dead_at) }),
+        h("td", {}, button));
+    }));
   }
 
   // ---- the index -------------------------------------------------------------------------------

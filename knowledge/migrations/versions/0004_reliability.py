@@ -18,6 +18,7 @@ branch_labels = None
 depends_on = None
 
 EXISTING_EXPERT_TOKENS_VALID = timedelta(days=180)
+OLD_GIVE_UP = 20  # the attempts after which the dispatcher before 0004 stopped trying
 
 
 def upgrade() -> None:
@@ -49,6 +50,15 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('last_error', sa.String(length=500), nullable=True))
         batch_op.add_column(sa.Column('dead_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index(batch_op.f('ix_outbox_dead_at'), ['dead_at'], unique=False)
+    # rows the old dispatcher gave up on (20 tries) become dead letters admins see and can
+    # retry, instead of being sent days late or staying invisible
+    outbox = sa.table('outbox', sa.column('attempts', sa.Integer()),
+                      sa.column('delivered_at', sa.DateTime(timezone=True)),
+                      sa.column('dead_at', sa.DateTime(timezone=True)),
+                      sa.column('last_error', sa.String(500)))
+    op.execute(outbox.update().where(outbox.c.delivered_at.is_(None), outbox.c.attempts >= OLD_GIVE_UP)
+               .values(dead_at=datetime.now(timezone.utc),
+                       last_error='given up before dead letters existed (20 failed tries)'))
 
 
 def downgrade() -> None:
