@@ -110,3 +110,17 @@ async def test_queue_lists_open_tickets_each_ready_to_answer(talk: Talk):
 
 async def test_queue_is_for_experts_only(talk: Talk):
     assert texts_of(await talk.say(2060, "/queue")) == [texts.TG_WELCOME]
+
+
+async def test_a_deactivated_expert_is_a_stranger_to_the_bot(talk: Talk):
+    """Deactivation ends the Telegram binding's powers at once: no queue, no claim."""
+    ticket, _, _, result = await assigned_to_bound_expert(talk, 2070, 2071)
+    async with talk.context.sessions() as session:
+        expert = await session.get(Expert, ticket.expert_id)
+        assert expert is not None
+        expert.active = False
+        await session.commit()
+    assert texts_of(await talk.say(2071, "/queue")) == [texts.TG_WELCOME]
+    claim = TicketCb(action=TicketAction.claim, ticket_id=ticket.id).pack()
+    assert alerts(await talk.press(2071, claim, result.message_id)) == [texts.TG_NOT_YOUR_TICKET]
+    assert (await load_ticket(talk, ticket.id)).claimed_at is None
