@@ -33,7 +33,7 @@ def create_app(settings: Settings, context: AppContext | None = None) -> FastAPI
     if context is not None:
         app.state.context = context
     install_error_handlers(app)
-    app.add_middleware(EdgeMiddleware)
+    app.add_middleware(EdgeMiddleware, max_in_flight=settings.max_in_flight_requests)
     app.include_router(health.router)
     for module in (ask, tickets, expert, admin, telegram_admin):
         app.include_router(module.router)

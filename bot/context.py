@@ -155,7 +155,7 @@ async def open_context(settings: Settings, encoder: Encoder | None = None, clock
             tickets=tickets,
             publisher=Publisher(encoder, holder, clock),
             reindexer=Reindexer(sessions, encoder, holder),
-            outbox=OutboxDispatcher(sessions, notifiers, clock=clock),
+            outbox=OutboxDispatcher(sessions, notifiers, clock=clock, gate=gate),
             limits=make_limits(settings.rate_limit),
             telegram=telegram,
         )

@@ -125,6 +125,8 @@ class Settings(BaseSettings):
     encoder_threads: int = Field(1, ge=1, le=64)
     import_demo_when_empty: bool = True
     expert_token_days: float = Field(180, gt=0, description="how long an expert's login link works")
+    max_in_flight_requests: int = Field(
+        32, ge=1, description="requests worked on at once; more wait their turn in arrival order")
     index_poll_seconds: float = Field(
         2.0, gt=0, description="how often a server looks for an index another process built")
     log_level: str = "INFO"
