@@ -507,16 +507,6 @@ class Database:
         async with self.engine.connect() as conn:
             return [tuple(row) for row in (await conn.execute(text(sql), params)).all()]
 
-    async def columns(self) -> dict[str, set[str]]:
-        if self.sqlite_path is not None:
-            names = [r[0] for r in await self.rows("SELECT name FROM sqlite_master WHERE type = 'table'")]
-            return {n: {r[1] for r in await self.rows(f'PRAGMA table_info("{n}")')} for n in names}
-        found: dict[str, set[str]] = {}
-        for table, column in await self.rows("SELECT table_name, column_name FROM information_schema.columns "
-                                             "WHERE table_schema = current_schema()"):
-            found.setdefault(table, set()).add(column)
-        return found
-
     async def close(self) -> None:
         if self.sqlite is not None:
             self.sqlite.close()
@@ -524,19 +514,12 @@ class Database:
             await self.engine.dispose()
 
 
-def dead_letter_column(outbox_columns: set[str]) -> str | None:
-    return next((c for c in sorted(outbox_columns) if "dead" in c or c in ("failed_at", "gave_up_at")), None)
-
-
 def max_attempts() -> int:
-    default = inspect.signature(OutboxDispatcher.__init__).parameters["max_attempts"].default
-    return default if isinstance(default, int) else 20
+    return inspect.signature(OutboxDispatcher.__init__).parameters["max_attempts"].default
 
 
-async def outbox_states(db: Database, columns: dict[str, set[str]]) -> Counter:
-    dead = dead_letter_column(columns.get("outbox", set()))
-    rows = await db.rows(f"SELECT delivered_at IS NOT NULL, attempts, "
-                         f"{f'{dead} IS NOT NULL' if dead else '0 = 1'} FROM outbox")
+async def outbox_states(db: Database) -> Counter:
+    rows = await db.rows("SELECT delivered_at IS NOT NULL, attempts, dead_at IS NOT NULL FROM outbox")
     limit, states = max_attempts(), Counter()
     for delivered, attempts, dead_lettered in rows:
         states["delivered" if delivered else "dead-lettered" if dead_lettered else
@@ -547,7 +530,7 @@ async def outbox_states(db: Database, columns: dict[str, set[str]]) -> Counter:
 async def outbox_backlog(db: Database) -> int | None:
     """Notifications waiting for the dispatcher; None when the database cannot be read now."""
     try:
-        return (await outbox_states(db, await db.columns()))["pending"]
+        return (await outbox_states(db))["pending"]
     except Exception:  # e.g. not created yet, or locked past the timeout: progress only
         return None
 
@@ -570,16 +553,10 @@ def _as_list(value: Any) -> list:
 
 
 async def verify(db: Database, acks: list[Ack], sqlite: bool) -> dict[str, Any]:
-    columns = await db.columns()
-    ticket_columns = columns.get("tickets", set())
-    token_column = "token_hash" if "token_hash" in ticket_columns else "NULL"
+    """The first token of a ticket is stored on it, tokens re-issued to retries in ticket_tokens."""
     tickets = {row[0]: row for row in await db.rows(
-        f"SELECT id, {token_column}, question_id, expert_id, offered_to, tier FROM tickets")}
-    token_table = columns.get("ticket_tokens", set())
-    stored_hashes: set[tuple[str | None, str]] = set()
-    if "token_hash" in token_table:
-        link = "ticket_id" if "ticket_id" in token_table else "NULL"
-        stored_hashes = {(r[0], r[1]) for r in await db.rows(f"SELECT {link}, token_hash FROM ticket_tokens")}
+        "SELECT id, token_hash, question_id, expert_id, offered_to, tier FROM tickets")}
+    stored_hashes = {(r[0], r[1]) for r in await db.rows("SELECT ticket_id, token_hash FROM ticket_tokens")}
     worker_messages = dict(await db.rows(
         "SELECT ticket_id, COUNT(*) FROM ticket_messages WHERE author = 'worker' GROUP BY ticket_id"))
     outbox_rows = dict(await db.rows("SELECT ticket_id, COUNT(*) FROM outbox GROUP BY ticket_id"))
@@ -596,8 +573,7 @@ async def verify(db: Database, acks: list[Ack], sqlite: bool) -> dict[str, Any]:
         problems = set()
         for token in given:
             digest = hashlib.sha256(token.encode("utf-8")).hexdigest()
-            if digest != ticket_hash and (ticket_id, digest) not in stored_hashes and \
-                    (None, digest) not in stored_hashes:
+            if digest != ticket_hash and (ticket_id, digest) not in stored_hashes:
                 problems.add("token hash missing")
         if not (expert_id or _as_list(offered_to) or tier == "admin"):
             problems.add("without owner")
@@ -614,13 +590,10 @@ async def verify(db: Database, acks: list[Ack], sqlite: bool) -> dict[str, Any]:
                                "GROUP BY question_id HAVING COUNT(*) > 1")
     return {
         "acknowledged": len(tokens), "found": found,
-        "token_place": " or ".join(p for p, ok in (("ticket_tokens", bool(token_table)),
-                                                   ("tickets.token_hash", token_column != "NULL")) if ok),
         "duplicates": len(duplicates),
         "acked_duplicates": sum(1 for ids in acked_per_question.values() if len(ids) > 1),
         "tickets_in_db": len(tickets),
-        "outbox": await outbox_states(db, columns),
-        "dead_column": dead_letter_column(columns.get("outbox", set())),
+        "outbox": await outbox_states(db),
         "quick_check": ", ".join(str(r[0]) for r in await db.rows("PRAGMA quick_check")) if sqlite else None,
     }
 
@@ -737,7 +710,7 @@ def db_report(db: dict[str, Any], settled: tuple[float, int | None]) -> list[str
     found, outbox = db["found"], db["outbox"]
     return ["## Database checks (read directly after the server stopped)", "",
             f"- tickets acknowledged: {db['acknowledged']}",
-            f"- tickets verified: {found['verified']} (stored, token hash in {db['token_place'] or 'nowhere'}, "
+            f"- tickets verified: {found['verified']} (stored, its token's hash on it or in ticket_tokens, "
             "an owner, the worker's message, an outbox row)",
             f"- tickets lost: {found['lost']}",
             *(f"- acknowledged tickets {p}: {found[p]}" for p in TICKET_PROBLEMS),
@@ -745,8 +718,7 @@ def db_report(db: dict[str, Any], settled: tuple[float, int | None]) -> list[str
             f"{db['acked_duplicates']} among the acknowledged",
             f"- tickets in the database: {db['tickets_in_db']}",
             f"- outbox rows: delivered {outbox['delivered']}, pending {outbox['pending']} "
-            f"(attempts below {max_attempts()}), dead-lettered {outbox['dead-lettered']}"
-            f"{'' if db['dead_column'] else ' (no dead-letter column)'}, stuck {outbox['stuck']}; "
+            f"(attempts below {max_attempts()}), dead-lettered {outbox['dead-lettered']}, stuck {outbox['stuck']}; "
             f"({settled[1]} pending when the load stopped; waited {settled[0]:.1f} s for the dispatcher)",
             f"- PRAGMA quick_check: {'n/a (PostgreSQL)' if db['quick_check'] is None else db['quick_check']}"]
 

@@ -8,6 +8,7 @@ import json
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response
+from pydantic import ValidationError
 
 from bot.service.secrets import same_secret
 from bot.web.deps import ContextDep
@@ -36,5 +37,8 @@ async def telegram_webhook(
         raise HTTPException(400, "the body is not JSON") from None
     if not isinstance(update, dict):
         raise HTTPException(400, "the body is not a Telegram update")
-    await channel.feed(update)
+    try:
+        await channel.feed(update)
+    except ValidationError as exc:  # JSON, but not an update Telegram would send
+        raise HTTPException(400, f"the body is not a Telegram update ({exc.error_count()} problems)") from None
     return Response(status_code=200)

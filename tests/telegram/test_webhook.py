@@ -4,12 +4,14 @@ given to setWebhook; anything else is 401."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from aiogram.methods import SendMessage, SetWebhook
 
+from bot import texts
 from bot.app import create_app
 from bot.settings import TelegramSettings
 from bot.telegram import webhook
@@ -84,3 +86,20 @@ async def test_no_webhook_without_webhook_mode(http: httpx.AsyncClient, bot: Moc
                                headers={webhook.SECRET_HEADER: "anything"})
     assert response.status_code == 404
     assert bot.session.requests == []
+
+
+async def test_hostile_bodies_get_4xx_and_odd_text_a_reply_never_a_5xx(channel: TelegramChannel,
+                                                                        http: httpx.AsyncClient, bot: MockedBot):
+    secret = {webhook.SECRET_HEADER: channel.secret_token, "Content-Type": "application/json"}
+    oversized = await http.post(webhook.WEBHOOK_PATH, content=b"{" + b" " * (64 * 1024) + b"}", headers=secret)
+    no_update = await http.post(webhook.WEBHOOK_PATH, json={"update_id": "x", "message": 5}, headers=secret)
+    assert (oversized.status_code, no_update.status_code) == (413, 400)
+    await http.post(webhook.WEBHOOK_PATH, json=start_update(6004), headers=secret)
+    for n, text in enumerate(("\ud800 主轴异响", "报警\u0000", "\u200b\u200b")):
+        raw = updates.message(6004, "placeholder").model_dump(mode="json", by_alias=True, exclude_none=True)
+        raw["update_id"] += 100 + n
+        raw["message"]["text"] = text
+        answered = await http.post(webhook.WEBHOOK_PATH, content=json.dumps(raw).encode(), headers=secret)
+        assert answered.status_code == 200
+    replies = [request.text for request, _ in bot.sent(SendMessage, chat_id=6004)]
+    assert replies.count(texts.TG_ERROR_INVALID) == 3
