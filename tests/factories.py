@@ -5,9 +5,10 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from PIL import Image
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 
 def png_bytes(size: tuple[int, int] = (6, 4), color: tuple[int, int, int] = (200, 30, 30)) -> bytes:
@@ -59,3 +60,14 @@ def knowledge_folder(
         if rows is not None:
             write_jsonl(folder / f"{name}.jsonl", rows)
     return folder
+
+
+M = TypeVar("M")
+
+
+async def stored(sessions: async_sessionmaker[AsyncSession], model: type[M], key: Any) -> M:
+    """A row as the database holds it now, read in a session of its own."""
+    async with sessions() as session:
+        row = await session.get(model, key)
+        assert row is not None, f"no {model.__name__} {key!r}"
+        return row

@@ -16,6 +16,7 @@ from bot.service.outbox import (
 from bot.service.stats import compute_stats
 from knowledge.errors import ConflictError, NotFoundError
 from knowledge.models import OutboxEvent
+from tests.factories import stored
 
 Sessions = async_sessionmaker[AsyncSession]
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawQ"
@@ -55,10 +56,7 @@ async def add_events(sessions: Sessions, clock: FakeClock, n: int = 1, **fields:
 
 
 async def row(sessions: Sessions, event_id: int) -> OutboxEvent:
-    async with sessions() as session:
-        event = await session.get(OutboxEvent, event_id)
-        assert event is not None
-        return event
+    return await stored(sessions, OutboxEvent, event_id)
 
 
 async def test_failures_back_off_exponentially(sessions: Sessions, clock: FakeClock):

@@ -15,7 +15,7 @@ from bot.service.outbox import OutboxDispatcher
 from bot.service.tickets import TicketService
 from knowledge.errors import AccessDeniedError, ConflictError, InvalidInputError, NotFoundError
 from knowledge.models import OutboxEvent, Question, Ticket
-from tests.factories import pixels, png_bytes
+from tests.factories import pixels, png_bytes, stored
 
 Sessions = async_sessionmaker[AsyncSession]
 PNG = png_bytes()
@@ -37,10 +37,7 @@ async def events(sessions: Sessions, ticket_id: str) -> list[tuple[str, str]]:
 
 
 async def load(sessions: Sessions, ticket_id: str) -> Ticket:
-    async with sessions() as session:
-        ticket = await session.get(Ticket, ticket_id)
-        assert ticket is not None
-        return ticket
+    return await stored(sessions, Ticket, ticket_id)
 
 
 async def test_open_assigns_first_available_ranked_expert(kb: Sessions, service: TicketService):
