@@ -5,7 +5,12 @@ REJECT_REPLY = (
     "请咨询本单位工会，或拨打职工服务热线 12351。"
 )
 SUGGEST_REPLY = "找到了相似的已解决案例，请看是否解决了您的问题。"
-ROUTE_REPLY = "暂时没有找到能直接解决的案例，可以提交给劳模工匠师傅来解答。"
+ROUTE_REPLY = "暂时没有找到能直接解决的案例，已转给劳模工匠师傅，师傅回复后会通知您。"
+CONFIRM_REPLY = (
+    "可能是这个案例，已请师傅确认。师傅确认前请谨慎照做；如果已经按它解决了，请点「解决了」。"
+)
+# the expert's one-tap confirmation, as the message the worker receives
+CASE_CONFIRMED = "师傅确认：可以按这个案例处理。\n【{title}】\n{answer}"
 DEGRADED_REPLY = "知识库正在维护，您的问题将直接转给师傅解答。"
 
 # ---- Telegram (HTML parse mode: every {placeholder} is filled with escaped text) ----------
@@ -50,6 +55,12 @@ TG_EXPERT_SITE = "\n地点：{site}"
 TG_BTN_CLAIM = "认领"
 TG_BTN_DECLINE = "转给别人"
 TG_CLAIMED = "已认领，请直接回复工单消息作答。"
+TG_EXPERT_PROPOSAL = "\n\n系统认为可能是这个已解决案例，请确认：\n<b>{title}</b>\n{answer}"
+TG_BTN_CASE_RIGHT = "对，按这个案例处理"
+TG_BTN_CASE_WRONG = "不对，我来回答"
+TG_CASE_CONFIRMED = "已确认，工人已收到这个案例。"
+TG_CASE_DECLINED = "好的，请直接回复工单消息作答。"
+TG_EXPERT_SOLVED_BY_CASE = "工单 {ref} 已结束：工人按推荐的案例解决了问题。"
 TG_DECLINED = "已转出，谢谢。"
 TG_EXPERT_ANSWER_SENT = "回答已发给工人。"
 TG_EXPERT_FOLLOWUP = "<b>工单 {ref}</b> 工人补充：\n{text}\n\n回复这条消息即可作答。"

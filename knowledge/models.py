@@ -152,11 +152,30 @@ class Ticket(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rating: Mapped[int | None] = mapped_column(Integer)
     published_case_id: Mapped[str | None] = mapped_column(String(64))
+    # a past case the policy found plausible (decision "confirm"), for the expert to confirm
+    proposed_case_id: Mapped[str | None] = mapped_column(String(64))
+    proposal: Mapped[str | None] = mapped_column(String(10), doc="pending / confirmed / declined")
     # Every transition is conditional on the version it read (UPDATE ... WHERE version = n):
     # a change that landed in between makes the flush fail instead of being overwritten.
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class DecisionLabel(Base):
+    """A question paired with a case and whether the case answers it, as the product learnt it:
+    an expert confirming or declining a proposed case, a worker's 解决了 / 没解决 on a shown
+    case, an answer published as a case. The policy is refitted on them (scripts/evaluate.py)."""
+
+    __tablename__ = "decision_labels"
+    __table_args__ = (Index("uq_decision_labels_pair", "question_id", "case_id", "source", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    question_id: Mapped[str] = mapped_column(ForeignKey("questions.id", ondelete="CASCADE"))
+    case_id: Mapped[str] = mapped_column(String(64))
+    answers: Mapped[bool] = mapped_column(Boolean, doc="the case answers the question")
+    source: Mapped[str] = mapped_column(String(10), doc="expert / worker / published")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class TicketToken(Base):

@@ -1,4 +1,4 @@
-"""The suggest / route / reject policy.
+"""The suggest / confirm / route / reject policy.
 
 Finding the right case is easy; deciding whether it answers the question is not. A look-alike
 case (same machine, another fault or alarm code) scores as high as a true paraphrase, so the
@@ -63,11 +63,13 @@ class Calibration:
     model_id: str
     suggest: LogisticModel
     reject: LogisticModel
-    suggest_threshold: float  # reaches the target suggest precision on the labelled set
+    suggest_threshold: float  # trusted: suggested on its own (see retrieval/evaluation.py)
     reject_threshold: float
+    confirm_threshold: float  # plausible: shown unconfirmed, an expert confirms with one tap
 
     def save(self, path: Path = CALIBRATION_FILE) -> None:
         data = {"model_id": self.model_id, "suggest_threshold": self.suggest_threshold,
+                "confirm_threshold": self.confirm_threshold,
                 "reject_threshold": self.reject_threshold, "suggest": asdict(self.suggest),
                 "reject": asdict(self.reject)}
         path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
@@ -80,7 +82,9 @@ class Calibration:
             return LogisticModel(tuple(d["features"]), d["weights"], d["bias"], d["mean"], d["scale"])
 
         calibration = cls(data["model_id"], model(data["suggest"]), model(data["reject"]),
-                          data["suggest_threshold"], data["reject_threshold"])
+                          data["suggest_threshold"], data["reject_threshold"],
+                          # fitted before the confirm band existed: no band
+                          data.get("confirm_threshold", data["suggest_threshold"]))
         if (calibration.suggest.features, calibration.reject.features) != (
                 SUGGEST_FEATURES, REJECT_FEATURES):
             raise ValueError(f"{path} was fitted on other features than this code computes; "

@@ -10,6 +10,10 @@ class RetrievalSettings(BaseModel):
         None, ge=0, le=1,
         description="suggest when the top case's answer probability reaches this; "
                     "default: the value calibrated with the model (retrieval/calibration.json)")
+    confirm_threshold: float | None = Field(
+        None, ge=0, le=1,
+        description="ask an expert to confirm the top case when its probability reaches this "
+                    "(below the suggest threshold); default: calibrated")
     reject_threshold: float | None = Field(
         None, ge=0, le=1,
         description="reject when the off-topic probability reaches this; default: calibrated")

@@ -53,7 +53,7 @@ class Examination:
 
 @dataclass(frozen=True)
 class Outcome:
-    decision: str  # suggest / route / reject
+    decision: str  # suggest / confirm / route / reject
     cases: list[CaseHit]
     experts: list[ExpertHit]  # best first; more than are shown, for routing a ticket
     suggest_probability: float
@@ -119,12 +119,9 @@ class Retriever:
         calibration = calibration or self.calibration
         if calibration is None:
             raise ValueError("no calibration: run scripts/evaluate.py --calibrate")
-        suggest_at = params.suggest_threshold
-        reject_at = params.reject_threshold
-        if suggest_at is None:
-            suggest_at = calibration.suggest_threshold
-        if reject_at is None:
-            reject_at = calibration.reject_threshold
+        suggest_at = calibration.suggest_threshold if params.suggest_threshold is None else params.suggest_threshold
+        confirm_at = calibration.confirm_threshold if params.confirm_threshold is None else params.confirm_threshold
+        reject_at = calibration.reject_threshold if params.reject_threshold is None else params.reject_threshold
         p_case = (calibration.suggest.probability(exam.suggest_rows)
                   if len(exam.cases) else np.zeros(0))
         hits = sorted(
@@ -138,6 +135,8 @@ class Retriever:
             decision = "reject"
         elif top_p >= suggest_at:
             decision = "suggest"
+        elif top_p >= min(confirm_at, suggest_at):
+            decision = "confirm"
         else:
             decision = "route"
         experts = rank_experts(index.experts, exam.expert_similarity, exam.pool_cases,

@@ -1,14 +1,15 @@
-"""Measure retrieval on the labelled query set; optionally refit the decision policy.
+"""Measure retrieval on the labelled query sets; optionally refit the decision policy.
 
 Example:
-    python scripts/evaluate.py                  # figures, cross-validated, next to plain BM25
+    python scripts/evaluate.py                  # cross-set figures, next to pooled CV and BM25
     python scripts/evaluate.py --calibrate      # also refit retrieval/calibration.json
     python scripts/evaluate.py --show-errors    # list what the policy got wrong
 
-Builds an index of the knowledge in --knowledge (the demo by default) in a temporary folder,
-runs every query of --queries, and prints paraphrase recall@1/@3, suggest precision, coverage,
-off-topic rejection and expert top-1/top-3 from k-fold cross-validation, with the in-sample
-figures of the calibration that is shipped.
+Builds an index of the knowledge in --knowledge (the demo by default) in a temporary folder and
+runs every query of every set in --sets (each ``queries*.jsonl`` there is one set, written by
+its own hand and method). The headline is cross-set: for each set, the policy fitted on the
+others and judged on it. Pooled k-fold cross-validation (all sets mixed), a BM25 baseline and
+the shipped calibration in-sample are printed beside it.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from knowledge.models import Site
 from retrieval.corpus import load_corpus
 from retrieval.decision import Calibration
 from retrieval.evaluation import (
-    KINDS, Metrics, bm25_baseline, cross_validate, mean_metrics, examine_all, fit_calibration, load_queries, predict,
-    score,
+    KINDS, Metrics, QuerySet, Targets, bm25_baseline, cross_set, cross_validate, examine_all, fit_calibration,
+    load_queries, mean_metrics, predict, score,
 )
 from retrieval.index import build_index
 from retrieval.ranking import SiteContext
@@ -45,23 +46,22 @@ def parse_args() -> argparse.Namespace:
         epilog="example: python scripts/evaluate.py --calibrate",
     )
     parser.add_argument("--knowledge", type=Path, default=REPO / "knowledge" / "demo")
-    parser.add_argument("--queries", type=Path, default=REPO / "knowledge" / "eval" / "queries.jsonl",
-                        help="labelled queries (the set the shipped calibration is fitted on)")
-    parser.add_argument("--holdout", type=Path,
-                        default=REPO / "knowledge" / "eval" / "queries_blind.jsonl",
-                        help="a second set written blind to the case texts, judged only "
-                             "by a policy fitted on --queries (skipped when missing)")
+    parser.add_argument("--sets", type=Path, default=REPO / "knowledge" / "eval",
+                        help="a folder of labelled query sets, queries*.jsonl")
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=5,
-                        help="cross-validation repeated with other folds, figures averaged")
-    parser.add_argument("--precision", type=float, default=0.96,
-                        help="suggest precision the threshold reaches on the data it is fitted "
-                             "on (default 0.96: a threshold picked at the edge of the fitting "
-                             "data falls a little short on unseen questions; the goal is 0.95)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="pooled cross-validation repeated with other folds, figures averaged")
+    targets = Targets()
+    parser.add_argument("--precision", type=float, default=targets.suggest,
+                        help="lower confidence bound of suggest precision the threshold keeps on "
+                             f"the fitting data (default {targets.suggest})")
+    parser.add_argument("--confirm-precision", type=float, default=targets.confirm,
+                        help="the same for sending the top case to an expert to confirm "
+                             f"(default {targets.confirm})")
     parser.add_argument("--show-errors", action="store_true",
-                        help="list the queries the cross-validated policy got wrong")
+                        help="list the queries the cross-set policy got wrong")
     parser.add_argument("--calibrate", action="store_true",
-                        help="refit on all queries and write retrieval/calibration.json")
+                        help="refit on all sets and write retrieval/calibration.json")
     return parser.parse_args()
 
 
@@ -72,15 +72,31 @@ def table(columns: dict[str, Metrics]) -> str:
         cells = []
         for name in names:
             value = getattr(columns[name], attr)
-            cells.append(f"{value:.1f}" if attr == "suggested" else f"{value:.3f}")
+            cells.append(f"{value:.1f}" if attr in Metrics.COUNTS else f"{value:.3f}")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
+def errors(held: QuerySet, predictions: list) -> list[str]:
+    out = []
+    for q, p in zip(held.queries, predictions):
+        first = p.cases[:1] == [q.case_id]
+        wrong = p.decision == "suggest" and not (q.kind == "paraphrase" and first)
+        missed = q.kind == "paraphrase" and p.decision != "suggest"
+        misrejected = (q.kind == "off_topic") != (p.decision == "reject")
+        if wrong or missed or misrejected:
+            label = ("wrong suggestion" if wrong else f"missed ({p.decision})" if missed
+                     else "reject error")
+            out.append(f"{label:18} {q.id} {q.kind:10} p={p.top_probability:.3f} "
+                       f"top={p.cases[:1]} want={q.case_id} {q.text}")
+    return out
+
+
 async def main(settings: Settings, args: argparse.Namespace) -> None:
     encoder = await asyncio.to_thread(make_encoder, settings)
-    queries = load_queries(args.queries)
-    holdout = load_queries(args.holdout) if args.holdout and args.holdout.is_file() else []
+    files = sorted(args.sets.glob("queries*.jsonl"))
+    if not files:
+        raise SystemExit(f"error: no queries*.jsonl in {args.sets}")
     with tempfile.TemporaryDirectory() as tmp:
         scratch = settings.model_copy(update={"data_dir": Path(tmp), "database_url": None})
         async with database(scratch) as (_, sessions):
@@ -96,50 +112,48 @@ async def main(settings: Settings, args: argparse.Namespace) -> None:
         print(f"no usable shipped calibration: {exc}")
         shipped = None
     retriever = Retriever(encoder, shipped, settings.retrieval)  # type: ignore[arg-type]
-    exams = examine_all(retriever, index, queries)
-    holdout_exams = examine_all(retriever, index, holdout)
-    for name, qs in ((args.queries.name, queries), (args.holdout.name, holdout)):
-        kinds = {k: sum(q.kind == k for q in qs) for k in KINDS}
-        print(f"{name}: {len(qs)} queries {kinds}")
+    targets = Targets(suggest=args.precision, confirm=args.confirm_precision)
+    sets = []
+    for path in files:
+        queries = load_queries(path)
+        sets.append(QuerySet(path.stem, queries, examine_all(retriever, index, queries)))
+        kinds = {k: sum(q.kind == k for q in queries) for k in KINDS}
+        print(f"{path.name}: {len(queries)} queries {kinds}, {sum(q.hard for q in queries)} marked hard")
     print(f"{len(corpus.cases)} cases, {len(corpus.experts)} experts; model {encoder.model_id}; "
-          f"target suggest precision {args.precision}")
+          f"thresholds at lower 95% bounds of precision: suggest {targets.suggest}, "
+          f"confirm {targets.confirm}, reject {targets.reject}")
 
-    both, both_exams = queries + holdout, exams + holdout_exams
+    every = QuerySet("all", [q for s in sets for q in s.queries], [e for s in sets for e in s.exams])
+    columns: dict[str, Metrics] = {}
+    held_predictions = {}
+    if len(sets) > 1:
+        for held in sets:
+            held_predictions[held.name] = cross_set(retriever, index, sets, held, sites, targets)
+            columns[f"judged on {held.name} (fit on the others)"] = score(held.queries, held_predictions[held.name])
+        columns["cross-set, all held sets pooled"] = score(
+            [q for s in sets for q in s.queries], [p for s in sets for p in held_predictions[s.name]])
     seeds = range(7, 7 + args.repeats)
-    cv_runs = [cross_validate(retriever, index, both, both_exams, sites, args.folds, args.precision, s)
-               for s in seeds]
-    baseline_runs = [bm25_baseline(corpus, both, args.folds, args.precision, s) for s in seeds]
-    cv = cv_runs[0]
-    label = f"{args.repeats}x{args.folds}-fold CV, all"
-    columns = {
-        f"craftdesk, {label}": mean_metrics([score(both, run) for run in cv_runs]),
-        f"BM25, {label}": mean_metrics([score(both, run) for run in baseline_runs]),
-    }
-
-    def run(qs: list, es: list, calibration: Calibration) -> list:
-        return [predict(retriever, index, e, sites.get(q.site or ""), calibration) for q, e in zip(qs, es)]
-
-    if holdout:
-        transfer = fit_calibration("transfer", queries, exams, args.precision)
-        columns[f"craftdesk, fit on {args.queries.stem}, judged on {args.holdout.stem}"] = score(
-            holdout, run(holdout, holdout_exams, transfer))
+    label = f"{args.repeats}x{args.folds}-fold CV, all mixed"
+    columns[f"craftdesk, {label}"] = mean_metrics(
+        [score(every.queries, cross_validate(retriever, index, every.queries, every.exams, sites, args.folds,
+                                             targets, s)) for s in seeds])
+    columns[f"BM25, {label}"] = mean_metrics(
+        [score(every.queries, bm25_baseline(corpus, every.queries, args.folds, targets, s)) for s in seeds])
     if args.calibrate:
-        shipped = fit_calibration(encoder.model_id, both, both_exams, args.precision)
+        shipped = fit_calibration(encoder.model_id, every.queries, every.exams, targets)
         shipped.save()
-        print(f"calibration written (fitted on all {len(both)} queries): suggest at "
-              f"{shipped.suggest_threshold:.4f}, reject at {shipped.reject_threshold:.4f}")
+        print(f"calibration written (fitted on all {len(every.queries)} queries): suggest at "
+              f"{shipped.suggest_threshold:.4f}, confirm at {shipped.confirm_threshold:.4f}, "
+              f"reject at {shipped.reject_threshold:.4f}")
     if shipped is not None:
-        columns["shipped calibration, in-sample, all"] = score(both, run(both, both_exams, shipped))
+        columns["shipped calibration, in-sample, all"] = score(every.queries, [
+            predict(retriever, index, e, sites.get(q.site or ""), shipped)
+            for q, e in zip(every.queries, every.exams)])
     print(table(columns))
-    if args.show_errors:  # from the first cross-validation run
-        for q, p in zip(both, cv):
-            wrong = (p.decision == "suggest" and not (q.kind == "paraphrase" and p.cases[:1] == [q.case_id]))
-            missed = q.kind == "paraphrase" and p.decision != "suggest"
-            misrejected = (q.kind == "off_topic") != (p.decision == "reject")
-            if wrong or missed or misrejected:
-                label = "wrong suggestion" if wrong else "missed" if missed else "reject error"
-                print(f"{label:16} {q.id} {q.kind:10} p={p.top_probability:.3f} "
-                      f"top={p.cases[:1]} want={q.case_id} {q.text}")
+    if args.show_errors:
+        for held in sets:
+            for line in errors(held, held_predictions.get(held.name, [])):
+                print(f"{held.name}: {line}")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ class AskResult:
     question_id: str
     outcome: Outcome
     message: str
-    ticket: OpenedTicket | None = None  # opened in the same call when the question is routed
+    ticket: OpenedTicket | None = None  # opened in the same call (decisions route and confirm)
 
 
 async def find_site(session: AsyncSession, code: str | None) -> Site | None:
@@ -92,8 +92,10 @@ class AskService:
         )
         async with self.gate.writing(session):
             session.add(question)
-            ticket = (await self.tickets.open_new(session, question, channel, worker_chat_id)
-                      if outcome.decision == "route" else None)
+            ticket = (await self.tickets.open_new(
+                session, question, channel, worker_chat_id,
+                proposed_case_id=top.case.id if outcome.decision == "confirm" and top else None)
+                if outcome.decision in ("route", "confirm") else None)
             await session.commit()
         return AskResult(question.id, outcome, _message(outcome, index is None), ticket)
 
@@ -101,6 +103,5 @@ class AskService:
 def _message(outcome: Outcome, degraded: bool) -> str:
     if degraded:
         return texts.DEGRADED_REPLY
-    return {"reject": texts.REJECT_REPLY, "suggest": texts.SUGGEST_REPLY}.get(
-        outcome.decision, texts.ROUTE_REPLY
-    )
+    return {"reject": texts.REJECT_REPLY, "suggest": texts.SUGGEST_REPLY,
+            "confirm": texts.CONFIRM_REPLY}.get(outcome.decision, texts.ROUTE_REPLY)

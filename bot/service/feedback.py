@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.service.ask import AskService
+from bot.service.labels import WORKER, record_label
 from bot.service.tickets import OpenedTicket, TicketService
 from knowledge.errors import InvalidInputError, NotFoundError
-from knowledge.models import Case, Question
+from knowledge.models import Case, Question, Ticket
 
 
 async def record_feedback(
     session: AsyncSession, tickets: TicketService, question_id: str, solved: bool,
     case_id: str | None, channel: str = "web", worker_chat_id: int | None = None,
 ) -> OpenedTicket | None:
-    """Store the verdict; 'not solved' opens a ticket (a retry gets the same ticket)."""
+    """Store the verdict (and, on a shown case, a label); 'not solved' opens a ticket (a retry
+    gets the same ticket); 'solved' by the case proposed on the question's ticket closes it."""
     async with tickets.gate.writing(session):
         question = await session.get(Question, question_id)
         if question is None:
@@ -22,10 +25,15 @@ async def record_feedback(
         if case_id is not None and await session.get(Case, case_id) is None:
             raise InvalidInputError(f"case_id: unknown case {case_id!r}")
         question.solved, question.solved_case_id = solved, case_id if solved else None
+        if case_id is not None:
+            await record_label(session, question_id, case_id, solved, WORKER, tickets.clock.now())
         await session.commit()
-    if solved:
-        return None
-    return await tickets.open_for_question(session, question_id, channel, worker_chat_id)
+    if not solved:
+        return await tickets.open_for_question(session, question_id, channel, worker_chat_id)
+    ticket_id = await session.scalar(select(Ticket.id).where(Ticket.question_id == question_id))
+    if ticket_id is not None and case_id is not None:
+        await tickets.solved_by_proposal(session, ticket_id, case_id)
+    return None
 
 
 async def ask_and_open_ticket(

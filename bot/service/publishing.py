@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.service.clock import Clock
+from bot.service.labels import PUBLISHED, record_label
 from bot.service.validation import clean_text
 from knowledge.errors import ConflictError, NotFoundError
 from knowledge.models import Case, Site, Ticket, TicketMessage
@@ -68,6 +69,8 @@ class Publisher:
         case = Case(id=f"T{ticket.id[:10].upper()}", industry=site.industry if site else None,
                     tags=[], expert_id=ticket.expert_id, created_at=self.clock.now().date().isoformat(),
                     extra={"ticket_id": ticket.id}, title=title, question=question, answer=answer)
+        if ticket.question_id:  # the question it came from is answered by it: a label
+            await record_label(session, ticket.question_id, case.id, True, PUBLISHED, self.clock.now())
         session.add(case)
         ticket.published_case_id = case.id
         try:

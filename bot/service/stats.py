@@ -25,12 +25,13 @@ from sqlalchemy.orm import InstrumentedAttribute
 from knowledge.errors import InvalidInputError
 from knowledge.models import Expert, OutboxEvent, Question, Site, Ticket
 
-QUESTION_COUNTS = ("questions", "suggested", "rejected", "routed", "solved_by_suggestion", "not_solved")
+QUESTION_COUNTS = ("questions", "suggested", "confirmed", "rejected", "routed", "solved_by_suggestion",
+                   "not_solved")
 TICKET_COUNTS = ("tickets", "tickets_answered", "tickets_closed", "tickets_open")
 EXPERT_FIELDS = ("tickets", "tickets_answered", "tickets_closed",
                  "median_first_response_minutes", "rating_average", "ratings")
 WEEKLY_FIELDS = ("questions", "suggested", "solved_by_suggestion", "tickets", "tickets_answered")
-DECISION_COUNTER = {"suggest": "suggested", "reject": "rejected", "route": "routed"}
+DECISION_COUNTER = {"suggest": "suggested", "confirm": "confirmed", "reject": "rejected", "route": "routed"}
 DIMENSIONS = ("by_site", "by_region", "by_industry")
 
 

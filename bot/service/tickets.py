@@ -29,7 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
+from bot import texts
 from bot.service.clock import Clock
+from bot.service.labels import EXPERT, record_label
 from bot.service.experts import expert_availability
 from bot.service.outbox import emit
 from bot.service.photos import save_photo
@@ -37,10 +39,11 @@ from bot.service.secrets import new_token, same_secret, token_hash
 from bot.service.validation import clean_text
 from knowledge.db import WriteGate
 from knowledge.errors import AccessDeniedError, ConflictError, InvalidInputError, NotFoundError
-from knowledge.models import Expert, Question, Ticket, TicketMessage, TicketToken
+from knowledge.models import Case, Expert, Question, Ticket, TicketMessage, TicketToken
 
 MAX_MESSAGE_CHARS = 4000
 TRANSITION_ATTEMPTS = 5  # re-reads when other changes keep landing first; then 409
+PENDING, CONFIRMED, DECLINED = "pending", "confirmed", "declined"  # a proposed case's state
 T = TypeVar("T")
 
 
@@ -99,15 +102,17 @@ class TicketService:
             return OpenedTicket(existing, token, created=False)
 
     async def open_new(self, session: AsyncSession, question: Question, channel: str,
-                       worker_chat_id: int | None) -> OpenedTicket:
+                       worker_chat_id: int | None, proposed_case_id: str | None = None) -> OpenedTicket:
         """Add a ticket for a question that has none, assigned to the first available ranked
-        expert, in the caller's transaction (the caller commits)."""
+        expert, in the caller's transaction (the caller commits). ``proposed_case_id``: a case
+        the policy found plausible, for the expert to confirm with one tap."""
         token = new_token()
         ticket = Ticket(
             id=uuid.uuid4().hex, token_hash=token_hash(token), question_id=question.id,
             text=question.text, site_code=question.site_code, channel=channel,
             worker_chat_id=worker_chat_id, status="open", candidates=list(question.expert_ids),
             passed_over=[], offered_to=[], tier="ranked", created_at=self.clock.now(),
+            proposed_case_id=proposed_case_id, proposal=PENDING if proposed_case_id else None,
         )
         session.add(ticket)
         self._add_message(session, ticket, "worker", question.text)
@@ -239,6 +244,60 @@ class TicketService:
             return message
 
         return await self._transition(session, ticket_id, reply)
+
+    async def settle_proposal(self, session: AsyncSession, ticket_id: str, expert_id: str,
+                              correct: bool) -> Ticket:
+        """The expert's one tap on a proposed case. Right: the case is the answer, the worker is
+        told at once. Wrong: the expert takes the ticket to answer it. Either way a label."""
+
+        async def settle(ticket: Ticket) -> Ticket:
+            self._check_expert_sees(ticket, expert_id)
+            if ticket.proposal != PENDING or ticket.proposed_case_id is None:
+                raise ConflictError("this ticket has no case waiting for confirmation")
+            if ticket.status not in ("open", "assigned"):
+                raise ConflictError(f"the ticket is {ticket.status}")
+            now = self.clock.now()
+            case = await session.get(Case, ticket.proposed_case_id)
+            if case is None:
+                raise ConflictError("the proposed case no longer exists; answer the question")
+            ticket.expert_id, ticket.offered_to = expert_id, []
+            ticket.claimed_at = ticket.claimed_at or now
+            ticket.assigned_at = ticket.assigned_at or now
+            if ticket.question_id:
+                await record_label(session, ticket.question_id, case.id, correct, EXPERT, now)
+            if not correct:
+                ticket.proposal, ticket.status = DECLINED, "assigned"
+                emit(session, "case_declined", ticket, "worker")
+                return ticket
+            ticket.proposal = CONFIRMED
+            message = self._add_message(session, ticket, "expert",
+                                        texts.CASE_CONFIRMED.format(title=case.title, answer=case.answer),
+                                        expert_id=expert_id)
+            ticket.status, ticket.answered_at = "answered", now
+            ticket.first_answer_at = ticket.first_answer_at or now
+            expert = await session.get(Expert, expert_id)
+            emit(session, "answered", ticket, "worker", text=message.text, photo=None, case_id=case.id,
+                 expert_name=expert.name if expert else None, expert_title=expert.title if expert else None)
+            return ticket
+
+        return await self._transition(session, ticket_id, settle)
+
+    async def solved_by_proposal(self, session: AsyncSession, ticket_id: str, case_id: str) -> Ticket | None:
+        """The worker pressed 解决了 on the proposed case: the ticket closes and its expert is told.
+        None when the ticket proposes another case or is already past that point."""
+
+        async def close_it(ticket: Ticket) -> Ticket | None:
+            if ticket.proposed_case_id != case_id or ticket.status == "closed":
+                return None
+            ticket.status, ticket.closed_at = "closed", self.clock.now()
+            if ticket.proposal == PENDING:
+                ticket.proposal = CONFIRMED
+            for expert_id in [ticket.expert_id] if ticket.expert_id else ticket.offered_to or []:
+                emit(session, "closed", ticket, f"expert:{expert_id}", solved_by_case=case_id, rating=None)
+            ticket.offered_to = []
+            return ticket
+
+        return await self._transition(session, ticket_id, close_it)
 
     # ---- admin side ----------------------------------------------------------------------
 

@@ -17,6 +17,8 @@ class FeedbackCb(CallbackData, prefix="fb"):
 class TicketAction(str, Enum):
     claim = "claim"
     decline = "decline"
+    case_right = "right"  # the proposed case answers it
+    case_wrong = "wrong"  # it does not: the expert answers
 
 
 class TicketCb(CallbackData, prefix="tk"):

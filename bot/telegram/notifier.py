@@ -21,7 +21,7 @@ from bot import texts
 from bot.service.outbox import DeliveryDeferred, Notification
 from bot.telegram import present, store
 from bot.telegram.keyboards import rating_keyboard, ticket_keyboard
-from knowledge.models import Expert, Site, Ticket
+from knowledge.models import Case, Expert, Site, Ticket
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
@@ -83,7 +83,12 @@ class TelegramNotifier:
             site = await session.get(Site, ticket.site_code) if ticket and ticket.site_code else None
             text = present.expert_ticket(event.ticket_id, payload.get("text") or "", site,
                                          city_tier=event.kind == "offered")
-            await self._post(session, chat_id, event, text, ticket_keyboard(event.ticket_id), store.EXPERT)
+            case = (await session.get(Case, ticket.proposed_case_id)
+                    if ticket and ticket.proposal == "pending" and ticket.proposed_case_id else None)
+            if case is not None:
+                text += present.proposal(case.title, case.answer)
+            await self._post(session, chat_id, event, text, ticket_keyboard(event.ticket_id, case is not None),
+                             store.EXPERT)
         elif event.kind == "message":
             text = present.followup(event.ticket_id, payload.get("text") or "")
             await self._post(session, chat_id, event, text, None, store.EXPERT)
@@ -93,7 +98,8 @@ class TelegramNotifier:
             await self.bot.send_message(chat_id, texts.TG_EXPERT_REASSIGNED.format(ref=ref, reason=reason))
         elif event.kind == "closed":
             rating = payload.get("rating")
-            text = (texts.TG_EXPERT_CLOSED.format(ref=ref, stars=present.stars(rating)) if rating
+            text = (texts.TG_EXPERT_SOLVED_BY_CASE.format(ref=ref) if payload.get("solved_by_case")
+                    else texts.TG_EXPERT_CLOSED.format(ref=ref, stars=present.stars(rating)) if rating
                     else texts.TG_EXPERT_CLOSED_UNRATED.format(ref=ref))
             await self.bot.send_message(chat_id, text)
         else:

@@ -44,6 +44,10 @@ def suggestion(title: str, answer: str) -> str:
     return texts.TG_SUGGESTION.format(title=e(title), answer=e(clip(answer)))
 
 
+def proposal(title: str, answer: str) -> str:
+    return texts.TG_EXPERT_PROPOSAL.format(title=e(title), answer=e(clip(answer)))
+
+
 def ticket_opened(expert: Expert | None) -> str:
     head = (texts.TG_TICKET_TO_EXPERT.format(name=e(expert.name), title=title_part(expert.title))
             if expert else texts.TG_TICKET_TO_TEAM)

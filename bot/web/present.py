@@ -10,8 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.service.photos import MEDIA_TYPES, photo_path
 from bot.service.tickets import OpenedTicket
-from bot.web.schemas import ExpertCard, ExpertTicketOut, MessageOut, OpenedTicketOut, SiteOut, TicketOut
-from knowledge.models import Expert, Site, Ticket, TicketMessage
+from bot.web.schemas import (
+    ExpertCard, ExpertTicketOut, MessageOut, OpenedTicketOut, ProposedCaseOut, SiteOut, TicketOut,
+)
+from knowledge.models import Case, Expert, Site, Ticket, TicketMessage
 
 
 async def expert_card(session: AsyncSession, expert_id: str | None) -> ExpertCard | None:
@@ -54,10 +56,19 @@ async def messages(session: AsyncSession, ticket: Ticket, photo_base: str) -> li
     return [message_out(m, photo_base) for m in rows]
 
 
+async def proposed_case(session: AsyncSession, ticket: Ticket) -> ProposedCaseOut | None:
+    case = await session.get(Case, ticket.proposed_case_id) if ticket.proposed_case_id else None
+    if case is None or ticket.proposal is None:
+        return None
+    return ProposedCaseOut(case_id=case.id, title=case.title, answer=case.answer,
+                           state=ticket.proposal)  # type: ignore[arg-type]  # checked by the model
+
+
 async def worker_ticket(session: AsyncSession, ticket: Ticket) -> TicketOut:
     return TicketOut(
         ticket_id=ticket.id, status=ticket.status, created_at=ticket.created_at.isoformat(),
         expert=await expert_card(session, ticket.expert_id), rating=ticket.rating,
+        proposed_case=await proposed_case(session, ticket),
         messages=await messages(session, ticket, worker_photos(ticket.id)),
     )
 
@@ -72,6 +83,7 @@ async def expert_ticket(session: AsyncSession, ticket: Ticket, expert_id: str,
         created_at=ticket.created_at.isoformat(),
         assigned_at=ticket.assigned_at.isoformat() if ticket.assigned_at else None,
         claimed=ticket.claimed_at is not None, held_by_you=ticket.expert_id == expert_id,
+        proposed_case=await proposed_case(session, ticket),
         messages=await messages(session, ticket, expert_photos(ticket.id))
         if with_messages else [],
     )

@@ -43,7 +43,7 @@ class ExpertOut(BaseModel):
 
 class AskResponse(BaseModel):
     question_id: str
-    decision: Literal["suggest", "route", "reject"]
+    decision: Literal["suggest", "confirm", "route", "reject"]
     suggestions: list[SuggestionOut]
     experts: list[ExpertOut]
     index_version: str | None
@@ -91,12 +91,22 @@ class MessageOut(BaseModel):
     created_at: str
 
 
+class ProposedCaseOut(BaseModel):
+    """A past case the policy found plausible for a ticket, and where its confirmation stands."""
+
+    case_id: str
+    title: str
+    answer: str
+    state: Literal["pending", "confirmed", "declined"]
+
+
 class TicketOut(BaseModel):
     ticket_id: str
     status: str
     created_at: str
     expert: ExpertCard | None
     rating: int | None = None
+    proposed_case: ProposedCaseOut | None = None
     messages: list[MessageOut] = []
 
 
@@ -132,7 +142,12 @@ class ExpertTicketOut(BaseModel):
     assigned_at: str | None
     claimed: bool
     held_by_you: bool
+    proposed_case: ProposedCaseOut | None = None
     messages: list[MessageOut] = []
+
+
+class ConfirmRequest(BaseModel):
+    correct: bool = Field(description="true: 对，按这个案例处理; false: 不对，我来回答")
 
 
 class AnswerRequest(BaseModel):

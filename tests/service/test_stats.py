@@ -84,10 +84,10 @@ async def seed(session: AsyncSession) -> None:
 
 
 def figures(questions: int = 0, suggested: int = 0, rejected: int = 0, routed: int = 0,
-            solved: int = 0, not_solved: int = 0, tickets: int = 0, answered: int = 0,
+            confirmed: int = 0, solved: int = 0, not_solved: int = 0, tickets: int = 0, answered: int = 0,
             closed: int = 0, open: int = 0, median: float | None = None,
             rating: float | None = None, ratings: int = 0) -> dict[str, object]:
-    return {"questions": questions, "suggested": suggested, "rejected": rejected,
+    return {"questions": questions, "suggested": suggested, "confirmed": confirmed, "rejected": rejected,
             "routed": routed, "solved_by_suggestion": solved, "not_solved": not_solved,
             "tickets": tickets, "tickets_answered": answered, "tickets_closed": closed,
             "tickets_open": open, "median_first_response_minutes": median,

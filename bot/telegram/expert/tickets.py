@@ -38,6 +38,15 @@ async def decline(callback: CallbackQuery, callback_data: TicketCb, expert: Expe
     await callback.answer(texts.TG_DECLINED, show_alert=True)
 
 
+@router.callback_query(TicketCb.filter(F.action.in_({TicketAction.case_right, TicketAction.case_wrong})))
+async def settle_proposal(callback: CallbackQuery, callback_data: TicketCb, expert: Expert,
+                          context: AppContext, session: AsyncSession) -> None:
+    """One tap on the proposed case: right (the worker gets it now) or wrong (answer it)."""
+    right = callback_data.action == TicketAction.case_right
+    await context.tickets.settle_proposal(session, callback_data.ticket_id, expert.id, right)
+    await callback.answer(texts.TG_CASE_CONFIRMED if right else texts.TG_CASE_DECLINED, show_alert=True)
+
+
 @router.message(RepliesTo(store.EXPERT), F.text | F.photo)
 async def answer(message: Message, record: TelegramMessage, expert: Expert, bot: Bot,
                  context: AppContext, session: AsyncSession) -> None:

@@ -14,6 +14,7 @@ from bot.telegram import present, store
 from bot.telegram.callbacks import FeedbackCb
 from bot.telegram.keyboards import feedback_keyboard
 from bot.telegram.worker.common import CHANNEL, MAX_SUGGESTIONS, announce_ticket
+from retrieval.corpus import CaseDoc
 
 if TYPE_CHECKING:
     from bot.context import AppContext
@@ -27,18 +28,23 @@ async def ask(message: Message, bot: Bot, context: AppContext, session: AsyncSes
     site = await store.chat_site(session, chat_id)
     result = await context.ask.ask(session, message.text or "", site, channel=CHANNEL, worker_chat_id=chat_id)
     outcome = result.outcome
-    if result.ticket is not None:  # routed: the same call opened the ticket
-        await message.answer(present.e(result.message))
+    await message.answer(present.e(result.message))
+    if outcome.decision == "confirm" and outcome.cases:  # shown as unconfirmed; 解决了 closes the ticket
+        await show_case(message, session, result.question_id, outcome.cases[0].case)
+    if result.ticket is not None:  # confirm or route: the same call opened the ticket
         await announce_ticket(bot, chat_id, session, result.ticket.ticket)
         return
-    await message.answer(present.e(result.message))
     if outcome.decision != "suggest":
         return
     for hit in outcome.cases[:MAX_SUGGESTIONS]:
-        sent = await message.answer(present.suggestion(hit.case.title, hit.case.answer),
-                                    reply_markup=feedback_keyboard())
-        await store.remember_message(session, chat_id, sent.message_id, store.WORKER,
-                                     question_id=result.question_id, case_id=hit.case.id)
+        await show_case(message, session, result.question_id, hit.case)
+
+
+async def show_case(message: Message, session: AsyncSession, question_id: str, case: CaseDoc) -> None:
+    """A case with 解决了 / 没解决; the message is remembered so a press finds question and case."""
+    sent = await message.answer(present.suggestion(case.title, case.answer), reply_markup=feedback_keyboard())
+    await store.remember_message(session, message.chat.id, sent.message_id, store.WORKER,
+                                 question_id=question_id, case_id=case.id)
 
 
 @router.callback_query(FeedbackCb.filter())

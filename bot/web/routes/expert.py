@@ -8,7 +8,7 @@ from fastapi.responses import FileResponse
 from bot.service.similar import similar_cases
 from bot.web.deps import ContextDep, ExpertDep, SessionDep
 from bot.web.present import expert_photos, expert_ticket, message_out, photo_response
-from bot.web.schemas import AnswerRequest, ExpertTicketOut, MessageOut, SuggestionOut
+from bot.web.schemas import AnswerRequest, ConfirmRequest, ExpertTicketOut, MessageOut, SuggestionOut
 from bot.web.uploads import PHOTO_FORM, read_photo_form
 
 router = APIRouter(prefix="/api/expert", tags=["expert"])
@@ -48,6 +48,15 @@ async def claim(ticket_id: str, expert: ExpertDep, context: ContextDep,
 async def decline(ticket_id: str, expert: ExpertDep, context: ContextDep, session: SessionDep) -> dict:
     await context.tickets.decline(session, ticket_id, expert.id)
     return {"ticket_id": ticket_id, "declined": True}
+
+
+@router.post("/tickets/{ticket_id}/confirm", response_model=ExpertTicketOut)
+async def confirm(ticket_id: str, body: ConfirmRequest, expert: ExpertDep, context: ContextDep,
+                  session: SessionDep) -> ExpertTicketOut:
+    """One tap on the proposed case: right (the worker gets it as the answer at once) or wrong
+    (the ticket is yours to answer)."""
+    ticket = await context.tickets.settle_proposal(session, ticket_id, expert.id, body.correct)
+    return await expert_ticket(session, ticket, expert.id)
 
 
 @router.post("/tickets/{ticket_id}/answer", status_code=201, response_model=MessageOut)

@@ -55,16 +55,18 @@
     const reply = say(answer.message);
     if (answer.decision === "suggest") {
       cases(answer, text, null);
-    } else if (answer.ticket) {  // routed: the same call opened the ticket
+    } else if (answer.ticket) {  // confirm or route: the same call opened the ticket
       const view = showTicket(remember(answer.ticket, text));
-      if (answer.suggestions.length) cases(answer, text, view);
+      if (answer.decision === "confirm") cases({ ...answer, suggestions: answer.suggestions.slice(0, 1) }, text, view, true);
+      else if (answer.suggestions.length) cases(answer, text, view);
     }
     reply.scrollIntoView({ block: "start" });
   }
 
   /** Past-case cards with 解决了 / 没解决. With a ticket already open they are only
-      "maybe related": clearly marked as unconfirmed. */
-  function cases(answer, question, ticketView) {
+      "maybe related", or (``toConfirm``) the one case an expert is asked to confirm: either way
+      clearly marked as unconfirmed. */
+  function cases(answer, question, ticketView, toConfirm = false) {
     const related = ticketView !== null;
     const note = h("p", { class: "note", hidden: true });
     const buttons = [];
@@ -74,7 +76,7 @@
       buttons.push(solved, notSolved);
       solved.addEventListener("click", () => verdict(true, s.case_id));
       notSolved.addEventListener("click", () => verdict(false, s.case_id));
-      const label = related ? T.maybeRelated : i === 0 ? T.bestMatch : T.alsoSimilar;
+      const label = toConfirm ? T.toConfirm : related ? T.maybeRelated : i === 0 ? T.bestMatch : T.alsoSimilar;
       return h("article", { class: related ? "case unconfirmed" : "case" },
         h("div", { class: "case-label", text: label }),
         h("h3", { text: s.title }),
@@ -96,7 +98,10 @@
       try {
         const result = await api(`/api/questions/${encodeURIComponent(answer.question_id)}/feedback`,
           { method: "POST", body: { solved, case_id: caseId } });
-        if (solved) done(related ? T.solvedWhileTicket : T.solvedThanks);
+        if (solved) {
+          done(related && !toConfirm ? T.solvedWhileTicket : T.solvedThanks);
+          if (toConfirm) ticketView.refresh();  // solved by the proposed case: the ticket closed
+        }
         else {
           done(T.alreadyWithExpert);
           showTicket(remember(result.ticket, question));
@@ -107,7 +112,7 @@
       }
     }
     add(h("section", { class: related ? "cases related" : "cases" },
-      related ? h("p", { class: "muted", text: T.maybeRelatedNote }) : null,
+      related ? h("p", { class: "muted", text: toConfirm ? T.toConfirmNote : T.maybeRelatedNote }) : null,
       answer.suggestions.slice(0, 3).map(card), note));
   }
 
@@ -137,9 +142,10 @@
         h("p", { text: T.rateTitle }), h("div", { class: "stars" }, this.stars),
         h("button", { type: "button", class: "secondary close-ticket", text: T.close, onclick: () => this.close() }));
       this.closed = h("p", { class: "note", text: T.closedThanks, hidden: true });
+      this.proposal = h("p", { class: "note proposal", hidden: true });
       this.el = h("section", { class: "ticket", "data-ticket": entry.id },
         h("header", {}, h("h2", { text: T.ticketTitle }), this.status),
-        this.expert, this.messages, this.writer, this.closer, this.closed);
+        this.expert, this.proposal, this.messages, this.writer, this.closer, this.closed);
     }
 
     start() {
@@ -177,6 +183,9 @@
           e.title ? h("span", { class: "expert-title", text: e.title }) : null,
           e.org ? h("span", { class: "expert-org", text: e.org }) : null);
       }
+      const proposal = ticket.proposed_case && T.proposal[ticket.proposed_case.state];
+      this.proposal.textContent = proposal || "";
+      this.proposal.hidden = !proposal;
       const signature = ticket.messages.map((m) => m.id).join(",");
       if (signature !== this.signature) {
         this.signature = signature;

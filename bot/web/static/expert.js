@@ -75,6 +75,7 @@
       this.file = h("input", { type: "file", accept: "image/jpeg,image/png,image/webp", class: "visually-hidden" });
       this.file.addEventListener("change", () => this.sendPhoto());
       this.notes = h("div", { class: "notes" });
+      this.proposal = h("div", { class: "proposal", hidden: true });
       this.similar = h("div", { class: "similar-list" }, h("p", { class: "muted", text: T.loading }));
       this.writer = h("form", { class: "reply", onsubmit: (e) => { e.preventDefault(); this.send(); } },
         this.answer,
@@ -84,7 +85,7 @@
       this.el = h("article", { class: "ticket-detail" },
         h("div", { class: "detail-main" },
           h("header", {}, this.status, this.site),
-          this.question, this.actions, this.notes, this.messages, this.writer),
+          this.question, this.proposal, this.actions, this.notes, this.messages, this.writer),
         h("aside", { class: "similar" }, h("h3", { text: T.similarTitle }), this.similar));
     }
 
@@ -106,6 +107,7 @@
       put(this.actions,
         open && !t.claimed ? h("button", { type: "button", class: "claim", text: T.claim, onclick: () => this.act("claim") }) : null,
         open ? h("button", { type: "button", class: "secondary decline", text: T.decline, onclick: () => this.act("decline") }) : null);
+      this.showProposal(t.proposed_case, open);
       this.writer.hidden = !t.held_by_you || t.status === "closed";
       const thread = t.messages.filter((m, i) => !(i === 0 && m.author === "worker" && m.text === t.text && !m.photo_url));
       const signature = thread.map((m) => m.id).join(",");
@@ -116,6 +118,31 @@
           m.text ? h("p", { class: "text", text: m.text }) : null,
           m.photo_url ? cd.photo(m.photo_url, auth) : null)));
       }
+    }
+
+    /** The case the system found plausible, with the one-tap answer while it waits. */
+    showProposal(p, open) {
+      this.proposal.hidden = !p;
+      if (!p) return;
+      const waiting = p.state === "pending" && open;
+      put(this.proposal,
+        h("p", { class: "label", text: waiting ? T.proposalTitle : T.proposalState[p.state] || "" }),
+        h("div", { class: "case unconfirmed" }, h("h4", { text: p.title }), cd.longText(p.answer, !waiting)),
+        waiting ? h("div", { class: "actions" },
+          h("button", { type: "button", class: "confirm-right", text: T.proposalRight, onclick: () => this.settle(true) }),
+          h("button", { type: "button", class: "secondary confirm-wrong", text: T.proposalWrong, onclick: () => this.settle(false) }))
+          : null);
+    }
+
+    async settle(correct) {
+      put(this.notes);
+      try {
+        await api(`${this.base}/confirm`, { method: "POST", headers: auth, body: { correct } });
+      } catch (err) {
+        failed(err, this.notes);
+      }
+      this.refresh();
+      loadQueue();
     }
 
     async loadSimilar() {
