@@ -157,3 +157,32 @@ async def test_anonymous_calls_are_rate_limited(context, client):
     assert codes == [200, 200, 429]
     limited = await client.post("/api/ask", json={"text": "车床报警"})
     assert int(limited.headers["Retry-After"]) >= 1 and "too many requests" in limited.json()["detail"]
+
+
+async def test_a_proposed_case_is_confirmed_with_one_tap(client, context):
+    """A ticket proposing a case (decision confirm): the worker sees the case as pending, the
+    expert confirms it through the API, and the worker's ticket then holds it as the answer."""
+    import uuid
+
+    from knowledge.models import Question
+
+    qid = uuid.uuid4().hex
+    async with context.sessions() as session:
+        question = Question(id=qid, text="挖掘机大臂自己慢慢往下落", decision="confirm", expert_ids=["E05"],
+                            top_case_id="K004")
+        session.add(question)
+        opened = await context.tickets.open_new(session, question, "web", None, proposed_case_id="K004")
+        await session.commit()
+    tid, worker = opened.ticket.id, {"X-Ticket-Token": opened.token}
+    seen = (await client.get(f"/api/tickets/{tid}", headers=worker)).json()
+    assert seen["proposed_case"]["case_id"] == "K004" and seen["proposed_case"]["state"] == "pending"
+    expert = await expert_headers(client, opened.ticket.expert_id)
+    view = (await client.get(f"/api/expert/tickets/{tid}", headers=expert)).json()
+    assert view["proposed_case"]["title"] and view["proposed_case"]["state"] == "pending"
+    confirmed = await client.post(f"/api/expert/tickets/{tid}/confirm", headers=expert, json={"correct": True})
+    assert confirmed.status_code == 200 and confirmed.json()["proposed_case"]["state"] == "confirmed"
+    again = await client.post(f"/api/expert/tickets/{tid}/confirm", headers=expert, json={"correct": False})
+    assert again.status_code == 409
+    seen = (await client.get(f"/api/tickets/{tid}", headers=worker)).json()
+    assert seen["status"] == "answered" and seen["proposed_case"]["state"] == "confirmed"
+    assert seen["messages"][-1]["author"] == "expert" and seen["proposed_case"]["title"] in seen["messages"][-1]["text"]

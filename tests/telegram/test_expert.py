@@ -124,3 +124,28 @@ async def test_a_deactivated_expert_is_a_stranger_to_the_bot(talk: Talk):
     claim = TicketCb(action=TicketAction.claim, ticket_id=ticket.id).pack()
     assert alerts(await talk.press(2071, claim, result.message_id)) == [texts.TG_NOT_YOUR_TICKET]
     assert (await load_ticket(talk, ticket.id)).claimed_at is None
+
+
+async def test_a_proposed_case_is_confirmed_with_one_tap_and_reaches_the_worker(talk: Talk):
+    """Decision confirm: the expert's ticket message carries the case and 对 / 不对 buttons; 对
+    sends the case to the worker's chat as the answer."""
+    import uuid
+
+    from knowledge.models import Question
+
+    await bind(talk, "E06", 2081)
+    async with talk.context.sessions() as session:
+        question = Question(id=uuid.uuid4().hex, text="数控车开机报401 伺服没准备好", decision="confirm",
+                            expert_ids=["E06"], top_case_id="K001", channel="telegram")
+        session.add(question)
+        opened = await talk.context.tickets.open_new(session, question, "telegram", 2080, proposed_case_id="K001")
+        await session.commit()
+    request, result = await talk.delivered(2081, lambda text: "请确认" in text)
+    right = TicketCb(action=TicketAction.case_right, ticket_id=opened.ticket.id).pack()
+    assert [data for _, data in buttons(request)][:2] == [
+        right, TicketCb(action=TicketAction.case_wrong, ticket_id=opened.ticket.id).pack()]
+    assert alerts(await talk.press(2081, right, result.message_id)) == [texts.TG_CASE_CONFIRMED]
+    answer, _ = await talk.delivered(2080, lambda text: "师傅确认" in text)
+    assert "SV0401" in answer.text
+    ticket = await load_ticket(talk, opened.ticket.id)
+    assert (ticket.status, ticket.proposal) == ("answered", "confirmed")
