@@ -57,7 +57,9 @@
       cases(answer, text, null);
     } else if (answer.ticket) {  // confirm or route: the same call opened the ticket
       const view = showTicket(remember(answer.ticket, text));
-      if (answer.decision === "confirm") cases({ ...answer, suggestions: answer.suggestions.slice(0, 1) }, text, view, true);
+      if (answer.decision === "confirm") {  // the case first, then the ticket asking to confirm it
+        view.el.before(cases({ ...answer, suggestions: answer.suggestions.slice(0, 1) }, text, view, true));
+      }
       else if (answer.suggestions.length) cases(answer, text, view);
     }
     reply.scrollIntoView({ block: "start" });
@@ -111,8 +113,8 @@
         say(errorText(err), "bot error");
       }
     }
-    add(h("section", { class: related ? "cases related" : "cases" },
-      related ? h("p", { class: "muted", text: toConfirm ? T.toConfirmNote : T.maybeRelatedNote }) : null,
+    return add(h("section", { class: related ? "cases related" : "cases" },
+      related && !toConfirm ? h("p", { class: "muted", text: T.maybeRelatedNote }) : null,  // the reply says it for a confirm
       answer.suggestions.slice(0, 3).map(card), note));
   }
 
@@ -142,7 +144,7 @@
         h("p", { text: T.rateTitle }), h("div", { class: "stars" }, this.stars),
         h("button", { type: "button", class: "secondary close-ticket", text: T.close, onclick: () => this.close() }));
       this.closed = h("p", { class: "note", text: T.closedThanks, hidden: true });
-      this.proposal = h("p", { class: "note proposal", hidden: true });
+      this.proposal = h("p", { class: "muted proposal", hidden: true });
       this.el = h("section", { class: "ticket", "data-ticket": entry.id },
         h("header", {}, h("h2", { text: T.ticketTitle }), this.status),
         this.expert, this.proposal, this.messages, this.writer, this.closer, this.closed);
