@@ -25,7 +25,7 @@ from knowledge.errors import IndexUnavailableError
 from retrieval.corpus import CaseDoc, Corpus, ExpertDoc
 from retrieval.encoder import Encoder
 from retrieval.lexical import BM25Index
-from retrieval.text import codes, lexical_tokens, normalize
+from retrieval.text import codes, contrast_words, lexical_tokens, normalize
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,7 @@ class KnowledgeIndex:
         # per-case facts the decision features need for every question, computed once
         self.case_codes = [codes(c.lexical_text) for c in cases]
         self.case_text = [normalize(c.search_text) for c in cases]
+        self.case_contrasts = [contrast_words(text) for text in self.case_text]
         self.case_position = {c.id: i for i, c in enumerate(cases)}
 
     @property

@@ -5,7 +5,7 @@ to where to ask instead. Written by hand for the programme, not taken from the e
 """
 
 OFF_TOPIC_EXAMPLES = (
-    "食堂几点开饭",
+    "食堂早饭供应到几点",
     "今天中午食堂吃什么",
     "工资什么时候发",
     "这个月工资怎么少了",
@@ -15,7 +15,7 @@ OFF_TOPIC_EXAMPLES = (
     "工会会费每个月交多少",
     "怎么加入工会",
     "工会发的过节福利什么时候领",
-    "劳模评选怎么报名",
+    "先进个人评比的材料交给谁",
     "五一劳动奖章怎么申报",
     "社保公积金怎么查",
     "宿舍热水坏了找谁",

@@ -203,7 +203,7 @@ def _suggest_features(
             "bm25_raw": float(np.log1p(lexical.scores[pos])),
             "code_match": float(code_match),
             "code_conflict": float(code_conflict),
-            "contrast": float(contrast_conflict(query_text, index.case_text[pos])),
+            "contrast": float(contrast_conflict(query_text, index.case_text[pos], index.case_contrasts[pos])),
             "rival": rival / total_idf,
         }
         doc = index.lexical.doc_tokens[pos]

@@ -77,24 +77,53 @@ def code_relation(query_codes: set[str], case_codes: set[str]) -> tuple[bool, bo
     return match, conflict
 
 
-# Term pairs that name opposite or sibling faults: a question with one side against a case with
-# only the other is a look-alike, not a paraphrase (高压 vs 低压 alarm, 经纱 vs 纬纱 breakage).
-CONTRASTS = (
-    ("高压", "低压"), ("高温", "低温"), ("过压", "欠压"), ("过压", "过流"), ("电压", "电流"),
-    ("经纱", "纬纱"), ("经线", "纬线"), ("上升", "下降"), ("升高", "降低"), ("偏高", "偏低"),
-    ("过高", "过低"), ("太高", "太低"), ("增大", "减小"), ("加速", "减速"), ("正转", "反转"),
-    ("进口", "出口"), ("进气", "排气"), ("吸气", "排气"), ("合闸", "分闸"), ("高速", "低速"),
-    ("满载", "空载"), ("左边", "右边"), ("往上", "往下"), ("冷态", "热态"), ("开不", "关不"),
+# Characters that name the two sides of one thing in general Chinese (high/low, in/out, open/
+# shut, voltage/current, warp/weft...). No list of words: the words come from the knowledge base.
+ANTONYM_CHARACTERS = (
+    "高低", "上下", "左右", "前后", "内外", "进出", "正反", "开关", "冷热", "增减", "加减",
+    "升降", "大小", "快慢", "长短", "粗细", "松紧", "强弱", "轻重", "过欠", "满空", "吸排",
+    "经纬", "合分", "正负", "顺逆", "压流",
 )
+_FLIP: dict[str, str] = {}
+for _a, _b in ANTONYM_CHARACTERS:
+    _FLIP.setdefault(_a, _b)
+    _FLIP.setdefault(_b, _a)
 
 
-def contrast_conflict(q: str, c: str) -> bool:
-    """The question ``q`` names one side of a contrast pair that the case ``c`` only has the
-    other side of (both already ``normalize``d)."""
-    for a, b in CONTRASTS:
-        for mine, other in ((a, b), (b, a)):
-            if mine in q and other not in q and other in c and mine not in c:
-                return True
+def flips(word: str) -> set[str]:
+    """``word`` with one or both of its characters turned to the other side (高压 -> 低压,
+    上升 -> 下降, 电压 -> 电流); none when it holds no such character."""
+    out = set()
+    sides = [(ch, _FLIP.get(ch)) for ch in word]
+    for i, (_, other) in enumerate(sides):
+        if other:
+            out.add(word[:i] + other + word[i + 1:])
+    if len(word) == 2 and all(other for _, other in sides):
+        out.add("".join(other or "" for _, other in sides))
+    out.discard(word)
+    return out
+
+
+def contrast_words(text: str) -> dict[str, set[str]]:
+    """The two-character words of ``text`` (normalized) that have another side, with it."""
+    return {w: f for w in _bigrams(text) if (f := flips(w))}
+
+
+def _bigrams(text: str) -> set[str]:
+    return {run[i:i + 2] for run in _CJK_RUN.findall(text) for i in range(len(run) - 1)}
+
+
+def contrast_conflict(q: str, c: str, case_words: dict[str, set[str]] | None = None) -> bool:
+    """The question ``q`` names the other side of a word the case ``c`` has (低压 against a
+    高压 case) and never that word itself, while the case never names that other side (both
+    already ``normalize``d). ``case_words``: ``contrast_words(c)``, precomputed."""
+    words = contrast_words(c) if case_words is None else case_words
+    query = _bigrams(q)
+    for word, others in words.items():
+        if word in query:
+            continue
+        if any(other in query and other not in c for other in others):
+            return True
     return False
 
 
