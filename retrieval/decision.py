@@ -14,7 +14,8 @@ to examples of non-technical questions than to any case or expert.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -66,12 +67,13 @@ class Calibration:
     suggest_threshold: float  # trusted: suggested on its own (see retrieval/evaluation.py)
     reject_threshold: float
     confirm_threshold: float  # plausible: shown unconfirmed, an expert confirms with one tap
+    fit: dict[str, Any] = field(default_factory=dict)  # when and on what it was fitted, its figures
 
     def save(self, path: Path = CALIBRATION_FILE) -> None:
         data = {"model_id": self.model_id, "suggest_threshold": self.suggest_threshold,
                 "confirm_threshold": self.confirm_threshold,
-                "reject_threshold": self.reject_threshold, "suggest": asdict(self.suggest),
-                "reject": asdict(self.reject)}
+                "reject_threshold": self.reject_threshold, "fit": self.fit,
+                "suggest": asdict(self.suggest), "reject": asdict(self.reject)}
         path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
     @classmethod
@@ -84,7 +86,7 @@ class Calibration:
         calibration = cls(data["model_id"], model(data["suggest"]), model(data["reject"]),
                           data["suggest_threshold"], data["reject_threshold"],
                           # fitted before the confirm band existed: no band
-                          data.get("confirm_threshold", data["suggest_threshold"]))
+                          data.get("confirm_threshold", data["suggest_threshold"]), data.get("fit", {}))
         if (calibration.suggest.features, calibration.reject.features) != (
                 SUGGEST_FEATURES, REJECT_FEATURES):
             raise ValueError(f"{path} was fitted on other features than this code computes; "

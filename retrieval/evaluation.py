@@ -50,6 +50,22 @@ def load_queries(path: Path) -> list[LabelledQuery]:
     return queries
 
 
+def queries_from_labels(rows: list[tuple[int, str, str | None, str, bool, str]]) -> list[LabelledQuery]:
+    """Labelled pairs the product stored (label id, question text, site, case id, answers,
+    source) as queries: a case that answers makes a paraphrase, one that does not a near miss.
+    Where sources disagree on a pair, the expert's word counts, then a publication, then the
+    worker's."""
+    rank = {"expert": 0, "published": 1, "worker": 2}
+    best: dict[tuple[str, str], tuple[int, str, str | None, str, bool, str]] = {}
+    for row in rows:
+        key = (row[1], row[3])
+        if key not in best or rank.get(row[5], 9) < rank.get(best[key][5], 9):
+            best[key] = row
+    return [LabelledQuery(f"L{label_id}", text, "paraphrase" if answers else "near_miss", site,
+                          case_id if answers else None, ())
+            for label_id, text, site, case_id, answers, _ in best.values()]
+
+
 @dataclass
 class Prediction:
     """What a policy answered for one query: ranked case ids, decision, ranked expert ids."""

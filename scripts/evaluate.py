@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import select
@@ -25,12 +26,12 @@ from bot.context import make_encoder
 from bot.runtime import database, run_cli
 from bot.settings import Settings
 from knowledge.interchange import import_dir
-from knowledge.models import Site
+from knowledge.models import DecisionLabel, Question, Site
 from retrieval.corpus import load_corpus
 from retrieval.decision import Calibration
 from retrieval.evaluation import (
     KINDS, Metrics, QuerySet, Targets, bm25_baseline, cross_set, cross_validate, examine_all, fit_calibration,
-    load_queries, mean_metrics, predict, score,
+    load_queries, mean_metrics, predict, queries_from_labels, score,
 )
 from retrieval.index import build_index
 from retrieval.ranking import SiteContext
@@ -61,7 +62,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--show-errors", action="store_true",
                         help="list the queries the cross-set policy got wrong")
     parser.add_argument("--calibrate", action="store_true",
-                        help="refit on all sets and write retrieval/calibration.json")
+                        help="refit on all sets and write retrieval/calibration.json; refused when "
+                             "the new policy is less precise than the shipped one on any set")
+    parser.add_argument("--force", action="store_true", help="write the refit even so")
+    parser.add_argument("--labels", action="store_true",
+                        help="add the labelled pairs the service stored (CRAFTDESK_DATABASE_URL or "
+                             "the data dir's database) as one more set")
     return parser.parse_args()
 
 
@@ -92,6 +98,31 @@ def errors(held: QuerySet, predictions: list) -> list[str]:
     return out
 
 
+def less_precise(retriever: Retriever, index, sets: list[QuerySet], sites: dict,  # type: ignore[no-untyped-def]
+                 new: Calibration, old: Calibration) -> list[str]:
+    """The sets on which the new policy's suggestions are less precise than the old one's."""
+    worse = []
+    for s in sets:
+        def precision(calibration: Calibration) -> float:
+            return score(s.queries, [predict(retriever, index, e, sites.get(q.site or ""), calibration)
+                                     for q, e in zip(s.queries, s.exams)]).suggest_precision
+        before, after = precision(old), precision(new)
+        if before == before and after == after and after < before - 0.005:  # nan: no suggestions
+            worse.append(f"{s.name} ({after:.3f} < {before:.3f})")
+    return worse
+
+
+async def stored_labels(settings: Settings) -> list:
+    """The service's labelled pairs with their questions' text, from its own database."""
+    async with database(settings) as (_, sessions):
+        async with sessions() as session:
+            rows = (await session.execute(
+                select(DecisionLabel.id, Question.text, Question.site_code, DecisionLabel.case_id,
+                       DecisionLabel.answers, DecisionLabel.source)
+                .join(Question, Question.id == DecisionLabel.question_id))).all()
+    return queries_from_labels([tuple(row) for row in rows])
+
+
 async def main(settings: Settings, args: argparse.Namespace) -> None:
     encoder = await asyncio.to_thread(make_encoder, settings)
     files = sorted(args.sets.glob("queries*.jsonl"))
@@ -106,6 +137,7 @@ async def main(settings: Settings, args: argparse.Namespace) -> None:
                 sites = {s.code: SiteContext(s.region, s.industry)
                          for s in (await session.scalars(select(Site))).all()}
     index = build_index(corpus, encoder)
+    stored = await stored_labels(settings) if args.labels else []
     try:
         shipped = Calibration.load()
     except (FileNotFoundError, ValueError) as exc:
@@ -119,6 +151,10 @@ async def main(settings: Settings, args: argparse.Namespace) -> None:
         sets.append(QuerySet(path.stem, queries, examine_all(retriever, index, queries)))
         kinds = {k: sum(q.kind == k for q in queries) for k in KINDS}
         print(f"{path.name}: {len(queries)} queries {kinds}, {sum(q.hard for q in queries)} marked hard")
+    if stored:
+        sets.append(QuerySet("labels", stored, examine_all(retriever, index, stored)))
+        print(f"labels from the service: {len(stored)} pairs "
+              f"({sum(q.kind == 'paraphrase' for q in stored)} answered by their case)")
     print(f"{len(corpus.cases)} cases, {len(corpus.experts)} experts; model {encoder.model_id}; "
           f"thresholds at lower 95% bounds of precision: suggest {targets.suggest}, "
           f"confirm {targets.confirm}, reject {targets.reject}")
@@ -140,11 +176,23 @@ async def main(settings: Settings, args: argparse.Namespace) -> None:
     columns[f"BM25, {label}"] = mean_metrics(
         [score(every.queries, bm25_baseline(corpus, every.queries, args.folds, targets, s)) for s in seeds])
     if args.calibrate:
-        shipped = fit_calibration(encoder.model_id, every.queries, every.exams, targets)
-        shipped.save()
-        print(f"calibration written (fitted on all {len(every.queries)} queries): suggest at "
-              f"{shipped.suggest_threshold:.4f}, confirm at {shipped.confirm_threshold:.4f}, "
-              f"reject at {shipped.reject_threshold:.4f}")
+        refit = fit_calibration(encoder.model_id, every.queries, every.exams, targets)
+        pooled = columns.get("cross-set, all held sets pooled")
+        refit.fit = {"fitted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                     "sets": {s.name: len(s.queries) for s in sets},
+                     "cross_set": {name: round(getattr(pooled, name), 4) for name in (
+                         "suggest_precision", "coverage", "near_miss_suggested",
+                         "first_in_suggest_or_confirm", "off_topic_rejected")} if pooled else {}}
+        worse = [] if shipped is None or args.force else less_precise(retriever, index, sets, sites, refit, shipped)
+        if worse:
+            print("refit refused: it is less precise than the shipped policy on " + "; ".join(worse)
+                  + " (--force writes it anyway)")
+        else:
+            shipped = refit
+            shipped.save()
+            print(f"calibration written (fitted on all {len(every.queries)} queries): suggest at "
+                  f"{shipped.suggest_threshold:.4f}, confirm at {shipped.confirm_threshold:.4f}, "
+                  f"reject at {shipped.reject_threshold:.4f}")
     if shipped is not None:
         columns["shipped calibration, in-sample, all"] = score(every.queries, [
             predict(retriever, index, e, sites.get(q.site or ""), shipped)

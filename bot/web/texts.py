@@ -84,6 +84,13 @@ EXPERT = ERRORS | {
 }
 
 ADMIN = ERRORS | {
+    "learning": {
+        "sources": {"expert": "师傅确认", "worker": "工人反馈", "published": "发布案例"},
+        "yes": "适用", "no": "不适用", "labels": "标注",
+        "fittedAt": "上次校准", "never": "尚未校准", "sets": "校准所用题集",
+        "precision": "跨题集推荐准确率", "coverage": "自动解答覆盖率",
+        "firstShown": "正确案例排在首位（推荐或待确认）",
+    },
     "unauthorized": "管理员令牌无效。",
     "loading": "加载中…",
     "png": "PNG",

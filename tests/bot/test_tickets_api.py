@@ -186,3 +186,7 @@ async def test_a_proposed_case_is_confirmed_with_one_tap(client, context):
     seen = (await client.get(f"/api/tickets/{tid}", headers=worker)).json()
     assert seen["status"] == "answered" and seen["proposed_case"]["state"] == "confirmed"
     assert seen["messages"][-1]["author"] == "expert" and seen["proposed_case"]["title"] in seen["messages"][-1]["text"]
+    learnt = (await client.get("/api/admin/learning", headers=ADMIN)).json()
+    assert learnt["labels"] == {"expert": {"yes": 1, "no": 0}}
+    assert learnt["calibration"]["confirm_threshold"] <= learnt["calibration"]["suggest_threshold"]
+    assert (await client.get("/api/admin/learning", headers=expert)).status_code == 403

@@ -62,3 +62,26 @@ def test_contrast_conflict_sees_opposite_terms():
     assert contrast_conflict("经纱老断", "织机纬纱断头多")
     assert not contrast_conflict("冷库高压报警", "冷库压缩机高压报警停机")
     assert not contrast_conflict("织机断头多", "织机纬纱断头多")
+
+
+def test_stored_labels_become_queries_with_the_experts_word_first():
+    from retrieval.evaluation import queries_from_labels
+
+    rows = [(1, "大臂自己往下掉", "s1", "K004", True, "worker"),
+            (2, "大臂自己往下掉", "s1", "K004", False, "expert"),  # the expert says no: that counts
+            (3, "车床报401", None, "K001", True, "published"),
+            (4, "车床报417", None, "K001", False, "worker")]
+    queries = {q.id: q for q in queries_from_labels(rows)}
+    assert set(queries) == {"L2", "L3", "L4"}
+    assert (queries["L2"].kind, queries["L2"].case_id) == ("near_miss", None)
+    assert (queries["L3"].kind, queries["L3"].case_id) == ("paraphrase", "K001")
+    assert queries["L4"].kind == "near_miss"
+
+
+def test_contrast_words_come_from_the_case_and_general_antonyms():
+    from retrieval.text import contrast_conflict, flips
+
+    assert "低压" in flips("高压") and "下降" in flips("上升") and flips("电压") == {"电流"}
+    assert flips("主轴") == set()  # no side to turn
+    assert contrast_conflict("进口阀门漏", "出口阀门漏油")
+    assert not contrast_conflict("出口阀门漏", "出口阀门漏油")

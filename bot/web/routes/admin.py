@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 
 from bot.service.experts import experts_with_load, issue_token
+from bot.service.labels import label_counts
 from bot.service.outbox import dead_letters, retry_all_dead, retry_dead
 from bot.service.publishing import candidates
 from bot.service.qr import qr_png, qr_svg, site_cards, site_url
@@ -41,6 +42,18 @@ async def reindex_status(_: AdminDep, context: ContextDep) -> dict:
 async def stats(_: AdminDep, session: SessionDep, since: datetime | None = Query(None),
                 until: datetime | None = Query(None)) -> dict:
     return await compute_stats(session, since, until)
+
+
+@router.get("/learning")
+async def learning(_: AdminDep, context: ContextDep, session: SessionDep) -> dict:
+    """What the decision policy can learn from and what it learnt last: the labelled pairs the
+    product stored, by source, and the shipped calibration's fit (when, on what, its figures)."""
+    calibration = context.retriever.calibration
+    return {"labels": await label_counts(session),
+            "calibration": None if calibration is None else {
+                "suggest_threshold": calibration.suggest_threshold,
+                "confirm_threshold": calibration.confirm_threshold,
+                "reject_threshold": calibration.reject_threshold, **calibration.fit}}
 
 
 @router.get("/candidates", response_model=list[CandidateOut])

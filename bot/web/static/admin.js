@@ -175,6 +175,30 @@
       charts.bars(T.charts.byIndustry, s.by_industry.map((r) => [name(r.key), r.questions]), opts),
       charts.bars(T.charts.byRegion, s.by_region.map((r) => [name(r.key), r.questions]), opts));
     deadLetters(s.outbox ? s.outbox.dead : 0);
+    learning();
+  }
+
+  // ---- what the decision policy learns from -------------------------------------------------
+  async function learning() {
+    const L = T.learning;
+    let l;
+    try {
+      l = await api("/api/admin/learning", { headers: auth });
+    } catch (err) {
+      failed(err, $("learning-body"));
+      return;
+    }
+    const rows = Object.entries(l.labels).map(([source, n]) => h("tr", {},
+      h("td", { text: L.sources[source] || source }), h("td", { text: n.yes }), h("td", { text: n.no })));
+    const c = l.calibration || {};
+    const figures = c.cross_set || {};
+    const pct = (v) => (typeof v === "number" ? `${Math.round(v * 1000) / 10}%` : "—");
+    put($("learning-body"),
+      h("table", {}, h("thead", {}, h("tr", {}, h("th", { text: L.labels }), h("th", { text: L.yes }), h("th", { text: L.no }))),
+        h("tbody", {}, rows.length ? rows : [h("tr", {}, h("td", { colspan: 3, class: "muted", text: "0" }))])),
+      h("p", { class: "muted", text: `${L.fittedAt}: ${c.fitted_at ? cd.time(c.fitted_at) : L.never}` }),
+      c.sets ? h("p", { class: "muted", text: `${L.sets}: ${Object.entries(c.sets).map(([k, v]) => `${k} ${v}`).join("，")}` }) : null,
+      h("p", { text: `${L.precision} ${pct(figures.suggest_precision)} · ${L.coverage} ${pct(figures.coverage)} · ${L.firstShown} ${pct(figures.first_in_suggest_or_confirm)}` }));
   }
 
   // ---- notifications given up on (dead letters); hidden when there are none ---------------------
