@@ -31,6 +31,7 @@ import numpy as np
 from bot.context import make_encoder
 from bot.logs import setup_logging
 from bot.runtime import load_settings
+from bot.settings import RateLimitSettings
 from knowledge.interchange import CASES, parse_file
 from retrieval.corpus import CaseDoc, Corpus
 from retrieval.evaluation import load_queries
@@ -104,8 +105,8 @@ def start_server(data_dir: Path, model_cache: Path) -> tuple[subprocess.Popen, s
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRAFTDESK_")}
     env |= {"CRAFTDESK_DATA_DIR": str(data_dir), "CRAFTDESK_MODEL_CACHE": str(model_cache),
             "CRAFTDESK_LOG_LEVEL": "WARNING",
-            # the load comes from one address: lift the per-client limit for the measurement
-            "CRAFTDESK_RATE_LIMIT__ASK_PER_MINUTE": "1000000"}
+            # the load comes from one address: lift the limits for the measurement
+            **RateLimitSettings.lifted_environment()}
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "bot", "--port", str(port)], cwd=REPO, env=env)
     url = f"http://127.0.0.1:{port}"

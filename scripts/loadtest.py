@@ -62,7 +62,6 @@ CALLS = ("ask", "feedback", "ticket open", "ticket read", "message")
 SLOW_MS = 5000
 WINDOW_S = 10
 DRAIN_S = 5.0  # after the deadline, requests in flight get this long before they are cut
-LIFTED = "1000000"
 TICKET_PROBLEMS = ("token hash missing", "without owner", "without worker message", "without outbox row")
 FOLLOW_UPS = ("补充一下：设备型号在铭牌上看不清，我拍张照片发上来", "刚才又报了一次，复位后能跑一会儿",
               "现场急用，麻烦师傅尽快看看", "已经按说明查过接线，没发现松动")
@@ -359,19 +358,11 @@ def server_env(settings: Any, data_dir: Path, model_cache: Path, database_url: s
         "CRAFTDESK_LOG_LEVEL": "WARNING",
         "CRAFTDESK_ADMIN_TOKEN": secrets.token_urlsafe(32),
         # all the load comes from one address (and a few sites): lift the limits
-        **{f"CRAFTDESK_RATE_LIMIT__{name.upper()}": LIFTED for name in lifted_limits()},
+        **RateLimitSettings.lifted_environment(),
     }
     if database_url:
         env["CRAFTDESK_DATABASE_URL"] = database_url
     return env
-
-
-def lifted_limits() -> set[str]:
-    """Every per-minute budget of the anonymous calls (unknown names are ignored)."""
-    known = {name for name in RateLimitSettings.model_fields
-             if name.endswith("per_minute") and not name.startswith("auth")}
-    return known | {"ask_per_minute", "tickets_per_minute", "messages_per_minute",
-                    "ask_per_address_per_minute", "ask_per_site_per_minute"}
 
 
 def find_model_cache(given: Path | None, model: str) -> Path:
