@@ -178,9 +178,7 @@ class TicketService:
         return list(mine) + [t for t in offered if expert_id in t.offered_to]
 
     async def for_expert(self, session: AsyncSession, ticket_id: str, expert_id: str) -> Ticket:
-        ticket = await session.get(Ticket, ticket_id)
-        if ticket is None:
-            raise NotFoundError(f"no ticket {ticket_id!r}")
+        ticket = await self._get(session, ticket_id)
         self._check_expert_sees(ticket, expert_id)
         return ticket
 
@@ -223,18 +221,15 @@ class TicketService:
     async def answer(self, session: AsyncSession, ticket_id: str, expert_id: str, text: str = "",
                      photo: bytes | None = None) -> TicketMessage:
         body = self._text_or_photo(text, photo)
-        stored: list[str] = []  # the photo is stored once, before the first attempt writes
+        stored = None
+        if photo is not None:  # decoded and stored before the write gate, checked first
+            self._check_answerer(await self._get(session, ticket_id), expert_id)
+            stored = await asyncio.to_thread(save_photo, self.uploads, ticket_id, photo)
 
         async def reply(ticket: Ticket) -> TicketMessage:
-            if ticket.expert_id != expert_id:
-                raise AccessDeniedError("this ticket is not assigned to you")
-            if ticket.status == "closed":
-                raise ConflictError("the ticket is closed")
-            if photo is not None and not stored:
-                stored.append(await asyncio.to_thread(save_photo, self.uploads, ticket.id, photo))
+            self._check_answerer(ticket, expert_id)
             now = self.clock.now()
-            message = self._add_message(session, ticket, "expert", body, expert_id=expert_id,
-                                        photo=stored[0] if stored else None)
+            message = self._add_message(session, ticket, "expert", body, expert_id=expert_id, photo=stored)
             ticket.status, ticket.answered_at = "answered", now
             ticket.claimed_at = ticket.claimed_at or now
             ticket.first_answer_at = ticket.first_answer_at or now
@@ -378,6 +373,20 @@ class TicketService:
                     await session.rollback()
                     raise
         raise ConflictError("the ticket kept changing meanwhile; try again")
+
+    @staticmethod
+    async def _get(session: AsyncSession, ticket_id: str) -> Ticket:
+        ticket = await session.get(Ticket, ticket_id)
+        if ticket is None:
+            raise NotFoundError(f"no ticket {ticket_id!r}")
+        return ticket
+
+    @staticmethod
+    def _check_answerer(ticket: Ticket, expert_id: str) -> None:
+        if ticket.expert_id != expert_id:
+            raise AccessDeniedError("this ticket is not assigned to you")
+        if ticket.status == "closed":
+            raise ConflictError("the ticket is closed")
 
     @staticmethod
     async def _ticket_of(session: AsyncSession, question_id: str) -> Ticket | None:
