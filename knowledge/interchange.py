@@ -1,4 +1,4 @@
-"""Import and export of the JSON Lines interchange format (``shared/knowledge-format.md``).
+"""Import and export of the JSON Lines interchange format (``docs/knowledge-format.md``).
 
 An import validates every file completely before it writes anything: any problem (bad JSON,
 a missing field, a wrong type, a duplicate id, a dangling ``expert_id``) raises

@@ -1,6 +1,6 @@
 """SQLAlchemy 2 models: the knowledge base (experts, cases, sites) and the question log.
 
-Fields mirror ``shared/knowledge-format.md``; fields an import file carries that the format
+Fields mirror ``docs/knowledge-format.md``; fields an import file carries that the format
 does not name are kept in ``extra`` so an export gives them back (lossless round trip).
 """
 

@@ -18,7 +18,7 @@ from bot.service.tickets import OpenedTicket, TicketService
 from knowledge.db import WriteGate
 from bot.service.validation import clean_text
 from knowledge.errors import InvalidInputError
-from knowledge.models import Expert, Question, Site, utcnow
+from knowledge.models import Expert, Question, Site
 from retrieval.corpus import expert_doc
 from retrieval.holder import IndexHolder
 from retrieval.ranking import SiteContext
@@ -85,7 +85,7 @@ class AskService:
         top = outcome.cases[0] if outcome.cases else None
         question = Question(
             id=uuid.uuid4().hex, text=text, site_code=site.code if site else None, channel=channel,
-            asked_at=utcnow(), decision=outcome.decision,
+            asked_at=self.tickets.clock.now(), decision=outcome.decision,
             top_case_id=top.case.id if top else None, top_score=top.score if top else None,
             index_version=outcome.index_version,
             expert_ids=[hit.expert.id for hit in outcome.experts],

@@ -112,7 +112,7 @@ async def compute_stats(
     top_unanswered: int = 10,
 ) -> dict[str, Any]:
     """Figures for questions asked and tickets created in ``[since, until)`` (open ends when
-    None), as a JSON-ready dict; see ``GET /api/admin/stats`` in shared/api.md."""
+    None), as a JSON-ready dict; see ``GET /api/admin/stats`` in docs/api.md."""
     _check_arguments(since, until, top_unanswered)
     report = _Report()
     for row in await _question_counts(session, since, until):

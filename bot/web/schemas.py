@@ -1,4 +1,4 @@
-"""Request and response bodies of the JSON API (``shared/api.md``)."""
+"""Request and response bodies of the JSON API (``docs/api.md``)."""
 
 from __future__ import annotations
 
