@@ -133,9 +133,9 @@ class Retriever:
         p_reject = float(calibration.reject.probability(exam.reject_row.reshape(1, -1))[0])
         if p_reject >= reject_at:
             decision = "reject"
-        elif top_p >= suggest_at:
+        elif hits and top_p >= suggest_at:
             decision = "suggest"
-        elif top_p >= min(confirm_at, suggest_at):
+        elif hits and top_p >= min(confirm_at, suggest_at):
             decision = "confirm"
         else:
             decision = "route"
