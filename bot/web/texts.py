@@ -31,7 +31,7 @@ CHAT = ERRORS | {
     "notSolved": "没解决，找师傅",
     "solvedThanks": "太好了！问题已解决，感谢反馈。",
     "solvedWhileTicket": "好的，已记录。师傅的解答仍会显示在工单里，不需要的话可以结束提问。",
-    "alreadyWithExpert": "您的问题已经转给师傅了，请留意上面的工单。",
+    "alreadyWithExpert": "您的问题已经转给师傅了，师傅的回复会显示在工单里。",
     "ticketTitle": "已转给劳模工匠师傅",
     "ticketWaiting": "正在安排师傅，请稍候。师傅接单后会在这里回复您。",
     "expertLabel": "答疑师傅",
