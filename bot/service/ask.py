@@ -37,6 +37,14 @@ class AskResult:
     outcome: Outcome
     message: str
     ticket: OpenedTicket | None = None  # opened in the same call (decisions route and confirm)
+    shown: int = 0  # how many of the outcome's cases, from the first, a worker is shown
+
+
+def shown_to_worker(outcome: Outcome) -> int:
+    """A worker sees only the case the policy stands behind: the suggested one, or the one an
+    expert is asked to confirm. Anything below that floor is no answer for the shop floor (a
+    look-alike shown with 解决了 misleads, and the tap would be a false label)."""
+    return 1 if outcome.decision in ("suggest", "confirm") and outcome.cases else 0
 
 
 async def find_site(session: AsyncSession, code: str | None) -> Site | None:
@@ -97,7 +105,7 @@ class AskService:
                 proposed_case_id=top.case.id if outcome.decision == "confirm" and top else None)
                 if outcome.decision in ("route", "confirm") else None)
             await session.commit()
-        return AskResult(question.id, outcome, _message(outcome, index is None), ticket)
+        return AskResult(question.id, outcome, _message(outcome, index is None), ticket, shown_to_worker(outcome))
 
 
 def _message(outcome: Outcome, degraded: bool) -> str:

@@ -53,6 +53,7 @@ async def test_a_known_problem_is_suggested_with_the_right_case(client, context)
     body = response.json()
     assert body["decision"] == "suggest"
     assert body["suggestions"][0]["case_id"] == "K001"
+    assert body["shown"] == 1  # a worker sees the suggested case, not the look-alikes under it
     assert len(body["suggestions"]) <= 5
     assert body["suggestions"] == sorted(body["suggestions"], key=lambda s: -s["score"])
     assert len(body["experts"]) == 3
@@ -66,7 +67,7 @@ async def test_a_known_problem_is_suggested_with_the_right_case(client, context)
 async def test_off_topic_is_rejected_with_where_to_ask(client):
     body = (await client.post("/api/ask", json={"text": "食堂今天中午几点开饭啊"})).json()
     assert body["decision"] == "reject"
-    assert "工会" in body["message"]
+    assert "工会" in body["message"] and body["shown"] == 0
 
 
 async def test_a_look_alike_alarm_is_not_suggested(client):
@@ -74,6 +75,7 @@ async def test_a_look_alike_alarm_is_not_suggested(client):
     body = (await client.post("/api/ask", json={"text": "车床开机报SV0417是怎么回事"})).json()
     assert body["decision"] == "route"
     assert body["suggestions"], "candidates are listed even when not suggested"
+    assert body["shown"] == 0 and body["ticket"]["ticket_id"]  # none shown; the ticket is open
 
 
 async def test_inactive_experts_are_never_offered(client, context):

@@ -9,7 +9,6 @@ from bot.telegram import present, store
 from knowledge.models import Expert, Ticket
 
 CHANNEL = "telegram"
-MAX_SUGGESTIONS = 3
 
 
 async def announce_ticket(bot: Bot, chat_id: int, session: AsyncSession, ticket: Ticket) -> None:

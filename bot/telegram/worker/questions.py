@@ -13,7 +13,7 @@ from bot.service.feedback import record_feedback
 from bot.telegram import present, store
 from bot.telegram.callbacks import FeedbackCb
 from bot.telegram.keyboards import feedback_keyboard
-from bot.telegram.worker.common import CHANNEL, MAX_SUGGESTIONS, announce_ticket
+from bot.telegram.worker.common import CHANNEL, announce_ticket
 from retrieval.corpus import CaseDoc
 
 if TYPE_CHECKING:
@@ -29,15 +29,10 @@ async def ask(message: Message, bot: Bot, context: AppContext, session: AsyncSes
     result = await context.ask.ask(session, message.text or "", site, channel=CHANNEL, worker_chat_id=chat_id)
     outcome = result.outcome
     await message.answer(present.e(result.message))
-    if outcome.decision == "confirm" and outcome.cases:  # shown as unconfirmed; 解决了 closes the ticket
-        await show_case(message, session, result.question_id, outcome.cases[0].case)
+    for hit in outcome.cases[:result.shown]:  # the case the policy stands behind; 解决了 on a
+        await show_case(message, session, result.question_id, hit.case)  # proposed one closes the ticket
     if result.ticket is not None:  # confirm or route: the same call opened the ticket
         await announce_ticket(bot, chat_id, session, result.ticket.ticket)
-        return
-    if outcome.decision != "suggest":
-        return
-    for hit in outcome.cases[:MAX_SUGGESTIONS]:
-        await show_case(message, session, result.question_id, hit.case)
 
 
 async def show_case(message: Message, session: AsyncSession, question_id: str, case: CaseDoc) -> None:

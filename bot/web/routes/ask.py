@@ -31,4 +31,5 @@ async def ask(body: AskRequest, context: ContextDep, session: SessionDep) -> Ask
         index_version=outcome.index_version,
         message=result.message,
         ticket=await opened_ticket_out(session, result.ticket) if result.ticket else None,
+        shown=result.shown,
     )

@@ -54,35 +54,31 @@
     }
     const reply = say(answer.message);
     if (answer.decision === "suggest") {
-      cases(answer, text, null);
+      cases(answer, text);
     } else if (answer.ticket) {  // confirm or route: the same call opened the ticket
       const view = showTicket(remember(answer.ticket, text));
-      if (answer.decision === "confirm") {  // the case first, then the ticket asking to confirm it
-        view.el.before(cases({ ...answer, suggestions: answer.suggestions.slice(0, 1) }, text, view, true));
-      }
-      else if (answer.suggestions.length) cases(answer, text, view);
+      if (answer.shown) view.el.before(cases(answer, text, view));  // the case first, then the ticket confirming it
     }
     reply.scrollIntoView({ block: "start" });
   }
 
-  /** Past-case cards with 解决了 / 没解决. With a ticket already open they are only
-      "maybe related", or (``toConfirm``) the one case an expert is asked to confirm: either way
-      clearly marked as unconfirmed. */
-  function cases(answer, question, ticketView, toConfirm = false) {
-    const related = ticketView !== null;
+  /** The case(s) the policy stands behind (``answer.shown`` of them), with 解决了 / 没解决: a
+      trusted suggestion, or (with ``ticketView``) the case an expert is asked to confirm,
+      marked as unconfirmed. Cases below the policy's floor are never shown to a worker. */
+  function cases(answer, question, ticketView = null) {
+    const toConfirm = ticketView !== null;
     const note = h("p", { class: "note", hidden: true });
     const buttons = [];
-    const card = (s, i) => {
+    const card = (s) => {
       const solved = h("button", { type: "button", class: "solved", text: T.solved });
       const notSolved = h("button", { type: "button", class: "secondary not-solved", text: T.notSolved });
       buttons.push(solved, notSolved);
       solved.addEventListener("click", () => verdict(true, s.case_id));
       notSolved.addEventListener("click", () => verdict(false, s.case_id));
-      const label = toConfirm ? T.toConfirm : related ? T.maybeRelated : i === 0 ? T.bestMatch : T.alsoSimilar;
-      return h("article", { class: related ? "case unconfirmed" : "case" },
-        h("div", { class: "case-label", text: label }),
+      return h("article", { class: toConfirm ? "case unconfirmed" : "case" },
+        h("div", { class: "case-label", text: toConfirm ? T.toConfirm : T.bestMatch }),
         h("h3", { text: s.title }),
-        cd.longText(s.answer, related || i > 0),
+        cd.longText(s.answer, toConfirm),
         h("div", { class: "actions" }, solved, notSolved));
     };
     const done = (text) => {
@@ -91,31 +87,25 @@
       note.hidden = false;
     };
     async function verdict(solved, caseId) {
-      if (!solved && related) {
-        done(T.alreadyWithExpert);
-        ticketView.el.scrollIntoView({ behavior: "smooth" });
-        return;
-      }
       buttons.forEach((b) => { b.disabled = true; });
-      try {
+      try {  // either way the verdict is stored: it is what the policy learns from
         const result = await api(`/api/questions/${encodeURIComponent(answer.question_id)}/feedback`,
           { method: "POST", body: { solved, case_id: caseId } });
         if (solved) {
-          done(related && !toConfirm ? T.solvedWhileTicket : T.solvedThanks);
+          done(T.solvedThanks);
           if (toConfirm) ticketView.refresh();  // solved by the proposed case: the ticket closed
-        }
-        else {
+        } else {
           done(T.alreadyWithExpert);
-          showTicket(remember(result.ticket, question));
+          if (toConfirm) ticketView.el.scrollIntoView({ behavior: "smooth" });
+          else showTicket(remember(result.ticket, question));
         }
       } catch (err) {
         buttons.forEach((b) => { b.disabled = false; });
         say(errorText(err), "bot error");
       }
     }
-    return add(h("section", { class: related ? "cases related" : "cases" },
-      related && !toConfirm ? h("p", { class: "muted", text: T.maybeRelatedNote }) : null,  // the reply says it for a confirm
-      answer.suggestions.slice(0, 3).map(card), note));
+    return add(h("section", { class: toConfirm ? "cases related" : "cases" },
+      answer.suggestions.slice(0, answer.shown).map(card), note));
   }
 
   // ---- a ticket ------------------------------------------------------------------------------
