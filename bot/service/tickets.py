@@ -233,6 +233,8 @@ class TicketService:
             ticket.status, ticket.answered_at = "answered", now
             ticket.claimed_at = ticket.claimed_at or now
             ticket.first_answer_at = ticket.first_answer_at or now
+            if ticket.proposal == PENDING:  # answered in words instead of a tap: nothing waits any more
+                ticket.proposal = None
             expert = await session.get(Expert, expert_id)
             emit(session, "answered", ticket, "worker", text=message.text, photo=message.photo,
                  expert_name=expert.name if expert else None, expert_title=expert.title if expert else None)

@@ -111,3 +111,12 @@ async def test_the_worker_says_the_case_did_not_help_and_keeps_the_same_ticket(
     assert opened is not None and opened.ticket.id == tid and not opened.created
     assert (await load(with_case, tid)).status == "assigned"
     assert await labels(with_case) == [("K001", False, "worker")]
+
+
+async def test_an_answer_in_words_ends_the_wait_for_a_tap(with_case: Sessions, service: TicketService):
+    qid, tid = await proposed(with_case, service, ["E01"])
+    async with with_case() as session:
+        await service.answer(session, tid, "E01", "不是这个原因，先查保持阀")
+    ticket = await load(with_case, tid)
+    assert (ticket.status, ticket.proposal) == ("answered", None)
+    assert await labels(with_case) == []  # no verdict on the case was given

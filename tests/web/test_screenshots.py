@@ -78,16 +78,19 @@ def test_screenshots(live, browser, tmp_path: Path):
     worker.click("#ask-button")
     expect(worker.locator(".cases .case").first).to_be_visible()
     shots.append(shoot(worker, tmp_path, "chat-phone"))
+    answers = worker.locator(".bubble.bot:not(.pending)")
+    replies_before = answers.count()
     worker.fill("#question", QUESTION)
     worker.click("#ask-button")
-    ticket = worker.locator(".ticket").last  # the first question may have one too (confirm)
-    expect(ticket.or_(worker.locator(".cases").nth(1)).first).to_be_visible()
-    if not ticket.is_visible():  # a case published by another test may be suggested: 没解决
-        worker.locator(".cases").nth(1).locator("button.not-solved").first.click()
-    expect(ticket.locator(".expert-name")).not_to_be_empty()
-    entry = worker.evaluate("JSON.parse(localStorage.getItem('craftdesk.tickets'))[0]")
+    expect(answers).to_have_count(replies_before + 1)  # answered (the first question may hold a ticket too)
+    stored = f"JSON.parse(localStorage.getItem('craftdesk.tickets') || '[]').find(t => t.text === {QUESTION!r})"
+    if not worker.evaluate(f"Boolean({stored})"):  # a case published by another test was suggested: 没解决
+        worker.locator(".cases").last.locator("button.not-solved").first.click()
+    worker.wait_for_function(f"Boolean({stored})")
+    entry = worker.evaluate(stored)
     ticket_id = entry["id"]
-    ticket = worker.locator(f".ticket[data-ticket='{ticket_id}']")  # the newest of the page's tickets
+    ticket = worker.locator(f".ticket[data-ticket='{ticket_id}']")
+    expect(ticket.locator(".expert-name")).not_to_be_empty()
     seen = httpx.get(f"{live.url}/api/tickets/{ticket_id}", headers={"X-Ticket-Token": entry["token"]}).json()
     login = httpx.post(f"{live.url}/api/admin/experts/{seen['expert']['expert_id']}/token", headers=ADMIN).json()
     expert_auth = {"Authorization": f"Bearer {login['token']}"}
