@@ -86,8 +86,11 @@ def test_screenshots(live, browser, tmp_path: Path):
     stored = f"JSON.parse(localStorage.getItem('craftdesk.tickets') || '[]').find(t => t.text === {QUESTION!r})"
     if not worker.evaluate(f"Boolean({stored})"):  # a case published by another test was suggested: 没解决
         worker.locator(".cases").last.locator("button.not-solved").first.click()
-    worker.wait_for_function(f"Boolean({stored})")
-    entry = worker.evaluate(stored)
+    for _ in range(100):  # polled from here: the page's CSP forbids wait_for_function's eval
+        if entry := worker.evaluate(stored):
+            break
+        worker.wait_for_timeout(100)
+    assert entry, "the question's ticket was never stored"
     ticket_id = entry["id"]
     ticket = worker.locator(f".ticket[data-ticket='{ticket_id}']")
     expect(ticket.locator(".expert-name")).not_to_be_empty()
