@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import texts
 from bot.service.experts import AvailabilityCache
 from bot.service.tickets import OpenedTicket, TicketService
-from knowledge.db import WriteGate
 from bot.service.validation import clean_text
+from knowledge.db import WriteGate
 from knowledge.errors import InvalidInputError
 from knowledge.models import Expert, Question, Site
 from retrieval.corpus import expert_doc

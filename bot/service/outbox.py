@@ -73,8 +73,7 @@ class Notifier(Protocol):
 def describe_error(exc: BaseException) -> str:
     """``Type: message`` for ``last_error``: bot tokens masked (error texts can hold the API
     URL), cut to the column's size."""
-    text = f"{type(exc).__name__}: {exc}"
-    text = mask_bot_tokens(text)
+    text = mask_bot_tokens(f"{type(exc).__name__}: {exc}")
     return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS - 1] + "…"
 
 

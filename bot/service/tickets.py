@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -228,17 +228,9 @@ class TicketService:
 
         async def reply(ticket: Ticket) -> TicketMessage:
             self._check_answerer(ticket, expert_id)
-            now = self.clock.now()
-            message = self._add_message(session, ticket, "expert", body, expert_id=expert_id, photo=stored)
-            ticket.status, ticket.answered_at = "answered", now
-            ticket.claimed_at = ticket.claimed_at or now
-            ticket.first_answer_at = ticket.first_answer_at or now
             if ticket.proposal == PENDING:  # answered in words instead of a tap: nothing waits any more
                 ticket.proposal = None
-            expert = await session.get(Expert, expert_id)
-            emit(session, "answered", ticket, "worker", text=message.text, photo=message.photo,
-                 expert_name=expert.name if expert else None, expert_title=expert.title if expert else None)
-            return message
+            return await self._answered(session, ticket, expert_id, body, photo=stored)
 
         return await self._transition(session, ticket_id, reply)
 
@@ -267,14 +259,8 @@ class TicketService:
                 emit(session, "case_declined", ticket, "worker")
                 return ticket
             ticket.proposal = CONFIRMED
-            message = self._add_message(session, ticket, "expert",
-                                        texts.CASE_CONFIRMED.format(title=case.title, answer=case.answer),
-                                        expert_id=expert_id)
-            ticket.status, ticket.answered_at = "answered", now
-            ticket.first_answer_at = ticket.first_answer_at or now
-            expert = await session.get(Expert, expert_id)
-            emit(session, "answered", ticket, "worker", text=message.text, photo=None, case_id=case.id,
-                 expert_name=expert.name if expert else None, expert_title=expert.title if expert else None)
+            await self._answered(session, ticket, expert_id,
+                                 texts.CASE_CONFIRMED.format(title=case.title, answer=case.answer), case_id=case.id)
             return ticket
 
         return await self._transition(session, ticket_id, settle)
@@ -375,6 +361,21 @@ class TicketService:
                     await session.rollback()
                     raise
         raise ConflictError("the ticket kept changing meanwhile; try again")
+
+    async def _answered(self, session: AsyncSession, ticket: Ticket, expert_id: str, text: str,
+                        photo: str | None = None, **payload: Any) -> TicketMessage:
+        """The expert's answer on the thread, the ticket answered, the worker told (the one way
+        an answer lands, typed or a confirmed case)."""
+        now = self.clock.now()
+        message = self._add_message(session, ticket, "expert", text, expert_id=expert_id, photo=photo)
+        ticket.status, ticket.answered_at = "answered", now
+        ticket.claimed_at = ticket.claimed_at or now
+        ticket.first_answer_at = ticket.first_answer_at or now
+        expert = await session.get(Expert, expert_id)
+        emit(session, "answered", ticket, "worker", text=message.text, photo=message.photo,
+             expert_name=expert.name if expert else None, expert_title=expert.title if expert else None,
+             **payload)
+        return message
 
     @staticmethod
     async def _get(session: AsyncSession, ticket_id: str) -> Ticket:
