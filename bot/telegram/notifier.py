@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
 from bot.service.outbox import DeliveryDeferred, Notification
+from bot.service.tickets import PENDING
 from bot.telegram import present, store
 from bot.telegram.keyboards import rating_keyboard, ticket_keyboard
 from knowledge.models import Case, Expert, Site, Ticket
@@ -84,7 +85,7 @@ class TelegramNotifier:
             text = present.expert_ticket(event.ticket_id, payload.get("text") or "", site,
                                          city_tier=event.kind == "offered")
             case = (await session.get(Case, ticket.proposed_case_id)
-                    if ticket and ticket.proposal == "pending" and ticket.proposed_case_id else None)
+                    if ticket and ticket.proposal == PENDING and ticket.proposed_case_id else None)
             if case is not None:
                 text += present.proposal(case.title, case.answer)
             await self._post(session, chat_id, event, text, ticket_keyboard(event.ticket_id, case is not None),
