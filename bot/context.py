@@ -33,7 +33,7 @@ from retrieval.corpus import load_corpus
 from retrieval.decision import Calibration
 from retrieval.encoder import Encoder, load_encoder
 from retrieval.holder import REBUILD_HINT, IndexHolder
-from retrieval.index import current_version
+from retrieval.index import current_version, outdated
 from retrieval.rebuild import log_progress, rebuild_index
 from retrieval.search import Retriever
 
@@ -84,8 +84,10 @@ async def prepare_index(settings: Settings, sessions: async_sessionmaker[AsyncSe
     """Build the index when none exists; otherwise load it. A broken one leaves the service
     degraded (every question routed) with the way to fix it in the log."""
     holder = IndexHolder(settings.index_dir, encoder.model_id)
-    if current_version(settings.index_dir) is None:
-        log.info("no search index yet: building it before serving")
+    stale = outdated(settings.index_dir, encoder.model_id)
+    if current_version(settings.index_dir) is None or stale:
+        log.info("building the search index before serving: %s",
+                 f"the index on disk is outdated: {stale}" if stale else "no index yet")
         holder.swap(await rebuild_index(sessions, encoder, settings.index_dir, log_progress()))
         return holder
     if await asyncio.to_thread(holder.load) and holder.current is not None:

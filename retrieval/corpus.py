@@ -12,6 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.models import Case, Expert
 
+ANSWER_VIEW_CHARS = 300  # the answer's opening names the cause; the steps after it add little
+CASE_VIEWS = ("title + question", "question", "title + answer")  # what CaseDoc.views returns
+
 
 @dataclass(frozen=True)
 class CaseDoc:
@@ -27,6 +30,13 @@ class CaseDoc:
     def search_text(self) -> str:
         """Embedded and matched: what the worker's question is compared with."""
         return f"{self.title}。{self.question}"
+
+    @property
+    def views(self) -> tuple[str, ...]:
+        """The texts a case is embedded as; a question is scored against the closest one. The
+        worker's own wording on its own matches colloquial questions that the formal title
+        would pull away, the title with the answer matches questions put in the trade's terms."""
+        return (self.search_text, self.question, f"{self.title}。{self.answer[:ANSWER_VIEW_CHARS]}")
 
     @property
     def lexical_text(self) -> str:

@@ -1,8 +1,9 @@
 """The knowledge index: faiss over normalized case and expert vectors, a BM25 next to it,
 saved in the data dir with a manifest.
 
-On disk: ``<index_dir>/versions/<version>/`` holds ``manifest.json``, ``cases.faiss``,
-``experts.faiss`` and ``docs.json``; ``<index_dir>/current`` is a symlink to the version in
+A case is embedded as several views (``CaseDoc.views``) and scored by its closest one.
+On disk: ``<index_dir>/versions/<version>/`` holds ``manifest.json``, ``cases.faiss`` (every
+view of every case, case by case), ``experts.faiss`` and ``docs.json``; ``<index_dir>/current`` is a symlink to the version in
 service. A build writes a new version folder completely, then replaces the symlink with one
 atomic rename, so a reader never sees a half-written index.
 """
@@ -22,14 +23,14 @@ from typing import Any
 import numpy as np
 
 from knowledge.errors import IndexUnavailableError
-from retrieval.corpus import CaseDoc, Corpus, ExpertDoc
+from retrieval.corpus import CASE_VIEWS, CaseDoc, Corpus, ExpertDoc
 from retrieval.encoder import Encoder
 from retrieval.lexical import BM25Index
 from retrieval.text import codes, contrast_words, lexical_tokens, normalize
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2  # 2: several vectors per case (its views)
 HNSW_ABOVE = 100_000  # past this many vectors an exact flat scan gets slow: use HNSW
 KEEP_VERSIONS = 3
 Progress = Callable[[int, int], None]
@@ -45,6 +46,7 @@ class Manifest:
     experts: int
     knowledge_checksum: str
     built_at: str
+    views: int = 1  # vectors per case
 
 
 def _faiss():  # type: ignore[no-untyped-def]
@@ -79,12 +81,14 @@ class KnowledgeIndex:
         experts: list[ExpertDoc],
         expert_vectors: np.ndarray,
     ):
+        """``case_vectors``: (cases, views, dim), each case's views in ``CaseDoc.views`` order."""
         self.manifest = manifest
         self.cases = cases
         self.case_vectors = case_vectors
+        self.views = case_vectors.shape[1]
         self.experts = experts
         self.expert_vectors = expert_vectors
-        self.case_search = vector_index(case_vectors)
+        self.case_search = vector_index(case_vectors.reshape(-1, case_vectors.shape[2]))
         self.lexical = BM25Index([c.lexical_text for c in cases])
         self.answer_tokens = [set(lexical_tokens(c.answer)) for c in cases]
         # per-case facts the decision features need for every question, computed once
@@ -98,16 +102,29 @@ class KnowledgeIndex:
         return self.manifest.version
 
     def search_cases(self, query_vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (positions, cosines) for one normalized query vector."""
+        """Top-k (positions, cosines) for one normalized query vector; a case's cosine is that
+        of its closest view."""
         k = min(k, len(self.cases))
         if k == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores, ids = self.case_search.search(query_vector.reshape(1, -1).astype(np.float32), k)
+        scores, ids = self.case_search.search(
+            query_vector.reshape(1, -1).astype(np.float32), min(k * self.views, self.case_search.ntotal))
         keep = ids[0] >= 0
-        return ids[0][keep], scores[0][keep]
+        positions = ids[0][keep] // self.views
+        # hits come best first: a case's first hit is its closest view
+        _, first = np.unique(positions, return_index=True)
+        first = np.sort(first)[:k]
+        return positions[first], scores[0][keep][first]
+
+    def case_similarity(self, positions: list[int], query_vector: np.ndarray) -> np.ndarray:
+        """Cosine of the closest view of each case at ``positions``."""
+        if not positions:
+            return np.zeros(0, dtype=np.float32)
+        return (self.case_vectors[positions] @ query_vector).max(axis=1)
 
     def with_case(self, case: CaseDoc, vector: np.ndarray, checksum: str) -> "KnowledgeIndex":
-        """A new index that also holds ``case`` (replacing one with the same id)."""
+        """A new index that also holds ``case`` (replacing one with the same id); ``vector``:
+        its views, (views, dim)."""
         cases = list(self.cases)
         vectors = self.case_vectors
         if case.id in self.case_position:
@@ -117,7 +134,7 @@ class KnowledgeIndex:
             vectors[pos] = vector
         else:
             cases.append(case)
-            vectors = np.vstack([vectors, vector.reshape(1, -1)]).astype(np.float32)
+            vectors = np.concatenate([vectors, vector.reshape(1, *vectors.shape[1:])]).astype(np.float32)
         manifest = replace(
             self.manifest, version=new_version(checksum), cases=len(cases),
             knowledge_checksum=checksum, built_at=datetime.now(timezone.utc).isoformat(),
@@ -131,22 +148,25 @@ def new_version(checksum: str) -> str:
 
 def build_index(corpus: Corpus, encoder: Encoder, progress: Progress | None = None,
                 batch_size: int = 64) -> KnowledgeIndex:
-    """Encode every case and expert (in batches, reporting progress) into a new index."""
-    texts = [c.search_text for c in corpus.cases] + [e.profile_text for e in corpus.experts]
+    """Encode every case (each of its views) and expert, in batches reporting progress, into a
+    new index."""
+    views = len(CASE_VIEWS)
+    texts = [v for c in corpus.cases for v in c.views] + [e.profile_text for e in corpus.experts]
     chunks = []
     for start in range(0, len(texts), batch_size * 8):
         chunks.append(encoder.encode(texts[start : start + batch_size * 8]))
         if progress:
             progress(min(start + batch_size * 8, len(texts)), len(texts))
     vectors = np.vstack(chunks) if chunks else np.zeros((0, encoder.dim), dtype=np.float32)
-    n_cases = len(corpus.cases)
+    n_case_vectors = len(corpus.cases) * views
     checksum = corpus.checksum
     manifest = Manifest(
         format=FORMAT, version=new_version(checksum), model_id=encoder.model_id, dim=encoder.dim,
-        cases=n_cases, experts=len(corpus.experts), knowledge_checksum=checksum,
-        built_at=datetime.now(timezone.utc).isoformat(),
+        cases=len(corpus.cases), experts=len(corpus.experts), knowledge_checksum=checksum,
+        built_at=datetime.now(timezone.utc).isoformat(), views=views,
     )
-    return KnowledgeIndex(manifest, corpus.cases, vectors[:n_cases], corpus.experts, vectors[n_cases:])
+    case_vectors = vectors[:n_case_vectors].reshape(len(corpus.cases), views, encoder.dim)
+    return KnowledgeIndex(manifest, corpus.cases, case_vectors, corpus.experts, vectors[n_case_vectors:])
 
 
 def save_index(index: KnowledgeIndex, index_dir: Path) -> Path:
@@ -158,7 +178,8 @@ def save_index(index: KnowledgeIndex, index_dir: Path) -> Path:
     tmp = versions / f".{index.version}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    faiss.write_index(vector_index(index.case_vectors, hnsw_above=1 << 62), str(tmp / "cases.faiss"))
+    flat_views = index.case_vectors.reshape(-1, index.case_vectors.shape[2])
+    faiss.write_index(vector_index(flat_views, hnsw_above=1 << 62), str(tmp / "cases.faiss"))
     faiss.write_index(vector_index(index.expert_vectors, hnsw_above=1 << 62), str(tmp / "experts.faiss"))
     docs = {"cases": [asdict(c) for c in index.cases], "experts": [asdict(e) for e in index.experts]}
     (tmp / "docs.json").write_text(json.dumps(docs, ensure_ascii=False), encoding="utf-8")
@@ -191,6 +212,20 @@ def current_version(index_dir: Path) -> str | None:
         return None
 
 
+def outdated(index_dir: Path, model_id: str) -> str | None:
+    """Why the current index was made for another version of this code or another model (it
+    can be rebuilt from the knowledge store as it is); None when it was not, or is unreadable."""
+    try:
+        raw = json.loads((index_dir / "current" / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if raw.get("format") != FORMAT:
+        return f"format {raw.get('format')}, this code reads {FORMAT}"
+    if raw.get("model_id") != model_id:
+        return f"built with {raw.get('model_id')}, the service uses {model_id}"
+    return None
+
+
 def load_index(index_dir: Path, model_id: str) -> KnowledgeIndex:
     """Load the current version. Raises ``IndexUnavailableError`` saying what is wrong."""
     faiss = _faiss()
@@ -218,8 +253,9 @@ def load_index(index_dir: Path, model_id: str) -> KnowledgeIndex:
             f"index at {folder} was built with {manifest.model_id}, the service uses {model_id}"
         )
     if (len(cases), len(experts)) != (manifest.cases, manifest.experts) or (
-        len(case_vectors), len(expert_vectors)) != (manifest.cases, manifest.experts):
+        len(case_vectors), len(expert_vectors)) != (manifest.cases * manifest.views, manifest.experts):
         raise IndexUnavailableError(f"index at {folder} is inconsistent with its manifest")
+    case_vectors = case_vectors.reshape(manifest.cases, manifest.views, manifest.dim)
     return KnowledgeIndex(manifest, cases, case_vectors, experts, expert_vectors)
 
 

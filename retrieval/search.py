@@ -90,7 +90,7 @@ class Retriever:
         shortlist = _fuse(positions, lexical)
         expert_similarity = (index.expert_vectors @ vector if len(index.experts)
                              else np.zeros(0, dtype=np.float32))
-        cosines = index.case_vectors[shortlist] @ vector if shortlist else np.zeros(0)
+        cosines = index.case_similarity(shortlist, vector)
         rows = _suggest_features(index, text, shortlist, cosines, dense, lexical)
         off_topic = float((self.off_topic_vectors @ vector).max())
         case_top = float(dense.max()) if dense.size else 0.0

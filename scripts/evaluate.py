@@ -31,7 +31,7 @@ from retrieval.corpus import load_corpus
 from retrieval.decision import Calibration
 from retrieval.evaluation import (
     KINDS, Metrics, QuerySet, Targets, bm25_baseline, cross_set, cross_validate, examine_all, fit_calibration,
-    load_queries, mean_metrics, predict, queries_from_labels, score,
+    leave_one_out, load_queries, mean_metrics, predict, queries_from_labels, score,
 )
 from retrieval.index import build_index
 from retrieval.ranking import SiteContext
@@ -159,12 +159,16 @@ async def main(settings: Settings, args: argparse.Namespace) -> None:
           f"thresholds at lower 95% bounds of precision: suggest {targets.suggest}, "
           f"confirm {targets.confirm}, reject {targets.reject}")
 
+    look_alikes = leave_one_out(retriever, index)
+    print(f"learnt from as well: {len(look_alikes.queries)} case questions asked without their case")
+
     every = QuerySet("all", [q for s in sets for q in s.queries], [e for s in sets for e in s.exams])
     columns: dict[str, Metrics] = {}
     held_predictions = {}
     if len(sets) > 1:
         for held in sets:
-            held_predictions[held.name] = cross_set(retriever, index, sets, held, sites, targets)
+            held_predictions[held.name] = cross_set(retriever, index, sets, held, sites, targets,
+                                                  (look_alikes,))
             columns[f"judged on {held.name} (fit on the others)"] = score(held.queries, held_predictions[held.name])
         columns["cross-set, all held sets pooled"] = score(
             [q for s in sets for q in s.queries], [p for s in sets for p in held_predictions[s.name]])
@@ -176,10 +180,11 @@ async def main(settings: Settings, args: argparse.Namespace) -> None:
     columns[f"BM25, {label}"] = mean_metrics(
         [score(every.queries, bm25_baseline(corpus, every.queries, args.folds, targets, s)) for s in seeds])
     if args.calibrate:
-        refit = fit_calibration(encoder.model_id, every.queries, every.exams, targets)
+        refit = fit_calibration(encoder.model_id, every.queries + look_alikes.queries,
+                                every.exams + look_alikes.exams, targets)
         pooled = columns.get("cross-set, all held sets pooled")
         refit.fit = {"fitted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                     "sets": {s.name: len(s.queries) for s in sets},
+                     "sets": {s.name: len(s.queries) for s in [*sets, look_alikes]},
                      "cross_set": {name: round(getattr(pooled, name), 4) for name in (
                          "suggest_precision", "coverage", "near_miss_suggested",
                          "first_in_suggest_or_confirm", "off_topic_rejected")} if pooled else {}}

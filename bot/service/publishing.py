@@ -90,7 +90,7 @@ class Publisher:
             doc = case_doc(case)
 
             def work():  # type: ignore[no-untyped-def]
-                vector = self.encoder.encode([doc.search_text])[0]
+                vector = self.encoder.encode(list(doc.views))
                 updated = current.with_case(doc, vector, checksum)
                 save_index(updated, self.index.index_dir)  # so a restart and other servers see it
                 return updated

@@ -41,27 +41,47 @@ async def test_fresh_install_builds_the_index_before_serving(demo_settings, enco
             health = (await client.get("/healthz")).json()
     assert health["status"] == "ok" and health["cases"] == 82
     assert health["index_version"] == current_version(demo_settings.index_dir)
-    assert "no search index yet" in caplog.text and "encoding knowledge" in caplog.text
+    assert "no index yet" in caplog.text and "encoding knowledge" in caplog.text
 
 
 def corrupt(index_dir: Path) -> None:
     (index_dir / "current" / "cases.faiss").write_bytes(b"\x00broken")
 
 
-def foreign_model(index_dir: Path) -> None:
+def rewrite_manifest(index_dir: Path, **changes: object) -> None:
     manifest = index_dir / "current" / "manifest.json"
-    data = json.loads(manifest.read_text())
-    manifest.write_text(json.dumps(data | {"model_id": "BAAI/bge-small-zh@torch"}))
+    manifest.write_text(json.dumps(json.loads(manifest.read_text()) | changes))
 
 
-@pytest.mark.parametrize("damage", [corrupt, foreign_model])
-async def test_unusable_index_starts_degraded_and_routes(demo_settings, encoder, demo_index_dir,
-                                                         damage, caplog):
-    shutil.copytree(demo_index_dir, demo_settings.index_dir, symlinks=True)
-    versions = demo_settings.index_dir / "versions"
-    for folder in versions.iterdir():  # do not damage the shared copy through a link
+def copy_index(source: Path, target: Path) -> None:
+    shutil.copytree(source, target, symlinks=True)
+    for folder in (target / "versions").iterdir():  # do not damage the shared copy through a link
         assert not folder.is_symlink()
-    damage(demo_settings.index_dir)
+
+
+@pytest.mark.parametrize("changes, reason", [
+    ({"model_id": "BAAI/bge-small-zh@torch"}, "built with BAAI/bge-small-zh@torch"),
+    ({"format": 1}, "format 1"),
+])
+async def test_index_of_another_model_or_format_is_rebuilt_at_start(
+        demo_settings, encoder, demo_index_dir, changes, reason, caplog):
+    """Made by an older version of the code or for another model: rebuilt from the knowledge
+    store before serving, instead of leaving every question routed."""
+    caplog.set_level(logging.INFO)
+    copy_index(demo_index_dir, demo_settings.index_dir)
+    old = current_version(demo_settings.index_dir)
+    rewrite_manifest(demo_settings.index_dir, **changes)
+    async with open_context(demo_settings, encoder=encoder) as context:
+        async with client_for(context) as client:
+            health = (await client.get("/healthz")).json()
+    assert health["status"] == "ok" and health["cases"] == 82
+    assert health["index_version"] == current_version(demo_settings.index_dir) != old
+    assert f"the index on disk is outdated: {reason}" in caplog.text
+
+
+async def test_unusable_index_starts_degraded_and_routes(demo_settings, encoder, demo_index_dir, caplog):
+    copy_index(demo_index_dir, demo_settings.index_dir)
+    corrupt(demo_settings.index_dir)
     async with open_context(demo_settings, encoder=encoder) as context:
         async with client_for(context) as client:
             health = (await client.get("/healthz")).json()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from retrieval.corpus import CASE_VIEWS
 from tests.factories import pixels, png_bytes
 from tests.utils.auth import ADMIN
 
@@ -140,7 +141,8 @@ async def test_admin_reindex_qr_and_queue(client, context):
     started = await client.post("/api/admin/reindex", headers=ADMIN)
     assert started.status_code == 202 and started.json()["state"] == "running"
     state = await context.reindexer.wait()
-    assert state.state == "done" and state.done == state.total == 111
+    texts = len(CASE_VIEWS) * 82 + 29  # every view of every demo case, every expert profile
+    assert state.state == "done" and state.done == state.total == texts
     assert (await client.get("/healthz")).json()["index_version"] == state.version
     png = await client.get("/api/admin/sites/xcmg-hv-3/qr.png", headers=ADMIN)
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")

@@ -79,10 +79,11 @@ EXPERTS = [
 
 @pytest.fixture(scope="module")
 def index() -> KnowledgeIndex:
-    """An index on hand-written unit vectors: case i on basis vector i, experts in between."""
+    """An index on hand-written unit vectors: case i on basis vector i (one view), experts in
+    between."""
     corpus = Corpus(CASES, EXPERTS)
     eye = np.eye(DIM, dtype=np.float32)
-    case_vectors = eye[: len(corpus.cases)]
+    case_vectors = eye[: len(corpus.cases), None, :]
     expert_vectors = (eye[[0, 2, 4]] + eye[[1, 3, 5]]) / np.float32(math.sqrt(2))
     manifest = Manifest(FORMAT, new_version(corpus.checksum), MODEL_ID, DIM, len(corpus.cases),
                         len(corpus.experts), corpus.checksum, datetime.now(timezone.utc).isoformat())
