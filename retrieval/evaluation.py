@@ -328,10 +328,11 @@ def leave_one_out(retriever: Retriever, index: KnowledgeIndex) -> QuerySet:
 
 def examine_all(retriever: Retriever, index: KnowledgeIndex, queries: list[LabelledQuery],
                 progress: Callable[[int, int], None] | None = None) -> list[Examination]:
-    vectors = retriever.encoder.encode([q.text for q in queries])
+    texts = [retriever.corrected(index, q.text) for q in queries]
+    vectors = retriever.encoder.encode(texts)
     exams = []
-    for i, (q, v) in enumerate(zip(queries, vectors), start=1):
-        exams.append(retriever.examine(index, q.text, v))
+    for i, (text, v) in enumerate(zip(texts, vectors), start=1):
+        exams.append(retriever.examine(index, text, v))
         if progress:
             progress(i, len(queries))
     return exams

@@ -27,6 +27,7 @@ from retrieval.corpus import CASE_VIEWS, CaseDoc, Corpus, ExpertDoc
 from retrieval.encoder import Encoder
 from retrieval.lexical import BM25Index
 from retrieval.text import codes, contrast_words, lexical_tokens, normalize
+from retrieval.typos import TypoCorrector
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,8 @@ class KnowledgeIndex:
         self.case_text = [normalize(c.search_text) for c in cases]
         self.case_contrasts = [contrast_words(text) for text in self.case_text]
         self.case_position = {c.id: i for i, c in enumerate(cases)}
+        self.typos = TypoCorrector((f"{c.lexical_text} {c.answer}" for c in cases),
+                                   (f"{c.title} {' '.join(c.tags)}" for c in cases))
 
     @property
     def version(self) -> str:

@@ -17,6 +17,9 @@ class RetrievalSettings(BaseModel):
     reject_threshold: float | None = Field(
         None, ge=0, le=1,
         description="reject when the off-topic probability reaches this; default: calibrated")
+    correct_typos: bool = Field(
+        True, description="read a non-word that sounds like one word of the knowledge base as "
+                          "that word (液亚 -> 液压; retrieval/typos.py)")
     max_suggestions: int = Field(5, ge=1, le=20)
     max_experts: int = Field(3, ge=1, le=10, description="experts shown with an answer")
     route_candidates: int = Field(

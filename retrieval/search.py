@@ -82,7 +82,13 @@ class Retriever:
 
     def examine_text(self, index: KnowledgeIndex, text: str) -> Examination:
         """Encode the question once and examine it (the CPU-heavy part of a question)."""
+        text = self.corrected(index, text)
         return self.examine(index, text, self.encoder.encode([text])[0])
+
+    def corrected(self, index: KnowledgeIndex, text: str) -> str:
+        """The question with its homophone typos of the knowledge base's words corrected,
+        when the setting asks for it; what gets encoded and matched."""
+        return index.typos.correct(text)[0] if self.params.correct_typos else text
 
     def examine(self, index: KnowledgeIndex, text: str, vector: np.ndarray) -> Examination:
         positions, dense = index.search_cases(vector, self.params.candidate_pool)

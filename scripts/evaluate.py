@@ -4,6 +4,7 @@ Example:
     python scripts/evaluate.py                  # cross-set figures, next to pooled CV and BM25
     python scripts/evaluate.py --calibrate      # also refit retrieval/calibration.json
     python scripts/evaluate.py --show-errors    # list what the policy got wrong
+    python scripts/evaluate.py --distractors    # among 240 more cases, half of them look-alikes
 
 Builds an index of the knowledge in --knowledge (the demo by default) in a temporary folder and
 runs every query of every set in --sets (each ``queries*.jsonl`` there is one set, written by
@@ -47,6 +48,10 @@ def parse_args() -> argparse.Namespace:
         epilog="example: python scripts/evaluate.py --calibrate",
     )
     parser.add_argument("--knowledge", type=Path, default=REPO / "knowledge" / "demo")
+    parser.add_argument("--distractors", type=Path, nargs="?", const=REPO / "knowledge" / "eval" / "distractors",
+                        help="also index the cases of this folder (default knowledge/eval/distractors: "
+                             "240 cases, half of them look-alikes of demo cases), so retrieval is "
+                             "judged among as many cases as a real knowledge base holds")
     parser.add_argument("--sets", type=Path, default=REPO / "knowledge" / "eval",
                         help="a folder of labelled query sets, queries*.jsonl")
     parser.add_argument("--folds", type=int, default=5)
@@ -133,6 +138,8 @@ async def main(settings: Settings, args: argparse.Namespace) -> None:
         async with database(scratch) as (_, sessions):
             async with sessions() as session:
                 await import_dir(session, args.knowledge)
+                if args.distractors:
+                    await import_dir(session, args.distractors)
                 corpus = await load_corpus(session)
                 sites = {s.code: SiteContext(s.region, s.industry)
                          for s in (await session.scalars(select(Site))).all()}
