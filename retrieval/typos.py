@@ -14,6 +14,7 @@ No word list is written here: the words are the knowledge base's.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -61,9 +62,10 @@ def sounds(word: str) -> set[tuple[str, ...]]:
 @lru_cache(maxsize=1)
 def dictionary() -> frozenset[str]:
     """Two-character words of general Chinese (jieba's dictionary, about 110 000)."""
-    import jieba
-
-    path = Path(jieba.__file__).with_name("dict.txt")
+    spec = importlib.util.find_spec("jieba")  # found, not imported: only its file is read
+    if spec is None or spec.origin is None:
+        raise RuntimeError("jieba is not installed (pip install -e .)")
+    path = Path(spec.origin).with_name("dict.txt")
     with path.open(encoding="utf-8") as lines:
         return frozenset(w for w in (line.split(" ", 1)[0] for line in lines) if len(w) == 2)
 
