@@ -12,13 +12,18 @@ Every fit also learns from the knowledge base itself: each case's own question, 
 index without that case, is a question about a fault the index does not hold, and what comes
 first is that question's closest look-alike (``leave_one_out``). Those are the negatives a
 written set has few of; they are never judged on, only learnt from.
+
+A policy fitted on a small knowledge base is too sure of itself on a large one, where every
+question has more look-alikes (and the other way round). So queries are examined in scenes, the
+knowledge base as it is and grown by distractor cases, and a policy learns from all of them and
+is judged in each.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -260,17 +265,52 @@ class QuerySet:
     exams: list[Examination]
 
 
-def cross_set(
-    retriever: Retriever, index: KnowledgeIndex, sets: list[QuerySet], held: QuerySet,
-    sites: dict[str, SiteContext], targets: Targets, learn_only: tuple[QuerySet, ...] = (),
-) -> list[Prediction]:
-    """Fit on every set but ``held`` (and on ``learn_only``), judge ``held``: the figure for
-    questions written by another hand than the ones the policy learnt from."""
-    train = [s for s in sets if s.name != held.name] + list(learn_only)
-    calibration = fit_calibration("cross-set", [q for s in train for q in s.queries],
-                                  [e for s in train for e in s.exams], targets)
-    return [predict(retriever, index, e, sites.get(q.site or ""), calibration)
+@dataclass
+class Scene:
+    """The query sets examined against one index (one size of the knowledge base), and that
+    index's own leave-one-out look-alikes."""
+
+    name: str
+    index: KnowledgeIndex
+    sets: list[QuerySet]
+    look_alikes: QuerySet
+
+    def learning(self, leave_out: str | None = None) -> list[QuerySet]:
+        return [s for s in self.sets if s.name != leave_out] + [self.look_alikes]
+
+    def held(self, name: str) -> QuerySet:
+        return next(s for s in self.sets if s.name == name)
+
+
+def fit_on(model_id: str, parts: list[QuerySet], targets: Targets) -> Calibration:
+    return fit_calibration(model_id, [q for p in parts for q in p.queries],
+                           [e for p in parts for e in p.exams], targets)
+
+
+def judge(retriever: Retriever, scene: Scene, held: QuerySet, sites: dict[str, SiteContext],
+          calibration: Calibration) -> list[Prediction]:
+    return [predict(retriever, scene.index, e, sites.get(q.site or ""), calibration)
             for q, e in zip(held.queries, held.exams)]
+
+
+def cross_set(retriever: Retriever, scenes: list[Scene], held: str,
+              sites: dict[str, SiteContext], targets: Targets) -> dict[str, list[Prediction]]:
+    """Fit on every set but ``held`` in every scene, judge ``held`` in each scene: the figure
+    for questions written by another hand than the ones the policy learnt from."""
+    calibration = fit_on("cross-set", [s for scene in scenes for s in scene.learning(held)], targets)
+    return {scene.name: judge(retriever, scene, scene.held(held), sites, calibration)
+            for scene in scenes}
+
+
+def relabelled(queries: list[LabelledQuery], path: Path) -> list[LabelledQuery]:
+    """``queries`` with the answers distractor cases give (``relabel.jsonl``: query, case_id):
+    a question no demo case answers can be answered by a distractor."""
+    if not path.exists():
+        return queries
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    answers = {row["query"]: row["case_id"] for row in rows}
+    return [replace(q, kind="paraphrase", case_id=answers[q.id]) if q.id in answers else q
+            for q in queries]
 
 
 # ---- the plain BM25 baseline -------------------------------------------------------------
@@ -323,7 +363,7 @@ def leave_one_out(retriever: Retriever, index: KnowledgeIndex) -> QuerySet:
                                  index.case_vectors[others], index.experts, index.expert_vectors)
         queries.append(LabelledQuery(f"without-{case.id}", case.question, "novel", None, None, ()))
         exams.append(retriever.examine(without, case.question, vector))
-    return QuerySet("knowledge, each case left out", queries, exams)
+    return QuerySet("each case left out", queries, exams)
 
 
 def examine_all(retriever: Retriever, index: KnowledgeIndex, queries: list[LabelledQuery],

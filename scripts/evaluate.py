@@ -4,13 +4,14 @@ Example:
     python scripts/evaluate.py                  # cross-set figures, next to pooled CV and BM25
     python scripts/evaluate.py --calibrate      # also refit retrieval/calibration.json
     python scripts/evaluate.py --show-errors    # list what the policy got wrong
-    python scripts/evaluate.py --distractors    # among 240 more cases, half of them look-alikes
+    python scripts/evaluate.py --no-distractors # only among the knowledge's own cases
 
-Builds an index of the knowledge in --knowledge (the demo by default) in a temporary folder and
-runs every query of every set in --sets (each ``queries*.jsonl`` there is one set, written by
-its own hand and method). The headline is cross-set: for each set, the policy fitted on the
-others and judged on it. Pooled k-fold cross-validation (all sets mixed), a BM25 baseline and
-the shipped calibration in-sample are printed beside it.
+Builds an index of the knowledge in --knowledge (the demo by default), and one of it grown by the
+--distractors cases, and runs every query of every set in --sets against both (each
+``queries*.jsonl`` there is one set, written by its own hand and method). The headline is
+cross-set: for each set, the policy fitted on the others (in both indexes) and judged on it, in
+each index. Pooled k-fold cross-validation (all sets mixed), a BM25 baseline and the shipped
+calibration in-sample are printed beside it.
 """
 
 from __future__ import annotations
@@ -28,17 +29,20 @@ from bot.runtime import database, run_cli
 from bot.settings import Settings
 from knowledge.interchange import import_dir
 from knowledge.models import DecisionLabel, Question, Site
-from retrieval.corpus import load_corpus
+from retrieval.corpus import Corpus, load_corpus
 from retrieval.decision import Calibration
 from retrieval.evaluation import (
-    KINDS, Metrics, QuerySet, Targets, bm25_baseline, cross_set, cross_validate, examine_all, fit_calibration,
-    leave_one_out, load_queries, mean_metrics, predict, queries_from_labels, score,
+    KINDS, LabelledQuery, Metrics, Prediction, QuerySet, Scene, Targets, bm25_baseline, cross_set,
+    cross_validate, examine_all, fit_on, judge, leave_one_out, load_queries, mean_metrics,
+    queries_from_labels, relabelled, score,
 )
 from retrieval.index import build_index
 from retrieval.ranking import SiteContext
 from retrieval.search import Retriever
 
 REPO = Path(__file__).resolve().parent.parent
+FIT_FIGURES = ("suggest_precision", "coverage", "near_miss_suggested", "first_in_suggest_or_confirm",
+               "off_topic_rejected")
 
 
 def parse_args() -> argparse.Namespace:
@@ -48,10 +52,13 @@ def parse_args() -> argparse.Namespace:
         epilog="example: python scripts/evaluate.py --calibrate",
     )
     parser.add_argument("--knowledge", type=Path, default=REPO / "knowledge" / "demo")
-    parser.add_argument("--distractors", type=Path, nargs="?", const=REPO / "knowledge" / "eval" / "distractors",
-                        help="also index the cases of this folder (default knowledge/eval/distractors: "
-                             "240 cases, half of them look-alikes of demo cases), so retrieval is "
-                             "judged among as many cases as a real knowledge base holds")
+    parser.add_argument("--distractors", type=Path, default=REPO / "knowledge" / "eval" / "distractors",
+                        help="cases added to the knowledge for a second scene, so the policy learns "
+                             "and is judged among as many cases as a real knowledge base holds "
+                             "(default: knowledge/eval/distractors, 240 cases, half of them "
+                             "look-alikes of demo cases; its relabel.jsonl names the queries they answer)")
+    parser.add_argument("--no-distractors", dest="distractors", action="store_const", const=None,
+                        help="the knowledge base at its own size only")
     parser.add_argument("--sets", type=Path, default=REPO / "knowledge" / "eval",
                         help="a folder of labelled query sets, queries*.jsonl")
     parser.add_argument("--folds", type=int, default=5)
@@ -103,17 +110,17 @@ def errors(held: QuerySet, predictions: list) -> list[str]:
     return out
 
 
-def less_precise(retriever: Retriever, index, sets: list[QuerySet], sites: dict,  # type: ignore[no-untyped-def]
+def less_precise(retriever: Retriever, scenes: list[Scene], sites: dict[str, SiteContext],
                  new: Calibration, old: Calibration) -> list[str]:
-    """The sets on which the new policy's suggestions are less precise than the old one's."""
+    """The sets (in each scene) on which the new policy's suggestions are less precise than the
+    old one's."""
     worse = []
-    for s in sets:
-        def precision(calibration: Calibration) -> float:
-            return score(s.queries, [predict(retriever, index, e, sites.get(q.site or ""), calibration)
-                                     for q, e in zip(s.queries, s.exams)]).suggest_precision
-        before, after = precision(old), precision(new)
-        if before == before and after == after and after < before - 0.005:  # nan: no suggestions
-            worse.append(f"{s.name} ({after:.3f} < {before:.3f})")
+    for place in scenes:
+        for s in place.sets:
+            before, after = (score(s.queries, judge(retriever, place, s, sites, c)).suggest_precision
+                             for c in (old, new))
+            if before == before and after == after and after < before - 0.005:  # nan: none made
+                worse.append(f"{s.name}, {place.name} ({after:.3f} < {before:.3f})")
     return worse
 
 
@@ -128,23 +135,36 @@ async def stored_labels(settings: Settings) -> list:
     return queries_from_labels([tuple(row) for row in rows])
 
 
+async def load_knowledge(settings: Settings, folders: list[Path]) -> tuple[Corpus, dict[str, SiteContext]]:
+    """The cases, experts and sites of ``folders``, imported into a scratch database."""
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = settings.model_copy(update={"data_dir": Path(tmp), "database_url": None})
+        async with database(scratch) as (_, sessions):
+            async with sessions() as session:
+                for folder in folders:
+                    await import_dir(session, folder)
+                corpus = await load_corpus(session)
+                sites = {s.code: SiteContext(s.region, s.industry)
+                         for s in (await session.scalars(select(Site))).all()}
+    return corpus, sites
+
+
+def scene(retriever: Retriever, name: str, corpus: Corpus, query_sets: dict[str, list[LabelledQuery]]) -> Scene:
+    index = build_index(corpus, retriever.encoder)
+    sets = [QuerySet(set_name, queries, examine_all(retriever, index, queries))
+            for set_name, queries in query_sets.items()]
+    look_alikes = leave_one_out(retriever, index)
+    print(f"{name}: {len(corpus.cases)} cases, {len(corpus.experts)} experts; learns as well from "
+          f"{len(look_alikes.queries)} case questions asked without their case")
+    return Scene(name, index, sets, look_alikes)
+
+
 async def main(settings: Settings, args: argparse.Namespace) -> None:
     encoder = await asyncio.to_thread(make_encoder, settings)
     files = sorted(args.sets.glob("queries*.jsonl"))
     if not files:
         raise SystemExit(f"error: no queries*.jsonl in {args.sets}")
-    with tempfile.TemporaryDirectory() as tmp:
-        scratch = settings.model_copy(update={"data_dir": Path(tmp), "database_url": None})
-        async with database(scratch) as (_, sessions):
-            async with sessions() as session:
-                await import_dir(session, args.knowledge)
-                if args.distractors:
-                    await import_dir(session, args.distractors)
-                corpus = await load_corpus(session)
-                sites = {s.code: SiteContext(s.region, s.industry)
-                         for s in (await session.scalars(select(Site))).all()}
-    index = build_index(corpus, encoder)
-    stored = await stored_labels(settings) if args.labels else []
+    corpus, sites = await load_knowledge(settings, [args.knowledge])
     try:
         shipped = Calibration.load()
     except (FileNotFoundError, ValueError) as exc:
@@ -152,68 +172,74 @@ async def main(settings: Settings, args: argparse.Namespace) -> None:
         shipped = None
     retriever = Retriever(encoder, shipped, settings.retrieval)  # type: ignore[arg-type]
     targets = Targets(suggest=args.precision, confirm=args.confirm_precision)
-    sets = []
+    query_sets = {}
     for path in files:
-        queries = load_queries(path)
-        sets.append(QuerySet(path.stem, queries, examine_all(retriever, index, queries)))
+        queries = query_sets[path.stem] = load_queries(path)
         kinds = {k: sum(q.kind == k for q in queries) for k in KINDS}
         print(f"{path.name}: {len(queries)} queries {kinds}, {sum(q.hard for q in queries)} marked hard")
-    if stored:
-        sets.append(QuerySet("labels", stored, examine_all(retriever, index, stored)))
+    if args.labels:
+        stored = query_sets["labels"] = await stored_labels(settings)
         print(f"labels from the service: {len(stored)} pairs "
               f"({sum(q.kind == 'paraphrase' for q in stored)} answered by their case)")
-    print(f"{len(corpus.cases)} cases, {len(corpus.experts)} experts; model {encoder.model_id}; "
-          f"thresholds at lower 95% bounds of precision: suggest {targets.suggest}, "
-          f"confirm {targets.confirm}, reject {targets.reject}")
+    print(f"model {encoder.model_id}; thresholds at lower 95% bounds of precision: suggest "
+          f"{targets.suggest}, confirm {targets.confirm}, reject {targets.reject}")
+    scenes = [scene(retriever, "knowledge", corpus, query_sets)]
+    if args.distractors:
+        grown, _ = await load_knowledge(settings, [args.knowledge, args.distractors])
+        relabel = args.distractors / "relabel.jsonl"
+        scenes.append(scene(retriever, "with distractors", grown,
+                            {name: relabelled(queries, relabel) for name, queries in query_sets.items()}))
+    base = scenes[0]
+    every = QuerySet("all", [q for s in base.sets for q in s.queries], [e for s in base.sets for e in s.exams])
 
-    look_alikes = leave_one_out(retriever, index)
-    print(f"learnt from as well: {len(look_alikes.queries)} case questions asked without their case")
-
-    every = QuerySet("all", [q for s in sets for q in s.queries], [e for s in sets for e in s.exams])
     columns: dict[str, Metrics] = {}
-    held_predictions = {}
-    if len(sets) > 1:
-        for held in sets:
-            held_predictions[held.name] = cross_set(retriever, index, sets, held, sites, targets,
-                                                  (look_alikes,))
-            columns[f"judged on {held.name} (fit on the others)"] = score(held.queries, held_predictions[held.name])
-        columns["cross-set, all held sets pooled"] = score(
-            [q for s in sets for q in s.queries], [p for s in sets for p in held_predictions[s.name]])
+    held_predictions: dict[str, dict[str, list[Prediction]]] = {}
+    names = [s.name for s in base.sets]
+    if len(names) > 1:
+        for held in names:
+            held_predictions[held] = cross_set(retriever, scenes, held, sites, targets)
+        for place in scenes:
+            for held in names:
+                columns[f"{held}, {place.name} (fit on the others)"] = score(
+                    place.held(held).queries, held_predictions[held][place.name])
+            columns[f"cross-set pooled, {place.name}"] = score(
+                [q for s in place.sets for q in s.queries],
+                [p for held in names for p in held_predictions[held][place.name]])
     seeds = range(7, 7 + args.repeats)
-    label = f"{args.repeats}x{args.folds}-fold CV, all mixed"
+    label = f"{args.repeats}x{args.folds}-fold CV, all mixed, knowledge"
     columns[f"craftdesk, {label}"] = mean_metrics(
-        [score(every.queries, cross_validate(retriever, index, every.queries, every.exams, sites, args.folds,
-                                             targets, s)) for s in seeds])
+        [score(every.queries, cross_validate(retriever, base.index, every.queries, every.exams, sites,
+                                             args.folds, targets, s)) for s in seeds])
     columns[f"BM25, {label}"] = mean_metrics(
         [score(every.queries, bm25_baseline(corpus, every.queries, args.folds, targets, s)) for s in seeds])
     if args.calibrate:
-        refit = fit_calibration(encoder.model_id, every.queries + look_alikes.queries,
-                                every.exams + look_alikes.exams, targets)
-        pooled = columns.get("cross-set, all held sets pooled")
+        refit = fit_on(encoder.model_id, [s for place in scenes for s in place.learning()], targets)
         refit.fit = {"fitted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                     "sets": {s.name: len(s.queries) for s in [*sets, look_alikes]},
-                     "cross_set": {name: round(getattr(pooled, name), 4) for name in (
-                         "suggest_precision", "coverage", "near_miss_suggested",
-                         "first_in_suggest_or_confirm", "off_topic_rejected")} if pooled else {}}
-        worse = [] if shipped is None or args.force else less_precise(retriever, index, sets, sites, refit, shipped)
+                     "sets": {f"{s.name}, {place.name}": len(s.queries)
+                              for place in scenes for s in place.learning()},
+                     "cross_set": {place.name: {name: round(getattr(columns[f"cross-set pooled, {place.name}"], name), 4)
+                                                for name in FIT_FIGURES}
+                                   for place in scenes if f"cross-set pooled, {place.name}" in columns}}
+        worse = [] if shipped is None or args.force else less_precise(retriever, scenes, sites, refit, shipped)
         if worse:
             print("refit refused: it is less precise than the shipped policy on " + "; ".join(worse)
                   + " (--force writes it anyway)")
         else:
             shipped = refit
             shipped.save()
-            print(f"calibration written (fitted on all {len(every.queries)} queries): suggest at "
-                  f"{shipped.suggest_threshold:.4f}, confirm at {shipped.confirm_threshold:.4f}, "
-                  f"reject at {shipped.reject_threshold:.4f}")
+            print(f"calibration written: suggest at {shipped.suggest_threshold:.4f}, confirm at "
+                  f"{shipped.confirm_threshold:.4f}, reject at {shipped.reject_threshold:.4f}")
     if shipped is not None:
-        columns["shipped calibration, in-sample, all"] = score(every.queries, [
-            predict(retriever, index, e, sites.get(q.site or ""), shipped)
-            for q, e in zip(every.queries, every.exams)])
+        for place in scenes:
+            columns[f"shipped calibration, in-sample, {place.name}"] = score(
+                [q for s in place.sets for q in s.queries],
+                [p for s in place.sets for p in judge(retriever, place, s, sites, shipped)])
     print(table(columns))
     if args.show_errors:
-        for held in sets:
-            for line in errors(held, held_predictions.get(held.name, [])):
-                print(f"{held.name}: {line}")
+        for place in scenes:
+            for held in names:
+                for line in errors(place.held(held), held_predictions.get(held, {}).get(place.name, [])):
+                    print(f"{held}, {place.name}: {line}")
 
 
 if __name__ == "__main__":

@@ -86,6 +86,7 @@ ADMIN = ERRORS | {
         "fittedAt": "上次校准", "never": "尚未校准", "sets": "校准所用题集",
         "precision": "跨题集推荐准确率", "coverage": "自动解答覆盖率",
         "firstShown": "正确案例排在首位（推荐或待确认）",
+        "scenes": {"knowledge": "现有案例库", "with distractors": "加入干扰案例后"},
     },
     "unauthorized": "管理员令牌无效。",
     "loading": "加载中…",

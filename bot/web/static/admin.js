@@ -198,7 +198,9 @@
         h("tbody", {}, rows.length ? rows : [h("tr", {}, h("td", { colspan: 3, class: "muted", text: "0" }))])),
       h("p", { class: "muted", text: `${L.fittedAt}: ${c.fitted_at ? cd.time(c.fitted_at) : L.never}` }),
       c.sets ? h("p", { class: "muted", text: `${L.sets}: ${Object.entries(c.sets).map(([k, v]) => `${k} ${v}`).join("，")}` }) : null,
-      h("p", { text: `${L.precision} ${pct(figures.suggest_precision)} · ${L.coverage} ${pct(figures.coverage)} · ${L.firstShown} ${pct(figures.first_in_suggest_or_confirm)}` }));
+      // one line per knowledge-base size the policy was judged at (scripts/evaluate.py scenes)
+      ...Object.entries(figures).map(([place, f]) => h("p", {
+        text: `${L.scenes[place] || place}：${L.precision} ${pct(f.suggest_precision)} · ${L.coverage} ${pct(f.coverage)} · ${L.firstShown} ${pct(f.first_in_suggest_or_confirm)}` })));
   }
 
   // ---- notifications given up on (dead letters); hidden when there are none ---------------------
