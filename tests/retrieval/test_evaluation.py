@@ -1,0 +1,41 @@
+"""The evaluation's own machinery: look-alikes from the knowledge base, relabelling for
+distractors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from retrieval.corpus import CaseDoc, Corpus
+from retrieval.evaluation import LabelledQuery, leave_one_out, relabelled
+from retrieval.index import build_index
+from retrieval.policy import RetrievalSettings
+from retrieval.search import Retriever
+
+CASES = [
+    CaseDoc("K1", "数控车床报SV0401", "车床一开机就报SV0401 复位不掉", "查急停链和MCC", "机械", None),
+    CaseDoc("K2", "数控车床报SV0436软过热", "X轴干重活就报436", "查负载和切削参数", "机械", None),
+    CaseDoc("K3", "冷库库温降不下来", "冷库一直三四度 压缩机不停", "查蒸发器结霜和制冷剂", "冷链", None),
+]
+
+
+def test_each_case_question_is_asked_of_the_index_without_its_case(encoder):
+    index = build_index(Corpus(CASES, []), encoder)
+    look_alikes = leave_one_out(Retriever(encoder, None, RetrievalSettings()), index)
+    assert [q.text for q in look_alikes.queries] == [c.question for c in CASES]
+    assert all(q.kind == "novel" and q.case_id is None for q in look_alikes.queries)
+    for query, exam in zip(look_alikes.queries, look_alikes.exams):
+        candidates = [c.id for c in exam.cases]
+        assert query.id.removeprefix("without-") not in candidates and len(candidates) == 2
+    # the other lathe alarm is the closest look-alike of a lathe alarm
+    assert look_alikes.exams[0].cases[0].id == "K2"
+
+
+def test_queries_a_distractor_answers_are_relabelled(tmp_path: Path):
+    queries = [LabelledQuery("B1", "风筒漏风", "novel", None, None, ()),
+               LabelledQuery("B2", "车床报SV0401", "paraphrase", None, "K1", ())]
+    path = tmp_path / "relabel.jsonl"
+    path.write_text(json.dumps({"query": "B1", "case_id": "D9", "why": "D9 answers it"}) + "\n\n")
+    fixed = relabelled(queries, path)
+    assert (fixed[0].kind, fixed[0].case_id) == ("paraphrase", "D9") and fixed[1] == queries[1]
+    assert relabelled(queries, tmp_path / "missing.jsonl") == queries
