@@ -179,9 +179,11 @@ class Targets:
     """Lower confidence bounds of precision the thresholds are held to on the fitting data."""
 
     suggest: float = 0.95  # a suggestion is trusted: it answers the worker on its own
-    confirm: float = 0.7  # right most of the time: worth one tap of an expert (0.5 and 0.6 showed
-    # two look-alikes in three as "maybe this case" for a few more right ones; docs/benchmarks.md)
-    reject: float = 0.9  # clearly off-topic: a wrongly rejected technical question is lost
+    confirm: float = 0.6  # right more often than not: worth one tap of an expert. With the
+    # look-alikes learnt from the knowledge base, 0.7 showed the right case first for only 0.735
+    # of another hand's paraphrases, 0.6 for 0.807 (docs/benchmarks.md)
+    reject: float = 0.95  # clearly off-topic: a wrongly rejected technical question is lost (at
+    # 0.9, four questions about machines the base does not hold were; docs/benchmarks.md)
 
 
 def fit_calibration(

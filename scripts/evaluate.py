@@ -71,6 +71,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--confirm-precision", type=float, default=targets.confirm,
                         help="the same for sending the top case to an expert to confirm "
                              f"(default {targets.confirm})")
+    parser.add_argument("--reject-precision", type=float, default=targets.reject,
+                        help="the same for rejecting a question as off-topic "
+                             f"(default {targets.reject})")
     parser.add_argument("--show-errors", action="store_true",
                         help="list the queries the cross-set policy got wrong")
     parser.add_argument("--calibrate", action="store_true",
@@ -171,7 +174,7 @@ async def main(settings: Settings, args: argparse.Namespace) -> None:
         print(f"no usable shipped calibration: {exc}")
         shipped = None
     retriever = Retriever(encoder, shipped, settings.retrieval)  # type: ignore[arg-type]
-    targets = Targets(suggest=args.precision, confirm=args.confirm_precision)
+    targets = Targets(suggest=args.precision, confirm=args.confirm_precision, reject=args.reject_precision)
     query_sets = {}
     for path in files:
         queries = query_sets[path.stem] = load_queries(path)
