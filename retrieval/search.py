@@ -111,6 +111,18 @@ class Retriever:
             expert_similarity=expert_similarity, index_version=index.version,
         )
 
+    def thresholds(self, calibration: Calibration | None = None) -> tuple[float, float, float]:
+        """(suggest, confirm, reject) in force: the settings' where given, else calibrated.
+        Confirm never lies above suggest."""
+        calibration = calibration or self.calibration
+        if calibration is None:
+            raise ValueError("no calibration: run scripts/evaluate.py --calibrate")
+        params = self.params
+        suggest_at = calibration.suggest_threshold if params.suggest_threshold is None else params.suggest_threshold
+        confirm_at = calibration.confirm_threshold if params.confirm_threshold is None else params.confirm_threshold
+        reject_at = calibration.reject_threshold if params.reject_threshold is None else params.reject_threshold
+        return suggest_at, min(confirm_at, suggest_at), reject_at
+
     def decide(
         self,
         index: KnowledgeIndex,
@@ -125,9 +137,7 @@ class Retriever:
         calibration = calibration or self.calibration
         if calibration is None:
             raise ValueError("no calibration: run scripts/evaluate.py --calibrate")
-        suggest_at = calibration.suggest_threshold if params.suggest_threshold is None else params.suggest_threshold
-        confirm_at = calibration.confirm_threshold if params.confirm_threshold is None else params.confirm_threshold
-        reject_at = calibration.reject_threshold if params.reject_threshold is None else params.reject_threshold
+        suggest_at, confirm_at, reject_at = self.thresholds(calibration)
         p_case = (calibration.suggest.probability(exam.suggest_rows)
                   if len(exam.cases) else np.zeros(0))
         hits = sorted(
@@ -141,7 +151,7 @@ class Retriever:
             decision = "reject"
         elif hits and top_p >= suggest_at:
             decision = "suggest"
-        elif hits and top_p >= min(confirm_at, suggest_at):
+        elif hits and top_p >= confirm_at:
             decision = "confirm"
         else:
             decision = "route"

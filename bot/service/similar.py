@@ -1,7 +1,9 @@
 """Past cases similar to a ticket's question: the expert's starting point next to the thread.
 
 The same retrieval as asking (dense + lexical, ranked by the calibrated probability), without
-logging a question or ranking experts for it.
+logging a question or ranking experts for it. Only cases at or above the confirm threshold are
+listed, the floor below which the policy would not show a case to a worker either: an expert
+shown a cold-store case for a lathe alarm learns to ignore the list.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ from retrieval.search import CaseHit, Retriever
 
 async def similar_cases(retriever: Retriever, holder: IndexHolder, text: str,
                         limit: int = 5) -> list[CaseHit]:
-    """Best past cases for ``text``, most likely first; none while no index is loaded."""
+    """Past cases plausible for ``text``, most likely first; none while no index is loaded."""
     index = holder.current
     if index is None or not text.strip():
         return []
 
     def work() -> list[CaseHit]:
         exam = retriever.examine_text(index, text)
-        return retriever.decide(index, exam).cases[:limit]
+        _, floor, _ = retriever.thresholds()
+        return [hit for hit in retriever.decide(index, exam).cases[:limit] if hit.score >= floor]
 
     return await asyncio.to_thread(work)

@@ -35,7 +35,7 @@ async def test_qr_sheet_download(client):
     assert missing.status_code == 404 and "nope" in missing.json()["detail"]
 
 
-async def test_similar_cases_for_the_expert(client):
+async def test_similar_cases_for_the_expert(client, context):
     opened = (await client.post("/api/tickets", json={"text": "变频器加速的时候报Err05"})).json()
     expert_id = opened["expert"]["expert_id"]
     token = (await client.post(f"/api/admin/experts/{expert_id}/token", headers=ADMIN)).json()["token"]
@@ -45,5 +45,19 @@ async def test_similar_cases_for_the_expert(client):
     cases = similar.json()
     assert cases[0]["case_id"] == "K010" and 1 <= len(cases) <= 5
     assert cases == sorted(cases, key=lambda c: -c["score"])
+    _, floor, _ = context.retriever.thresholds()
+    assert all(c["score"] >= round(floor, 4) for c in cases)
+
+
+async def test_similar_cases_below_the_confirm_floor_are_not_listed(client, context):
+    """A question the knowledge base holds nothing for lists fewer than five cases (without the
+    floor it would list five unrelated ones), each plausible."""
+    opened = (await client.post("/api/tickets", json={"text": "食堂的饭菜太咸了 能不能少放点盐"})).json()
+    expert_id = opened["expert"]["expert_id"]
+    token = (await client.post(f"/api/admin/experts/{expert_id}/token", headers=ADMIN)).json()["token"]
+    listed = (await client.get(f"/api/expert/tickets/{opened['ticket_id']}/similar",
+                               headers={"Authorization": f"Bearer {token}"})).json()
+    _, floor, _ = context.retriever.thresholds()
+    assert len(listed) < 5 and all(c["score"] >= round(floor, 4) for c in listed)
     assert (await client.get(f"/api/expert/tickets/{opened['ticket_id']}/similar",
                              headers=ADMIN)).status_code == 403
