@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from knowledge.models import Question
+from tests.utils.demo import DEMO_CASES, DEMO_EXPERTS
 
 
 @pytest.fixture
@@ -19,7 +20,7 @@ def db_url(tmp_path: Path) -> str:
 async def test_health_reports_index_and_counts(client):
     body = (await client.get("/healthz")).json()
     assert body["status"] == "ok"
-    assert body["cases"] == 82 and body["experts"] == 29
+    assert body["cases"] == DEMO_CASES and body["experts"] == DEMO_EXPERTS
     assert body["index_version"]
 
 

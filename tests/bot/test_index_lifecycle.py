@@ -16,6 +16,7 @@ from bot.context import open_context
 from bot.settings import Settings
 from retrieval.index import current_version
 from retrieval.rebuild import rebuild_index
+from tests.utils.demo import DEMO_CASES
 
 
 @pytest.fixture
@@ -39,7 +40,7 @@ async def test_fresh_install_builds_the_index_before_serving(demo_settings, enco
     async with open_context(demo_settings, encoder=encoder) as context:
         async with client_for(context) as client:
             health = (await client.get("/healthz")).json()
-    assert health["status"] == "ok" and health["cases"] == 82
+    assert health["status"] == "ok" and health["cases"] == DEMO_CASES
     assert health["index_version"] == current_version(demo_settings.index_dir)
     assert "no index yet" in caplog.text and "encoding knowledge" in caplog.text
 
@@ -74,7 +75,7 @@ async def test_index_of_another_model_or_format_is_rebuilt_at_start(
     async with open_context(demo_settings, encoder=encoder) as context:
         async with client_for(context) as client:
             health = (await client.get("/healthz")).json()
-    assert health["status"] == "ok" and health["cases"] == 82
+    assert health["status"] == "ok" and health["cases"] == DEMO_CASES
     assert health["index_version"] == current_version(demo_settings.index_dir) != old
     assert f"the index on disk is outdated: {reason}" in caplog.text
 

@@ -9,6 +9,7 @@ import pytest
 from retrieval.corpus import CASE_VIEWS
 from tests.factories import pixels, png_bytes
 from tests.utils.auth import ADMIN
+from tests.utils.demo import DEMO_CASES, DEMO_EXPERTS
 
 PNG = png_bytes()
 NEW_PROBLEM = "注塑机开模的时候模具有异响，咔咔的响，是顶针板卡了吗"
@@ -141,7 +142,7 @@ async def test_admin_reindex_qr_and_queue(client, context):
     started = await client.post("/api/admin/reindex", headers=ADMIN)
     assert started.status_code == 202 and started.json()["state"] == "running"
     state = await context.reindexer.wait()
-    texts = len(CASE_VIEWS) * 82 + 29  # every view of every demo case, every expert profile
+    texts = len(CASE_VIEWS) * DEMO_CASES + DEMO_EXPERTS  # every view of every demo case, every expert profile
     assert state.state == "done" and state.done == state.total == texts
     assert (await client.get("/healthz")).json()["index_version"] == state.version
     png = await client.get("/api/admin/sites/xcmg-hv-3/qr.png", headers=ADMIN)

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import math
+
 from tests.utils.auth import ADMIN
+from tests.utils.demo import DEMO_EXPERTS, DEMO_SITES
 
 NEW_PROBLEM = "注塑机开模的时候模具有异响，咔咔的响，是顶针板卡了吗"
 
 
 async def test_sites_and_experts_lists(client):
     sites = (await client.get("/api/admin/sites", headers=ADMIN)).json()
-    assert len(sites) == 20
+    assert len(sites) == DEMO_SITES
     first = next(s for s in sites if s["code"] == "xcmg-hv-3")
     assert first["name"] == "徐工重型 三号车间" and first["url"] == "http://127.0.0.1:8000/c/xcmg-hv-3"
 
     opened = (await client.post("/api/tickets", json={"text": NEW_PROBLEM, "site": "xcmg-hv-3"})).json()
     experts = (await client.get("/api/admin/experts", headers=ADMIN)).json()
-    assert len(experts) == 29
+    assert len(experts) == DEMO_EXPERTS
     load = {e["expert_id"]: e["open_tickets"] for e in experts}
     assert load[opened["expert"]["expert_id"]] == 1 and sum(load.values()) == 1
     assert all(e["max_open_tickets"] >= 1 and "name" in e for e in experts)
@@ -30,7 +33,7 @@ async def test_qr_sheet_download(client):
     assert sheet.status_code == 200 and sheet.headers["content-type"] == "application/pdf"
     assert sheet.content.startswith(b"%PDF") and b"/Count 1" in sheet.content
     everything = await client.get("/api/admin/qr-sheet.pdf", headers=ADMIN)
-    assert b"/Count 5" in everything.content  # 20 sites, four cards a page
+    assert f"/Count {math.ceil(DEMO_SITES / 4)}".encode() in everything.content  # four cards a page
     missing = await client.get("/api/admin/qr-sheet.pdf", headers=ADMIN, params={"site": "nope"})
     assert missing.status_code == 404 and "nope" in missing.json()["detail"]
 

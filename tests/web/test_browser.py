@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
+from tests.utils.demo import DEMO_SITES
 from tests.web.conftest import ADMIN_TOKEN, DESKTOP
 
 pytestmark = pytest.mark.slow
@@ -161,7 +162,7 @@ def test_admin_sites_stats_and_reindex(live, desktop):
     httpx.post(f"{live.url}/api/ask", json={"text": NEW_PROBLEM, "site": "xcmg-hv-3"}).raise_for_status()
     page = desktop.new_page()
     admin_login(page, live.url, "sites")
-    expect(page.locator("#sites tr")).to_have_count(20)
+    expect(page.locator("#sites tr")).to_have_count(DEMO_SITES)
     page.fill("#bot-name", "craftdesk_bot")
     with page.expect_download() as sheet:
         page.click("#sheet-pdf")

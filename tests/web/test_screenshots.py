@@ -22,6 +22,7 @@ from playwright.sync_api import expect
 from knowledge.db import make_engine, make_sessionmaker
 from knowledge.models import Question, Ticket, utcnow
 from tests.web.conftest import ADMIN_TOKEN, DESKTOP, PHONE
+from tests.utils.demo import DEMO_SITES
 
 pytestmark = pytest.mark.slow
 
@@ -131,7 +132,7 @@ def test_screenshots(live, browser, tmp_path: Path):
         expect(page.locator("#charts figure.chart")).to_have_count(5)
         shots.append(shoot(page, tmp_path, name))
     page.click("[data-tab=sites]")  # the last one, phone-sized
-    expect(page.locator("#sites tr")).to_have_count(20)
+    expect(page.locator("#sites tr")).to_have_count(DEMO_SITES)
     shots.append(shoot(page, tmp_path, "admin-sites-phone"))
     page.set_viewport_size(DESKTOP)
     page.click("[data-tab=candidates]")
