@@ -17,6 +17,7 @@ from bot.settings import Settings
 from retrieval.index import current_version
 from retrieval.rebuild import rebuild_index
 from tests.utils.demo import DEMO_CASES
+from tests.utils.wait import eventually
 
 
 @pytest.fixture
@@ -115,16 +116,16 @@ async def test_queries_never_fail_while_indexes_are_swapped(demo_settings, encod
         built = []
         for _ in range(3):  # as the rebuild script would: another writer, the server follows
             built.append((await rebuild_index(context.sessions, encoder, demo_settings.index_dir)).version)
-            for _ in range(100):
-                if context.index.current.version == built[-1]:
-                    break
-                await asyncio.sleep(0.05)
-        # questions already being examined when the swap landed answer from the index they
-        # started with; wait for one that started after it
-        for _ in range(100):
-            if seen and seen[-1] == built[-1]:
-                break
-            await asyncio.sleep(0.05)
+
+            async def swapped() -> bool:
+                return context.index.current.version == built[-1]
+            await eventually(swapped, timeout=5, what="the server followed the rebuild")
+
+        async def answered_from_the_last() -> bool:
+            # questions already being examined when the swap landed answer from the index they
+            # started with; wait for one that started after it
+            return bool(seen) and seen[-1] == built[-1]
+        await eventually(answered_from_the_last, timeout=5, what="an answer from the last index")
         stop.set()
         await asyncio.gather(*askers)
     assert failures == []

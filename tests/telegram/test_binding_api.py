@@ -11,7 +11,6 @@ import pytest
 from bot import texts
 from bot.app import create_app
 from bot.settings import TelegramSettings
-from bot.web.routes import telegram_admin
 from tests.telegram.conftest import Talk, texts_of
 from tests.utils.auth import ADMIN
 
@@ -19,7 +18,6 @@ from tests.utils.auth import ADMIN
 @pytest.fixture
 async def http(context) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(context.settings, context)
-    app.include_router(telegram_admin.router)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         yield client
 

@@ -13,7 +13,6 @@ import itertools
 import os
 import shutil
 import socket
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -29,11 +28,11 @@ from bot.context import AppContext, open_context
 from bot.settings import Settings, TelegramSettings
 from bot.telegram import webhook
 from bot.telegram.callbacks import FeedbackCb, RateCb
-from bot.web.routes import telegram_admin
 from knowledge.models import Question, Ticket, TicketMessage
 from tests.telegram.bot_api_emulator import BOT_USERNAME, Emulator, Person, buttons, unavailable
 from tests.telegram.helpers import ROUTED, SUGGESTED
 from tests.utils.auth import ADMIN, ADMIN_TOKEN
+from tests.utils.wait import eventually
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="session")]
 PNG_1X1_SIZE = 70
@@ -72,7 +71,6 @@ async def running(settings: Settings, encoder) -> AsyncIterator[tuple[AppContext
     """The context (which starts the bot) and an HTTP client of its app (admin, expert API)."""
     async with open_context(settings, encoder=encoder) as context:
         app = create_app(settings, context)
-        app.include_router(telegram_admin.router)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://app") as http:
             yield context, http
 
@@ -86,16 +84,6 @@ async def user_side(emulator: Emulator) -> AsyncIterator[httpx.AsyncClient]:
 def token(settings: Settings) -> str:
     assert settings.telegram.bot_token is not None
     return settings.telegram.bot_token.get_secret_value()
-
-
-async def eventually(check, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
-    """Poll until ``check()`` is true; generous, since a loaded CI machine is slow, not wrong."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the condition never came true")
 
 
 async def test_deep_link_question_suggestions_and_solved(e2e_settings, encoder, user_side):
@@ -213,7 +201,6 @@ async def test_webhook_mode_takes_updates_only_with_the_secret(e2e_settings, enc
     settings = e2e_settings.model_copy(update={"telegram": telegram, "import_demo_when_empty": True})
     async with open_context(settings, encoder=encoder) as context:
         app = create_app(settings, context)
-        app.include_router(webhook.router)
         server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="off"))
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         try:

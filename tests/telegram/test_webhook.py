@@ -3,7 +3,6 @@ given to setWebhook; anything else is 401."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -18,6 +17,7 @@ from bot.telegram import webhook
 from bot.telegram.channel import TelegramChannel
 from tests.utils import telegram_updates as updates
 from tests.utils.mocked_bot import MockedBot
+from tests.utils.wait import eventually
 
 URL = "https://help.example.org/telegram/webhook"
 
@@ -37,7 +37,6 @@ async def channel(context, bot: MockedBot) -> AsyncIterator[TelegramChannel]:
 @pytest.fixture
 async def http(context) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(context.settings, context)
-    app.include_router(webhook.router)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         yield client
 
@@ -47,11 +46,11 @@ def start_update(chat_id: int) -> dict:
 
 
 async def wait_until_set(bot: MockedBot) -> SetWebhook:
-    for _ in range(100):
-        if calls := bot.sent(SetWebhook):
-            return calls[0][0]
-        await asyncio.sleep(0.02)
-    raise AssertionError("setWebhook was not called")
+    async def sent() -> object:
+        return bot.sent(SetWebhook)
+
+    calls = await eventually(sent, timeout=5, what="setWebhook was called")
+    return calls[0][0]  # type: ignore[index]  # eventually returns what check returned
 
 
 async def test_the_webhook_is_registered_with_a_secret(channel: TelegramChannel, bot: MockedBot):
