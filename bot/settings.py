@@ -96,6 +96,13 @@ class TelegramSettings(BaseModel):
             return [part.strip() for part in value.strip().strip("[]").split(",") if part.strip()]
         return value
 
+    @field_validator("bot_username", mode="after")
+    @classmethod
+    def _without_at(cls, value: str | None) -> str | None:
+        """``@craftdesk_bot`` and ``craftdesk_bot`` are the same bot; links need the bare name."""
+        name = (value or "").strip().removeprefix("@")
+        return name or None
+
     @property
     def enabled(self) -> bool:
         return self.bot_token is not None

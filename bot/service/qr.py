@@ -20,8 +20,9 @@ def site_url(public_url: str, site_code: str) -> str:
 
 
 def telegram_link(bot_username: str, site_code: str) -> str:
-    """The bot's deep link: Telegram sends ``/start {site_code}`` when the worker opens it."""
-    name = bot_username.strip().removeprefix("@")
+    """The bot's deep link: Telegram sends ``/start {site_code}`` when the worker opens it.
+    ``bot_username`` is bare: the setting drops an "@", getMe never has one."""
+    name = bot_username.strip()
     if not name:
         raise InvalidInputError("bot: the Telegram bot username is empty")
     return f"https://t.me/{name}?start={site_code}"

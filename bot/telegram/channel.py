@@ -64,7 +64,7 @@ class TelegramChannel:
     async def username(self) -> str:
         """For t.me links: the setting, else what Telegram says (cached by aiogram)."""
         if self.settings.bot_username:
-            return self.settings.bot_username.lstrip("@")
+            return self.settings.bot_username
         me = await self.bot.me()
         if not me.username:
             raise ConflictError("the bot has no username; set CRAFTDESK_TELEGRAM__BOT_USERNAME")

@@ -52,7 +52,7 @@ def glyph_cells(image: Image.Image, count: int) -> list[bytes]:
 def test_the_sheet_shows_distinct_chinese_glyphs_in_the_pdf(tmp_path: Path):
     font = find_cjk_font()
     card = SiteCard("forge-1", NAME, "测试集团", site_url("http://192.0.2.7:8000", "forge-1"),
-                    telegram_link("@craftdesk_bot", "forge-1"))
+                    telegram_link("craftdesk_bot", "forge-1"))
     boxes = draw_pages([card], font)[0].boxes[0]
     page = pdf_page_png(render_sheet([card], font), tmp_path)
     assert page.size == (round(210 * DPI / 25.4), round(297 * DPI / 25.4))

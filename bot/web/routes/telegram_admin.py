@@ -21,7 +21,7 @@ class TelegramLinkOut(BaseModel):
 
 async def bot_username(context: ContextDep) -> str:
     if context.settings.telegram.bot_username:
-        return context.settings.telegram.bot_username.lstrip("@")
+        return context.settings.telegram.bot_username
     if context.telegram is not None:
         return await context.telegram.username()
     raise ConflictError("the Telegram bot is not configured: set CRAFTDESK_BOT_TOKEN "
