@@ -119,7 +119,8 @@ def test_screenshots(live, browser, tmp_path: Path):
         page = browser.new_context(viewport=viewport, locale="zh-CN").new_page()
         page.goto(login["login_url"])
         page.click(f".queue-item[data-ticket='{ticket_id}']")
-        expect(page.locator(".similar .case").first).to_be_visible()
+        expect(page.locator(".similar .case, .similar p.muted").first).to_be_visible()
+        expect(page.locator(".similar")).not_to_contain_text("加载中")
         expect(page.locator(".msg.worker").last).to_contain_text("复位弹簧")
         shots.append(shoot(page, tmp_path, name))
 
