@@ -35,6 +35,9 @@ class Availability:
         return self.active and self.open_tickets < self.max_open_tickets
 
 
+FREE = Availability()  # an expert the availability does not name
+
+
 @dataclass(frozen=True)
 class ExpertHit:
     expert: ExpertDoc
@@ -64,24 +67,26 @@ def rank_experts(
     credit = np.zeros(len(experts))
     if len(pool_cases):
         weights = np.exp(params.case_credit_sharpness * np.clip(_z(pool_similarity), -5, 5))
-        for case, weight in zip(pool_cases, weights):
-            if case.expert_id in position:
-                credit[position[case.expert_id]] += weight
+        solvers = np.fromiter((position.get(case.expert_id, -1) for case in pool_cases),  # type: ignore[arg-type]
+                              dtype=np.intp, count=len(pool_cases))
+        known = solvers >= 0
+        np.add.at(credit, solvers[known], weights[known])  # in pool order, as a loop would add
         if credit.sum() > 0:
             credit /= credit.sum()
     profile = np.zeros(len(experts)) if profile_similarity is None else _z(profile_similarity)
-    scores = credit + params.profile_weight * 0.1 * profile
-    hits = []
-    for i, expert in enumerate(experts):
-        state = availability.get(expert.id, Availability())
+    scores = (credit + params.profile_weight * 0.1 * profile).tolist()
+    region = site.region if site else None
+    industry = site.industry if site else None
+    ranked = []
+    for expert, score in zip(experts, scores):
+        state = availability.get(expert.id, FREE)
         if not state.available:
             continue
-        score = scores[i]
-        if site and site.region and expert.region == site.region:
+        if region and expert.region == region:
             score += params.region_bonus
-        if site and site.industry and site.industry in expert.industries:
+        if industry and industry in expert.industries:
             score += params.industry_bonus
         score -= params.load_penalty * state.open_tickets / max(state.max_open_tickets, 1)
-        hits.append(ExpertHit(expert, float(score)))
-    hits.sort(key=lambda h: (-h.score, h.expert.id))
-    return hits[:limit]
+        ranked.append((-score, expert.id, expert))
+    ranked.sort(key=lambda r: r[:2])
+    return [ExpertHit(expert, -negative) for negative, _, expert in ranked[:limit]]

@@ -82,7 +82,8 @@ class AskService:
                        if examining is None else [])
             # hand the pooled connection back while the encoder works: under a rush, requests
             # waiting for the encoder must not hold the connections the writers need
-            await session.commit()
+            if session.in_transaction():
+                await session.commit()
             if examining is None or index is None:
                 outcome = self.retriever.route_without_index(experts, context, availability)
             else:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.service.clock import Clock
@@ -35,14 +36,23 @@ async def experts_with_load(session: AsyncSession) -> list[tuple[Expert, int]]:
     return [(expert, counts.get(expert.id, 0)) for expert in experts]
 
 
+@functools.cache
+def _availability_query() -> Select[tuple[str, bool, int, int]]:
+    """Each expert with the tickets they hold open now, in one statement (built once: the
+    statement and its cache key are reused by every ticket opened)."""
+    open_tickets = (select(func.count()).select_from(Ticket)
+                    .where(Ticket.expert_id == Expert.id, Ticket.status.in_(OPEN_STATUSES))
+                    .correlate(Expert).scalar_subquery())
+    return select(Expert.id, Expert.active, Expert.max_open_tickets, open_tickets)
+
+
 async def expert_availability(session: AsyncSession) -> dict[str, Availability]:
-    """Every expert's state: active, open tickets, capacity."""
-    counts = await open_ticket_counts(session)
-    rows = (await session.execute(select(Expert.id, Expert.active, Expert.max_open_tickets))).all()
+    """Every expert's state: active, open tickets, capacity (one query: it runs inside the
+    write gate for every ticket opened)."""
+    rows = await session.execute(_availability_query())
     return {
-        expert_id: Availability(active=active, open_tickets=counts.get(expert_id, 0),
-                                max_open_tickets=max_open)
-        for expert_id, active, max_open in rows
+        expert_id: Availability(active=active, open_tickets=open_tickets, max_open_tickets=max_open)
+        for expert_id, active, max_open, open_tickets in rows.all()
     }
 
 

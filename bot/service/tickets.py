@@ -59,6 +59,7 @@ class OpenedTicket:
     ticket: Ticket
     token: str  # shown once to the worker's channel; only its hash is stored
     created: bool = True  # False: the question's ticket existed (a retry), a new token for it
+    expert: Expert | None = None  # whom it was assigned to, read in the opening transaction
 
 
 def clean_message(text: str, allow_empty: bool = False) -> str:
@@ -116,8 +117,13 @@ class TicketService:
         )
         session.add(ticket)
         self._add_message(session, ticket, "worker", question.text)
-        await self._assign_next(session, ticket)
-        return OpenedTicket(ticket, token)
+        # The reads of the assignment need nothing of the new rows (an open, unassigned ticket
+        # holds no expert): not flushing them first inserts the ticket once, already assigned,
+        # instead of an INSERT and an UPDATE.
+        with session.no_autoflush:
+            await self._assign_next(session, ticket)
+            expert = await session.get(Expert, ticket.expert_id) if ticket.expert_id else None
+        return OpenedTicket(ticket, token, expert=expert)
 
     async def for_worker(self, session: AsyncSession, ticket_id: str, token: str) -> Ticket:
         """The ticket if the token is one of its tokens; otherwise 'not found' (never says which)."""

@@ -21,7 +21,9 @@ from bot.web.ratelimit import admit, named_site, request_client, too_many
 from knowledge.models import Expert
 
 
-def get_context(request: Request) -> AppContext:
+# The dependencies are coroutines even where they do not await: FastAPI runs a plain function
+# in its thread pool, a hop that costs more than the work itself.
+async def get_context(request: Request) -> AppContext:
     return request.app.state.context
 
 
@@ -46,7 +48,7 @@ def _bearer(authorization: str | None) -> str:
 AuthorizationHeader = Annotated[str | None, Header(alias="Authorization")]
 
 
-def auth_throttle(request: Request, context: ContextDep) -> str:
+async def auth_throttle(request: Request, context: ContextDep) -> str:
     """429 for an address that sent too many wrong tokens; else the address to charge."""
     address, _ = request_client(request, context.settings.rate_limit)
     if (wait := context.limits["auth_failures"].wait(address)) > 0:

@@ -16,17 +16,23 @@ from bot.web.schemas import (
 from knowledge.models import Case, Expert, Site, Ticket, TicketMessage
 
 
-async def expert_card(session: AsyncSession, expert_id: str | None) -> ExpertCard | None:
-    expert = await session.get(Expert, expert_id) if expert_id else None
+def card(expert: Expert | None) -> ExpertCard | None:
     if expert is None:
         return None
     return ExpertCard(expert_id=expert.id, name=expert.name, title=expert.title, org=expert.org,
                       region=expert.region)
 
 
+async def expert_card(session: AsyncSession, expert_id: str | None) -> ExpertCard | None:
+    return card(await session.get(Expert, expert_id) if expert_id else None)
+
+
 async def opened_ticket_out(session: AsyncSession, opened: OpenedTicket) -> OpenedTicketOut:
+    """The expert read when the ticket was opened, when it was (no second transaction)."""
+    expert = (card(opened.expert) if opened.expert is not None and opened.expert.id == opened.ticket.expert_id
+              else await expert_card(session, opened.ticket.expert_id))
     return OpenedTicketOut(ticket_id=opened.ticket.id, token=opened.token, status=opened.ticket.status,
-                           expert=await expert_card(session, opened.ticket.expert_id))
+                           expert=expert)
 
 
 def worker_photos(ticket_id: str) -> str:
