@@ -57,6 +57,9 @@ class LogisticModel:
                    mean.tolist(), scale.tolist())
 
 
+NEVER = 1.000001  # a threshold above any probability: the fit found no safe place for one
+
+
 @dataclass
 class Calibration:
     """What ``calibration.json`` holds; tied to the embedding model it was fitted with."""

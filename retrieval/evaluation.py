@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.corpus import Corpus
-from retrieval.decision import REJECT_FEATURES, SUGGEST_FEATURES, Calibration, LogisticModel
+from retrieval.decision import NEVER, REJECT_FEATURES, SUGGEST_FEATURES, Calibration, LogisticModel
 from retrieval.index import KnowledgeIndex
 from retrieval.lexical import BM25Index
 from retrieval.ranking import SiteContext
@@ -170,7 +170,7 @@ def pick_threshold(probabilities: np.ndarray, correct: np.ndarray, precision: fl
     # only cut between distinct probabilities
     ok = [i for i in ok if i == len(order) - 1 or probabilities[order[i]] > probabilities[order[i + 1]]]
     if not ok:
-        return float(probabilities.max(initial=0.0)) + 1e-9
+        return NEVER
     return float(probabilities[order[max(ok)]])
 
 
@@ -214,8 +214,8 @@ def fit_calibration(
     confirm_at = min(pick_threshold(np.array(top_p), np.array(top_right), targets.confirm), suggest_at)
     p_off = reject.probability(reject_rows)
     reject_at = pick_threshold(p_off, off.astype(bool), targets.reject)
-    return Calibration(model_id, suggest, reject, round(suggest_at, 6), round(reject_at, 6),
-                       round(confirm_at, 6))
+    # unrounded: a threshold rounded down would let in the probability just below it
+    return Calibration(model_id, suggest, reject, suggest_at, reject_at, confirm_at)
 
 
 def predict(retriever: Retriever, index: KnowledgeIndex, exam: Examination,

@@ -28,6 +28,7 @@ import numpy as np
 
 from knowledge.errors import IndexUnavailableError
 from retrieval.corpus import CaseDoc
+from retrieval.decision import NEVER
 from retrieval.index import KEEP_VERSIONS, _prune, current_version, new_version
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,6 @@ FILES = (MODEL_FILE, TOKENIZER_FILE, MANIFEST_FILE)
 DIRNAME = "verifier"  # under the service's data dir
 QUESTION_PREFIX = "query: "  # e5 was pretrained with these prefixes
 CASE_PREFIX = "passage: "
-NEVER = 1.000001  # a threshold above any probability (too few labels to place it)
 ANSWER_CHARS = 160  # the start of an answer says which fault it treats; the rest is steps
 
 

