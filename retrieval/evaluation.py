@@ -291,8 +291,14 @@ def fit_on(model_id: str, parts: list[QuerySet], targets: Targets) -> Calibratio
 
 def judge(retriever: Retriever, scene: Scene, held: QuerySet, sites: dict[str, SiteContext],
           calibration: Calibration) -> list[Prediction]:
+    """``held`` decided with ``calibration``; a retriever with a verifier first has it read each
+    question's top candidates in this calibration's order, as the service does in its own."""
+    exams = held.exams
+    if retriever.verifier is not None:
+        exams = [retriever.verify(retriever.corrected(scene.index, q.text), e, calibration)
+                 for q, e in zip(held.queries, exams)]
     return [predict(retriever, scene.index, e, sites.get(q.site or ""), calibration)
-            for q, e in zip(held.queries, held.exams)]
+            for q, e in zip(held.queries, exams)]
 
 
 def cross_set(retriever: Retriever, scenes: list[Scene], held: str,

@@ -20,6 +20,16 @@ class RetrievalSettings(BaseModel):
     correct_typos: bool = Field(
         True, description="read a non-word that sounds like one word of the knowledge base as "
                           "that word (液亚 -> 液压; retrieval/typos.py)")
+    use_verifier: bool = Field(
+        False, description="when on, and a verifier is installed under <data dir>/verifier "
+                           "(scripts/train_verifier.py --install), the suggest/confirm decision on "
+                           "the top candidates is made by the verifier's probability and its own "
+                           "fitted thresholds (the reject decision stays the policy's); turn it on "
+                           "only once scripts/evaluate.py --verifier shows it beats the policy on "
+                           "the cross-set figure")
+    verifier_candidates: int = Field(
+        3, ge=1, le=8, description="how many top candidates of the policy's order the verifier "
+                                   "reads; each costs a cross-encoder pass, so keep it small")
     max_suggestions: int = Field(5, ge=1, le=20)
     max_experts: int = Field(3, ge=1, le=10, description="experts shown with an answer")
     route_candidates: int = Field(

@@ -3,12 +3,14 @@
 The question is encoded once; the same vector searches the cases (faiss) and scores the expert
 profiles and the off-topic examples. Lexical BM25 runs next to it, and the two rankings are fused
 by reciprocal rank, which finds the right case well; whether to *suggest* it is decided by the
-calibrated policy in ``retrieval.decision`` from features of each shortlisted candidate.
+calibrated policy in ``retrieval.decision`` from features of each shortlisted candidate. With
+a cross-encoder verifier (``retrieval.verifier``, setting ``use_verifier``) the verifier reads the
+policy's top few candidates next to the question and decides suggest and confirm among them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -23,6 +25,7 @@ from retrieval.ranking import Availability, ExpertHit, SiteContext, rank_experts
 from retrieval.text import (
     clauses, code_relation, codes, contrast_conflict, lexical_tokens, normalize,
 )
+from retrieval.verifier import Verifier, case_text
 
 RRF_K = 60
 FUSE_DEPTH = 50  # how deep each ranking contributes to the fusion
@@ -32,7 +35,8 @@ SHORTLIST = 8  # candidates that get decision features
 @dataclass(frozen=True)
 class CaseHit:
     case: CaseDoc
-    score: float  # probability that this case answers the question
+    score: float  # probability that this case answers the question (the verifier's when it
+    # read the candidates; 0 for a candidate it did not read)
     dense: float
     features: dict[str, float] = field(default_factory=dict)
 
@@ -49,6 +53,9 @@ class Examination:
     pool_similarity: np.ndarray
     expert_similarity: np.ndarray
     index_version: str
+    # the verifier's probability per shortlisted case, NaN where it did not read it; empty when
+    # no verifier read this question (the policy decides)
+    verified: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 @dataclass(frozen=True)
@@ -62,10 +69,12 @@ class Outcome:
 
 
 class Retriever:
-    def __init__(self, encoder: Encoder, calibration: Calibration | None, params: RetrievalSettings):
+    def __init__(self, encoder: Encoder, calibration: Calibration | None, params: RetrievalSettings,
+                 verifier: Verifier | None = None):
         self.encoder = encoder
         self.calibration = calibration
         self.params = params
+        self.verifier = verifier
         self.off_topic_vectors = encoder.encode(list(OFF_TOPIC_EXAMPLES))
 
     def route_without_index(
@@ -83,7 +92,8 @@ class Retriever:
     def examine_text(self, index: KnowledgeIndex, text: str) -> Examination:
         """Encode the question once and examine it (the CPU-heavy part of a question)."""
         text = self.corrected(index, text)
-        return self.examine(index, text, self.encoder.encode([text])[0])
+        exam = self.examine(index, text, self.encoder.encode([text])[0])
+        return exam if self.verifier is None else self.verify(text, exam)
 
     def corrected(self, index: KnowledgeIndex, text: str) -> str:
         """The question with its homophone typos of the knowledge base's words corrected,
@@ -111,12 +121,33 @@ class Retriever:
             expert_similarity=expert_similarity, index_version=index.version,
         )
 
+    def verify(self, text: str, exam: Examination, calibration: Calibration | None = None) -> Examination:
+        """``exam`` with the verifier's probabilities for the top ``verifier_candidates`` cases in
+        the order of the policy's probability (``calibration``, else the loaded one), the order
+        ``decide`` would rank them in; one cross-encoder batch."""
+        if self.verifier is None:
+            raise ValueError("no verifier to read the candidates")
+        p_case = _case_probability(_required(calibration or self.calibration), exam)
+        read = np.argsort(-p_case, kind="stable")[: self.params.verifier_candidates]
+        verified = np.full(len(exam.cases), np.nan)
+        verified[read] = self.verifier.probability(text, [case_text(exam.cases[i]) for i in read])
+        return replace(exam, verified=verified)
+
+    def case_thresholds(self, exam: Examination,
+                        calibration: Calibration | None = None) -> tuple[float, float]:
+        """(suggest, confirm) that ``exam``'s case scores are held to: the verifier's own when it
+        read the candidates, else the policy's (``thresholds``)."""
+        if len(exam.verified):
+            if self.verifier is None:
+                raise ValueError("the examination was read by a verifier this retriever does not have")
+            return self.verifier.suggest_threshold, self.verifier.confirm_threshold
+        suggest_at, confirm_at, _ = self.thresholds(calibration)
+        return suggest_at, confirm_at
+
     def thresholds(self, calibration: Calibration | None = None) -> tuple[float, float, float]:
         """(suggest, confirm, reject) in force: the settings' where given, else calibrated.
         Confirm never lies above suggest."""
-        calibration = calibration or self.calibration
-        if calibration is None:
-            raise ValueError("no calibration: run scripts/evaluate.py --calibrate")
+        calibration = _required(calibration or self.calibration)
         params = self.params
         suggest_at = calibration.suggest_threshold if params.suggest_threshold is None else params.suggest_threshold
         confirm_at = calibration.confirm_threshold if params.confirm_threshold is None else params.confirm_threshold
@@ -132,19 +163,23 @@ class Retriever:
         calibration: Calibration | None = None,
     ) -> Outcome:
         """Turn an examination into a decision; ``calibration`` overrides the loaded one
-        (the evaluation's cross-validation fits one per fold)."""
+        (the evaluation's cross-validation fits one per fold). When a verifier read the
+        candidates, those it read come first, by its probability, and only they can be suggested
+        or confirmed, at its thresholds; reject stays the policy's."""
         params = self.params
-        calibration = calibration or self.calibration
-        if calibration is None:
-            raise ValueError("no calibration: run scripts/evaluate.py --calibrate")
-        suggest_at, confirm_at, reject_at = self.thresholds(calibration)
-        p_case = (calibration.suggest.probability(exam.suggest_rows)
-                  if len(exam.cases) else np.zeros(0))
-        hits = sorted(
-            (CaseHit(case, float(p), d, dict(zip(SUGGEST_FEATURES, row.tolist())))
-             for case, p, d, row in zip(exam.cases, p_case, exam.dense, exam.suggest_rows)),
-            key=lambda h: -h.score,
-        )
+        calibration = _required(calibration or self.calibration)
+        suggest_at, confirm_at = self.case_thresholds(exam, calibration)
+        reject_at = self.thresholds(calibration)[2]
+        p_case = _case_probability(calibration, exam)
+        if len(exam.verified):
+            read = ~np.isnan(exam.verified)
+            scores = np.where(read, exam.verified, 0.0)
+            order = sorted(range(len(exam.cases)), key=lambda i: (not read[i], -scores[i], -p_case[i]))
+        else:
+            scores = p_case
+            order = sorted(range(len(exam.cases)), key=lambda i: -p_case[i])
+        hits = [CaseHit(exam.cases[i], float(scores[i]), exam.dense[i],
+                        dict(zip(SUGGEST_FEATURES, exam.suggest_rows[i].tolist()))) for i in order]
         top_p = hits[0].score if hits else 0.0
         p_reject = float(calibration.reject.probability(exam.reject_row.reshape(1, -1))[0])
         if p_reject >= reject_at:
@@ -160,6 +195,17 @@ class Retriever:
                                max(params.max_experts, params.route_candidates))
         return Outcome(decision, hits[: params.max_suggestions], experts, top_p, p_reject,
                        exam.index_version)
+
+
+def _required(calibration: Calibration | None) -> Calibration:
+    if calibration is None:
+        raise ValueError("no calibration: run scripts/evaluate.py --calibrate")
+    return calibration
+
+
+def _case_probability(calibration: Calibration, exam: Examination) -> np.ndarray:
+    """The policy's probability that each shortlisted case answers the question."""
+    return calibration.suggest.probability(exam.suggest_rows) if len(exam.cases) else np.zeros(0)
 
 
 def _fuse(positions: np.ndarray, lexical: LexicalMatch) -> list[int]:

@@ -5,13 +5,16 @@ Example:
     python scripts/evaluate.py --calibrate      # also refit retrieval/calibration.json
     python scripts/evaluate.py --show-errors    # list what the policy got wrong
     python scripts/evaluate.py --no-distractors # only among the knowledge's own cases
+    python scripts/evaluate.py --verifier var/verifier  # the verifier deciding, next to the policy
 
 Builds an index of the knowledge in --knowledge (the demo by default), and one of it grown by the
 --distractors cases, and runs every query of every set in --sets against both (each
 ``queries*.jsonl`` there is one set, written by its own hand and method). The headline is
 cross-set: for each set, the policy fitted on the others (in both indexes) and judged on it, in
 each index. Pooled k-fold cross-validation (all sets mixed), a BM25 baseline and the shipped
-calibration in-sample are printed beside it.
+calibration in-sample are printed beside it. With --verifier, the same held sets are judged
+again with the verifier deciding suggest and confirm on the cross-set policy's top candidates, in
+a second table next to the policy's cross-set figures.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from retrieval.evaluation import (
 from retrieval.index import build_index
 from retrieval.ranking import SiteContext
 from retrieval.search import Retriever
+from retrieval.verifier import load_verifier
 
 REPO = Path(__file__).resolve().parent.parent
 FIT_FIGURES = ("suggest_precision", "coverage", "near_miss_suggested", "first_in_suggest_or_confirm",
@@ -83,6 +87,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--labels", action="store_true",
                         help="add the labelled pairs the service stored (CRAFTDESK_DATABASE_URL or "
                              "the data dir's database) as one more set")
+    parser.add_argument("--verifier", type=Path, metavar="DIR",
+                        help="also judge the held sets with this verifier deciding suggest and "
+                             "confirm (a trained verifier folder, or a verifier dir such as "
+                             "var/verifier), as the service does with use_verifier on")
     return parser.parse_args()
 
 
@@ -96,6 +104,21 @@ def table(columns: dict[str, Metrics]) -> str:
             cells.append(f"{value:.1f}" if attr in Metrics.COUNTS else f"{value:.3f}")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def cross_set_columns(scenes: list[Scene], names: list[str],
+                      held_predictions: dict[str, dict[str, list[Prediction]]],
+                      who: str = "") -> dict[str, Metrics]:
+    """Each held set in each scene, judged by the policy fitted on the others, and all pooled."""
+    columns = {}
+    for place in scenes:
+        for held in names:
+            columns[f"{who}{held}, {place.name} (fit on the others)"] = score(
+                place.held(held).queries, held_predictions[held][place.name])
+        columns[f"{who}cross-set pooled, {place.name}"] = score(
+            [q for s in place.sets for q in s.queries],
+            [p for held in names for p in held_predictions[held][place.name]])
+    return columns
 
 
 def errors(held: QuerySet, predictions: list) -> list[str]:
@@ -174,6 +197,13 @@ async def main(settings: Settings, args: argparse.Namespace) -> None:
         print(f"no usable shipped calibration: {exc}")
         shipped = None
     retriever = Retriever(encoder, shipped, settings.retrieval)  # type: ignore[arg-type]
+    checking = None  # the same, with the verifier deciding
+    if args.verifier:
+        verifier = load_verifier(args.verifier)
+        checking = Retriever(encoder, shipped, settings.retrieval, verifier)  # type: ignore[arg-type]
+        print(f"verifier {verifier.version}: reads the policy's top {settings.retrieval.verifier_candidates} "
+              f"candidates; suggest at {verifier.suggest_threshold:.4f}, confirm at "
+              f"{verifier.confirm_threshold:.4f}")
     targets = Targets(suggest=args.precision, confirm=args.confirm_precision, reject=args.reject_precision)
     query_sets = {}
     for path in files:
@@ -201,13 +231,19 @@ async def main(settings: Settings, args: argparse.Namespace) -> None:
     if len(names) > 1:
         for held in names:
             held_predictions[held] = cross_set(retriever, scenes, held, sites, targets)
-        for place in scenes:
-            for held in names:
-                columns[f"{held}, {place.name} (fit on the others)"] = score(
-                    place.held(held).queries, held_predictions[held][place.name])
-            columns[f"cross-set pooled, {place.name}"] = score(
-                [q for s in place.sets for q in s.queries],
-                [p for held in names for p in held_predictions[held][place.name]])
+        columns |= cross_set_columns(scenes, names, held_predictions)
+    verified_columns: dict[str, Metrics] = {}
+    if checking is not None and len(names) > 1:
+        by_verifier = cross_set_columns(
+            scenes, names, {held: cross_set(checking, scenes, held, sites, targets) for held in names},
+            who="verifier: ")
+        for place in scenes:  # the pooled figures side by side, then the verifier's per held set
+            pooled = f"cross-set pooled, {place.name}"
+            verified_columns[f"policy: {pooled}"] = columns[pooled]
+            verified_columns[f"verifier: {pooled}"] = by_verifier.pop(f"verifier: {pooled}")
+        verified_columns |= by_verifier
+    elif checking is not None:
+        print("--verifier: the cross-set figure needs two or more query sets")
     seeds = range(7, 7 + args.repeats)
     label = f"{args.repeats}x{args.folds}-fold CV, all mixed, knowledge"
     columns[f"craftdesk, {label}"] = mean_metrics(
@@ -238,6 +274,9 @@ async def main(settings: Settings, args: argparse.Namespace) -> None:
                 [q for s in place.sets for q in s.queries],
                 [p for s in place.sets for p in judge(retriever, place, s, sites, shipped)])
     print(table(columns))
+    if verified_columns:
+        print("\nthe verifier deciding suggest and confirm (reject, ranking and experts as the policy's):")
+        print(table(verified_columns))
     if args.show_errors:
         for place in scenes:
             for held in names:

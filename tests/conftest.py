@@ -72,6 +72,18 @@ def encoder():
 
 
 @pytest.fixture(scope="session")
+def trained_verifier(encoder, tmp_path_factory: pytest.TempPathFactory):
+    """A small cross-encoder verifier trained once per run on a synthetic labelled set of the
+    demo knowledge (tests/utils/verifier.py): its ``folder`` holds the int8 model, its thresholds
+    ``NEVER`` suggest (too few held-out labels)."""
+    from retrieval.verifier_data import read_cases
+    from tests.utils.verifier import train_small_verifier
+
+    return train_small_verifier(read_cases(DEMO_DIR), encoder, MODEL_CACHE,
+                                tmp_path_factory.mktemp("verifier"))
+
+
+@pytest.fixture(scope="session")
 def demo_index_dir(encoder, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo knowledge base indexed once per run; tests copy it into their data dir."""
     import asyncio

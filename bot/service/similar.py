@@ -23,7 +23,7 @@ async def similar_cases(retriever: Retriever, holder: IndexHolder, text: str,
 
     def work() -> list[CaseHit]:
         exam = retriever.examine_text(index, text)
-        _, floor, _ = retriever.thresholds()
+        _, floor = retriever.case_thresholds(exam)  # the verifier's when it read the candidates
         return [hit for hit in retriever.decide(index, exam).cases[:limit] if hit.score >= floor]
 
     return await asyncio.to_thread(work)

@@ -1,6 +1,7 @@
 """The cross-encoder verifier path on a synthetic labelled set built from the demo knowledge:
-trained for a bounded number of steps, exported to int8, loaded and judged on questions it never
-saw; and the folder handling (clear errors, atomic install) on a tiny stand-in model."""
+trained for a bounded number of steps (once per run: ``trained_verifier`` in tests/conftest.py),
+exported to int8, loaded and judged on questions it never saw; and the folder handling (clear
+errors, atomic install) on a tiny stand-in model."""
 
 from __future__ import annotations
 
@@ -9,9 +10,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-
-os.environ["HF_HUB_OFFLINE"] = "1"  # tests must never reach the HF hub
-os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 import numpy as np
 import pytest
@@ -25,28 +23,7 @@ from retrieval.verifier import (
 from retrieval.verifier_data import LabelledPair, grouped_split, read_cases
 from retrieval.verifier_evaluation import auc, fewest_answering_pairs, judge
 from tests.conftest import DEMO_DIR, MODEL_CACHE, REPO
-
-# ---- a synthetic labelled set ----------------------------------------------------------------
-
-
-def edited(question: str, rng: np.random.Generator) -> str:
-    """A worker's retelling, roughly: a tenth of the characters dropped, a window of the rest."""
-    kept = "".join(ch for ch in question if rng.random() > 0.1)
-    start = int(rng.integers(0, len(kept) // 4 + 1))
-    return kept[start : start + max(12, int(len(kept) * 0.75))]
-
-
-def synthetic_pairs(cases: list[CaseDoc], seed: int, per_case: int) -> list[LabelledPair]:
-    """Each edit of a case's question answered by its case and not by a random other case."""
-    rng = np.random.default_rng(seed)
-    pairs = []
-    for i, case in enumerate(cases):
-        for _ in range(per_case):
-            question = edited(case.question, rng)
-            other = cases[(i + 1 + int(rng.integers(0, len(cases) - 1))) % len(cases)]
-            pairs += [LabelledPair(question, case.id, True, "expert"),
-                      LabelledPair(question, other.id, False, "expert")]
-    return pairs
+from tests.utils.verifier import synthetic_pairs
 
 
 @pytest.fixture(scope="module")
@@ -54,25 +31,13 @@ def demo_cases() -> list[CaseDoc]:
     return read_cases(DEMO_DIR)
 
 
-@pytest.fixture(scope="module")
-def fitted(demo_cases, encoder, tmp_path_factory: pytest.TempPathFactory):
-    """Trained once for the module: 24 steps of 16 pairs of 64 tokens (about 45 s on 2 idle
-    cores). At the script's rate (5e-5) 24 steps leave the logits too close together for the
-    int8 check; 2e-4 gets there."""
-    from retrieval.verifier_training import TrainingConfig, fit_verifier
-
-    vectors = encoder.encode([c.search_text for c in demo_cases])
-    config = TrainingConfig(max_steps=24, max_length=64, learning_rate=2e-4)
-    return fit_verifier(demo_cases, synthetic_pairs(demo_cases, seed=1, per_case=2), vectors,
-                        MODEL_CACHE, tmp_path_factory.mktemp("verifier"), config, held_out=0.25)
-
-
 # ---- the trained verifier --------------------------------------------------------------------
 
 
 @pytest.mark.slow
-def test_trained_verifier_ranks_answering_cases_above_others_on_new_questions(fitted, demo_cases):
-    verifier = load_verifier(fitted.folder)
+def test_trained_verifier_ranks_answering_cases_above_others_on_new_questions(trained_verifier,
+                                                                            demo_cases):
+    verifier = load_verifier(trained_verifier.folder)
     by_id = {c.id: c for c in demo_cases}
     fresh = synthetic_pairs(demo_cases, seed=99, per_case=1)  # other edits: questions never trained on
     scores = np.concatenate([verifier.probability(question, [case_text(by_id[a.case_id]),
@@ -83,7 +48,7 @@ def test_trained_verifier_ranks_answering_cases_above_others_on_new_questions(fi
     assert auc(answers, scores) > 0.85  # an untrained head is at about 0.5
     assert ((0 <= scores) & (scores <= 1)).all()
 
-    manifest = fitted.manifest
+    manifest = trained_verifier.manifest
     assert manifest.evaluation["auc"] > 0.85
     assert 0 <= manifest.confirm_threshold <= manifest.suggest_threshold
     # 41 answering held-out pairs cannot show a 0.95 lower bound: it must never suggest
@@ -93,13 +58,13 @@ def test_trained_verifier_ranks_answering_cases_above_others_on_new_questions(fi
 
 
 @pytest.mark.slow
-def test_int8_export_scores_like_the_torch_model(fitted):
+def test_int8_export_scores_like_the_torch_model(trained_verifier):
     from retrieval.verifier_training import int8_logits
 
-    int8 = int8_logits(load_verifier(fitted.folder), fitted.held_out)
-    assert len(int8) == len(fitted.torch_logits) > 50
-    assert np.corrcoef(fitted.torch_logits, int8)[0, 1] > 0.98
-    assert fitted.manifest.evaluation["int8_torch_logit_correlation"] > 0.98
+    int8 = int8_logits(load_verifier(trained_verifier.folder), trained_verifier.held_out)
+    assert len(int8) == len(trained_verifier.torch_logits) > 50
+    assert np.corrcoef(trained_verifier.torch_logits, int8)[0, 1] > 0.98
+    assert trained_verifier.manifest.evaluation["int8_torch_logit_correlation"] > 0.98
 
 
 # ---- folders: loading, errors, installing (a tiny stand-in model) -----------------------------
