@@ -1,5 +1,13 @@
 """User-facing text, Chinese first, in one place for every channel."""
 
+from knowledge.states import TicketStatus
+
+# A ticket's state as each side reads it, the same in Telegram and on the web pages.
+WORKER_STATUS = {TicketStatus.OPEN: "等待师傅接单", TicketStatus.ASSIGNED: "师傅处理中",
+                 TicketStatus.ANSWERED: "师傅已回复", TicketStatus.CLOSED: "已结束"}
+EXPERT_STATUS = {TicketStatus.OPEN: "待认领", TicketStatus.ASSIGNED: "待解答",
+                 TicketStatus.ANSWERED: "已解答", TicketStatus.CLOSED: "已结束"}
+
 REJECT_REPLY = (
     "这里专门解答生产一线的技术问题。工资、请假、会费、福利、评选等事务，"
     "请咨询本单位工会，或拨打职工服务热线 12351。"
@@ -41,7 +49,6 @@ TG_MY_HEADER = "您的工单（最新在前）："
 TG_MY_LINE = "{ref} {status}｜{when}｜{text}{expert}"
 TG_MY_EXPERT = "｜{name} 师傅"
 TG_RATED = "谢谢您的评价（{stars}）！工单已关闭，有新问题随时发给我。"
-TG_STATUS = {"open": "待接单", "assigned": "处理中", "answered": "已回复", "closed": "已关闭"}
 TG_FLOOD = "您发送得太快了，请休息一下，一分钟后再发。"
 
 TG_BIND_DONE = (

@@ -34,6 +34,7 @@ from retrieval.index import KnowledgeIndex
 from retrieval.lexical import BM25Index
 from retrieval.ranking import SiteContext
 from retrieval.search import Examination, Outcome, Retriever
+from knowledge.states import Decision
 
 KINDS = ("paraphrase", "near_miss", "novel", "off_topic")
 
@@ -128,7 +129,7 @@ def score(queries: list[LabelledQuery], predictions: list[Prediction]) -> Metric
 
     pairs = list(zip(queries, predictions))
     para = [(q, p) for q, p in pairs if q.kind == "paraphrase"]
-    suggested = [(q, p) for q, p in pairs if p.decision == "suggest"]
+    suggested = [(q, p) for q, p in pairs if p.decision == Decision.SUGGEST]
     right = [q.kind == "paraphrase" and p.cases[:1] == [q.case_id] for q, p in suggested]
     routed = [(q, p) for q, p in pairs if q.experts]
     return Metrics(
@@ -138,13 +139,13 @@ def score(queries: list[LabelledQuery], predictions: list[Prediction]) -> Metric
         suggest_precision=share(right),
         coverage=sum(right) / len(para) if para else float("nan"),
         suggested=len(suggested),
-        near_miss_suggested=share([p.decision == "suggest" for q, p in pairs if q.kind == "near_miss"]),
-        confirmed=sum(p.decision == "confirm" for p in predictions),
-        near_miss_confirmed=share([p.decision == "confirm" for q, p in pairs if q.kind == "near_miss"]),
-        first_in_suggest_or_confirm=share([p.decision in ("suggest", "confirm") and p.cases[:1] == [q.case_id]
+        near_miss_suggested=share([p.decision == Decision.SUGGEST for q, p in pairs if q.kind == "near_miss"]),
+        confirmed=sum(p.decision == Decision.CONFIRM for p in predictions),
+        near_miss_confirmed=share([p.decision == Decision.CONFIRM for q, p in pairs if q.kind == "near_miss"]),
+        first_in_suggest_or_confirm=share([p.decision in (Decision.SUGGEST, Decision.CONFIRM) and p.cases[:1] == [q.case_id]
                                            for q, p in para]),
-        off_topic_rejected=share([p.decision == "reject" for q, p in pairs if q.kind == "off_topic"]),
-        technical_rejected=share([p.decision == "reject" for q, p in pairs if q.kind != "off_topic"]),
+        off_topic_rejected=share([p.decision == Decision.REJECT for q, p in pairs if q.kind == "off_topic"]),
+        technical_rejected=share([p.decision == Decision.REJECT for q, p in pairs if q.kind != "off_topic"]),
         expert_top1=share([p.experts[:1] and p.experts[0] in q.experts for q, p in routed]),
         expert_top3=share([bool(set(p.experts[:3]) & set(q.experts)) for q, p in routed]),
     )
@@ -347,8 +348,8 @@ def bm25_baseline(corpus: Corpus, queries: list[LabelledQuery], k: int,
         # off-topic = low lexical overlap: threshold on the negated score
         reject_at = pick_threshold(-tops_arr[train], off[train], targets.reject)
         for i in held_out:
-            decision = ("reject" if -tops_arr[i] >= reject_at
-                        else "suggest" if tops_arr[i] >= suggest_at else "route")
+            decision = (Decision.REJECT if -tops_arr[i] >= reject_at
+                        else Decision.SUGGEST if tops_arr[i] >= suggest_at else Decision.ROUTE)
             predictions[i] = Prediction(ranked[i][0], decision, ranked[i][1], tops_arr[i])
     return [p for p in predictions if p is not None]
 

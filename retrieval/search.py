@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from knowledge.states import Decision
 from retrieval.corpus import CaseDoc, ExpertDoc
 from retrieval.decision import REJECT_FEATURES, SUGGEST_FEATURES, Calibration
 from retrieval.encoder import Encoder
@@ -60,7 +61,7 @@ class Examination:
 
 @dataclass(frozen=True)
 class Outcome:
-    decision: str  # suggest / confirm / route / reject
+    decision: Decision
     cases: list[CaseHit]
     experts: list[ExpertHit]  # best first; more than are shown, for routing a ticket
     suggest_probability: float
@@ -87,7 +88,7 @@ class Retriever:
         load alone."""
         hits = rank_experts(experts, None, [], np.zeros(0), site, availability or {},
                             self.params, max(self.params.max_experts, self.params.route_candidates))
-        return Outcome("route", [], hits, 0.0, 0.0, None)
+        return Outcome(Decision.ROUTE, [], hits, 0.0, 0.0, None)
 
     def examine_text(self, index: KnowledgeIndex, text: str) -> Examination:
         """Encode the question once and examine it (the CPU-heavy part of a question)."""
@@ -183,13 +184,13 @@ class Retriever:
         top_p = hits[0].score if hits else 0.0
         p_reject = float(calibration.reject.probability(exam.reject_row.reshape(1, -1))[0])
         if p_reject >= reject_at:
-            decision = "reject"
+            decision = Decision.REJECT
         elif hits and top_p >= suggest_at:
-            decision = "suggest"
+            decision = Decision.SUGGEST
         elif hits and top_p >= confirm_at:
-            decision = "confirm"
+            decision = Decision.CONFIRM
         else:
-            decision = "route"
+            decision = Decision.ROUTE
         experts = rank_experts(index.experts, exam.expert_similarity, exam.pool_cases,
                                exam.pool_similarity, site, availability or {}, params,
                                max(params.max_experts, params.route_candidates))

@@ -32,6 +32,7 @@ from bot.runtime import database, run_cli
 from bot.settings import Settings
 from knowledge.interchange import import_dir
 from knowledge.models import DecisionLabel, Question, Site
+from knowledge.states import Decision
 from retrieval.corpus import Corpus, load_corpus
 from retrieval.decision import Calibration
 from retrieval.evaluation import (
@@ -125,9 +126,9 @@ def errors(held: QuerySet, predictions: list) -> list[str]:
     out = []
     for q, p in zip(held.queries, predictions):
         first = p.cases[:1] == [q.case_id]
-        wrong = p.decision == "suggest" and not (q.kind == "paraphrase" and first)
-        missed = q.kind == "paraphrase" and p.decision != "suggest"
-        misrejected = (q.kind == "off_topic") != (p.decision == "reject")
+        wrong = p.decision == Decision.SUGGEST and not (q.kind == "paraphrase" and first)
+        missed = q.kind == "paraphrase" and p.decision != Decision.SUGGEST
+        misrejected = (q.kind == "off_topic") != (p.decision == Decision.REJECT)
         if wrong or missed or misrejected:
             label = ("wrong suggestion" if wrong else f"missed ({p.decision})" if missed
                      else "reject error")

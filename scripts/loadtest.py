@@ -55,6 +55,7 @@ from bot.service.outbox import OutboxDispatcher
 from bot.settings import RateLimitSettings
 from retrieval.encoder import model_slug
 from retrieval.evaluation import load_queries
+from knowledge.states import Decision, Tier
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -248,7 +249,7 @@ class Worker:
         decision, question_id = asked["decision"], asked["question_id"]
         self.phase.decisions[decision] += 1
         ticket = None
-        if decision == "suggest":
+        if decision == Decision.SUGGEST:
             solved = self.rng.random() < 0.5
             case_id = asked["suggestions"][0]["case_id"] if solved and asked["suggestions"] else None
             await self.think()
@@ -256,7 +257,7 @@ class Worker:
                                              {"solved": solved, "case_id": case_id})
             if status == 200 and not solved:
                 ticket = self.acknowledge(answer.get("ticket"), question_id, "feedback")
-        elif decision in ("route", "confirm"):
+        elif decision in (Decision.ROUTE, Decision.CONFIRM):
             ticket = self.acknowledge(asked.get("ticket"), question_id, "ask")
             if ticket is None:  # a server from before the `ticket` field: open it explicitly
                 await self.think()
@@ -566,7 +567,7 @@ async def verify(db: Database, acks: list[Ack], sqlite: bool) -> dict[str, Any]:
             digest = hashlib.sha256(token.encode("utf-8")).hexdigest()
             if digest != ticket_hash and (ticket_id, digest) not in stored_hashes:
                 problems.add("token hash missing")
-        if not (expert_id or _as_list(offered_to) or tier == "admin"):
+        if not (expert_id or _as_list(offered_to) or tier == Tier.ADMIN):
             problems.add("without owner")
         if not worker_messages.get(ticket_id):
             problems.add("without worker message")

@@ -19,6 +19,7 @@ from bot.service.validation import clean_text
 from knowledge.db import WriteGate
 from knowledge.errors import InvalidInputError
 from knowledge.models import Expert, Question, Site
+from knowledge.states import Channel, Decision
 from retrieval.corpus import expert_doc
 from retrieval.holder import IndexHolder
 from retrieval.ranking import SiteContext
@@ -44,7 +45,7 @@ def shown_to_worker(outcome: Outcome) -> int:
     """A worker sees only the case the policy stands behind: the suggested one, or the one an
     expert is asked to confirm. Anything below that floor is no answer for the shop floor (a
     look-alike shown with 解决了 misleads, and the tap would be a false label)."""
-    return 1 if outcome.decision in ("suggest", "confirm") and outcome.cases else 0
+    return 1 if outcome.decision in (Decision.SUGGEST, Decision.CONFIRM) and outcome.cases else 0
 
 
 async def find_site(session: AsyncSession, code: str | None) -> Site | None:
@@ -65,7 +66,7 @@ class AskService:
         self.gate = gate or WriteGate(None)
         self.availability = availability or AvailabilityCache()
 
-    async def ask(self, session: AsyncSession, text: str, site_code: str | None, channel: str = "web",
+    async def ask(self, session: AsyncSession, text: str, site_code: str | None, channel: Channel = Channel.WEB,
                   worker_chat_id: int | None = None) -> AskResult:
         """Decide, log the question and, when it is routed, open its ticket: all in one
         transaction, so an acknowledged question always has the ticket its answer named."""
@@ -103,8 +104,8 @@ class AskService:
             session.add(question)
             ticket = (await self.tickets.open_new(
                 session, question, channel, worker_chat_id,
-                proposed_case_id=top.case.id if outcome.decision == "confirm" and top else None)
-                if outcome.decision in ("route", "confirm") else None)
+                proposed_case_id=top.case.id if outcome.decision == Decision.CONFIRM and top else None)
+                if outcome.decision in (Decision.ROUTE, Decision.CONFIRM) else None)
             await session.commit()
         return AskResult(question.id, outcome, _message(outcome, index is None), ticket, shown_to_worker(outcome))
 
@@ -112,5 +113,5 @@ class AskService:
 def _message(outcome: Outcome, degraded: bool) -> str:
     if degraded:
         return texts.DEGRADED_REPLY
-    return {"reject": texts.REJECT_REPLY, "suggest": texts.SUGGEST_REPLY,
-            "confirm": texts.CONFIRM_REPLY}.get(outcome.decision, texts.ROUTE_REPLY)
+    return {Decision.REJECT: texts.REJECT_REPLY, Decision.SUGGEST: texts.SUGGEST_REPLY,
+            Decision.CONFIRM: texts.CONFIRM_REPLY, Decision.ROUTE: texts.ROUTE_REPLY}[outcome.decision]

@@ -9,9 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.errors import NotFoundError
 from knowledge.models import Ticket
+from knowledge.states import Channel, TicketStatus
 
 
-async def ticket_for_chat(session: AsyncSession, ticket_id: str, channel: str, chat_id: int) -> Ticket:
+async def ticket_for_chat(session: AsyncSession, ticket_id: str, channel: Channel, chat_id: int) -> Ticket:
     """The ticket if it was opened from this chat; otherwise 'not found' (never says which)."""
     ticket = await session.get(Ticket, ticket_id)
     if ticket is None or ticket.channel != channel or ticket.worker_chat_id != chat_id:
@@ -19,7 +20,7 @@ async def ticket_for_chat(session: AsyncSession, ticket_id: str, channel: str, c
     return ticket
 
 
-async def tickets_for_chat(session: AsyncSession, channel: str, chat_id: int,
+async def tickets_for_chat(session: AsyncSession, channel: Channel, chat_id: int,
                            limit: int = 20) -> list[Ticket]:
     """The chat's tickets, newest first."""
     return list((await session.scalars(
@@ -27,9 +28,9 @@ async def tickets_for_chat(session: AsyncSession, channel: str, chat_id: int,
         .order_by(Ticket.created_at.desc()).limit(limit))).all())
 
 
-async def latest_open_ticket(session: AsyncSession, channel: str, chat_id: int) -> Ticket | None:
+async def latest_open_ticket(session: AsyncSession, channel: Channel, chat_id: int) -> Ticket | None:
     """The newest ticket of the chat that is not closed (where a loose photo goes)."""
     return await session.scalar(
         select(Ticket).where(Ticket.channel == channel, Ticket.worker_chat_id == chat_id,
-                             Ticket.status != "closed")
+                             Ticket.status != TicketStatus.CLOSED)
         .order_by(Ticket.created_at.desc()).limit(1))

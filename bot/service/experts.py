@@ -15,15 +15,16 @@ from bot.service.clock import Clock
 from bot.service.secrets import new_token, token_hash
 from knowledge.errors import ConflictError, NotFoundError
 from knowledge.models import Expert, ExpertToken, Ticket
+from knowledge.states import TicketStatus
 from retrieval.ranking import Availability
 
-OPEN_STATUSES = ("assigned",)  # tickets that occupy an expert until answered
+OCCUPYING = (TicketStatus.ASSIGNED,)  # tickets that occupy an expert until answered
 
 
 async def open_ticket_counts(session: AsyncSession) -> dict[str, int]:
     rows = await session.execute(
         select(Ticket.expert_id, func.count())
-        .where(Ticket.status.in_(OPEN_STATUSES), Ticket.expert_id.is_not(None))
+        .where(Ticket.status.in_(OCCUPYING), Ticket.expert_id.is_not(None))
         .group_by(Ticket.expert_id)
     )
     return {expert_id: count for expert_id, count in rows.all()}
@@ -41,7 +42,7 @@ def _availability_query() -> Select[tuple[str, bool, int, int]]:
     """Each expert with the tickets they hold open now, in one statement (built once: the
     statement and its cache key are reused by every ticket opened)."""
     open_tickets = (select(func.count()).select_from(Ticket)
-                    .where(Ticket.expert_id == Expert.id, Ticket.status.in_(OPEN_STATUSES))
+                    .where(Ticket.expert_id == Expert.id, Ticket.status.in_(OCCUPYING))
                     .correlate(Expert).scalar_subquery())
     return select(Expert.id, Expert.active, Expert.max_open_tickets, open_tickets)
 

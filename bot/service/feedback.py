@@ -6,15 +6,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.service.ask import AskService
-from bot.service.labels import WORKER, record_label
+from bot.service.labels import record_label
 from bot.service.tickets import OpenedTicket, TicketService
 from knowledge.errors import InvalidInputError, NotFoundError
 from knowledge.models import Case, Question, Ticket
+from knowledge.states import Channel, LabelSource
 
 
 async def record_feedback(
     session: AsyncSession, tickets: TicketService, question_id: str, solved: bool,
-    case_id: str | None, channel: str = "web", worker_chat_id: int | None = None,
+    case_id: str | None, channel: Channel = Channel.WEB, worker_chat_id: int | None = None,
 ) -> OpenedTicket | None:
     """Store the verdict (and, on a shown case, a label); 'not solved' opens a ticket (a retry
     gets the same ticket); 'solved' by the case proposed on the question's ticket closes it."""
@@ -26,7 +27,7 @@ async def record_feedback(
             raise InvalidInputError(f"case_id: unknown case {case_id!r}")
         question.solved, question.solved_case_id = solved, case_id if solved else None
         if case_id is not None:
-            await record_label(session, question_id, case_id, solved, WORKER, tickets.clock.now())
+            await record_label(session, question_id, case_id, solved, LabelSource.WORKER, tickets.clock.now())
         await session.commit()
     if not solved:
         return await tickets.open_for_question(session, question_id, channel, worker_chat_id)
@@ -38,7 +39,7 @@ async def record_feedback(
 
 async def ask_and_open_ticket(
     session: AsyncSession, ask: AskService, tickets: TicketService, text: str,
-    site_code: str | None, channel: str = "web", worker_chat_id: int | None = None,
+    site_code: str | None, channel: Channel = Channel.WEB, worker_chat_id: int | None = None,
 ) -> OpenedTicket:
     """A worker who wants a master straight away: the question is logged, then ticketed (a
     routed question already has its ticket from the same call)."""

@@ -9,12 +9,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.models import DecisionLabel
-
-EXPERT, WORKER, PUBLISHED = "expert", "worker", "published"
+from knowledge.states import LabelSource
 
 
 async def record_label(session: AsyncSession, question_id: str, case_id: str, answers: bool,
-                       source: str, now: datetime) -> None:
+                       source: LabelSource, now: datetime) -> None:
     """Add the pair in the caller's transaction; the same source saying it again overwrites."""
     label = await session.scalar(select(DecisionLabel).where(
         DecisionLabel.question_id == question_id, DecisionLabel.case_id == case_id,

@@ -19,7 +19,7 @@ import logging
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import or_, select, update
@@ -30,25 +30,41 @@ from bot.service.secrets import mask_bot_tokens
 from knowledge.db import WriteGate
 from knowledge.errors import ConflictError, NotFoundError
 from knowledge.models import OutboxEvent, Ticket
+from knowledge.states import EventKind
 
 log = logging.getLogger(__name__)
 
 MAX_ERROR_CHARS = 500  # OutboxEvent.last_error is String(500)
 
 
-def emit(session: AsyncSession, kind: str, ticket: Ticket, recipient: str, **payload: Any) -> None:
+WORKER, ADMIN = "worker", "admin"  # recipients besides one expert (``to_expert``)
+_EXPERT_PREFIX = "expert:"
+
+
+def to_expert(expert_id: str) -> str:
+    """The recipient that names one expert."""
+    return f"{_EXPERT_PREFIX}{expert_id}"
+
+
+def expert_of(recipient: str) -> str | None:
+    """The expert a recipient names; None for the worker or the admins."""
+    return recipient.removeprefix(_EXPERT_PREFIX) if recipient.startswith(_EXPERT_PREFIX) else None
+
+
+def emit(session: AsyncSession, kind: EventKind, ticket: Ticket, recipient: str, at: datetime,
+         **payload: Any) -> None:
     """Queue a notification in the caller's transaction (committed with the change)."""
     session.add(OutboxEvent(
         kind=kind, ticket_id=ticket.id, recipient=recipient,
         payload={"channel": ticket.channel, "chat_id": ticket.worker_chat_id, **payload},
-        created_at=datetime.now(timezone.utc), attempts=0,
+        created_at=at, attempts=0,
     ))
 
 
 @dataclass(frozen=True)
 class Notification:
     id: int
-    kind: str
+    kind: EventKind
     ticket_id: str
     recipient: str
     payload: dict[str, Any]

@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.service.clock import Clock
-from bot.service.labels import PUBLISHED, record_label
+from bot.service.labels import record_label
 from bot.service.validation import clean_text
 from knowledge.errors import ConflictError, NotFoundError
 from knowledge.models import Case, Site, Ticket, TicketMessage
+from knowledge.states import Author, LabelSource
 from retrieval.corpus import case_doc, load_corpus
 from retrieval.holder import IndexHolder
 from retrieval.encoder import Encoder
@@ -40,7 +41,7 @@ async def candidates(session: AsyncSession) -> list[Candidate]:
     for ticket in tickets:
         answers = (await session.scalars(
             select(TicketMessage.text).where(TicketMessage.ticket_id == ticket.id,
-                                             TicketMessage.author == "expert")
+                                             TicketMessage.author == Author.EXPERT)
             .order_by(TicketMessage.id))).all()
         out.append(Candidate(ticket, "\n".join(a for a in answers if a)))
     return out
@@ -70,7 +71,7 @@ class Publisher:
                     tags=[], expert_id=ticket.expert_id, created_at=self.clock.now().date().isoformat(),
                     extra={"ticket_id": ticket.id}, title=title, question=question, answer=answer)
         if ticket.question_id:  # the question it came from is answered by it: a label
-            await record_label(session, ticket.question_id, case.id, True, PUBLISHED, self.clock.now())
+            await record_label(session, ticket.question_id, case.id, True, LabelSource.PUBLISHED, self.clock.now())
         session.add(case)
         ticket.published_case_id = case.id
         try:

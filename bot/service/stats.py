@@ -24,6 +24,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from knowledge.errors import InvalidInputError
 from knowledge.models import Expert, OutboxEvent, Question, Site, Ticket
+from knowledge.states import Decision, TicketStatus
 
 QUESTION_COUNTS = ("questions", "suggested", "confirmed", "rejected", "routed", "solved_by_suggestion",
                    "not_solved")
@@ -31,7 +32,8 @@ TICKET_COUNTS = ("tickets", "tickets_answered", "tickets_closed", "tickets_open"
 EXPERT_FIELDS = ("tickets", "tickets_answered", "tickets_closed",
                  "median_first_response_minutes", "rating_average", "ratings")
 WEEKLY_FIELDS = ("questions", "suggested", "solved_by_suggestion", "tickets", "tickets_answered")
-DECISION_COUNTER = {"suggest": "suggested", "confirm": "confirmed", "reject": "rejected", "route": "routed"}
+DECISION_COUNTER = {Decision.SUGGEST: "suggested", Decision.CONFIRM: "confirmed",
+                    Decision.REJECT: "rejected", Decision.ROUTE: "routed"}
 DIMENSIONS = ("by_site", "by_region", "by_industry")
 
 
@@ -43,7 +45,7 @@ class _Tally:
     minutes: list[float] = field(default_factory=list)
     ratings: list[int] = field(default_factory=list)
 
-    def add_questions(self, decision: str, solved: bool | None, n: int = 1) -> None:
+    def add_questions(self, decision: Decision, solved: bool | None, n: int = 1) -> None:
         self.counts["questions"] += n
         if decision in DECISION_COUNTER:
             self.counts[DECISION_COUNTER[decision]] += n
@@ -51,7 +53,7 @@ class _Tally:
             self.counts["solved_by_suggestion" if solved else "not_solved"] += n
 
     def add_ticket(self, ticket: Row[Any]) -> None:
-        answered, closed = ticket.first_answer_at is not None, ticket.status == "closed"
+        answered, closed = ticket.first_answer_at is not None, ticket.status == TicketStatus.CLOSED
         self.counts["tickets"] += 1
         self.counts["tickets_answered"] += int(answered)
         self.counts["tickets_closed"] += int(closed)

@@ -31,19 +31,21 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bot import texts
 from bot.service.clock import Clock
-from bot.service.labels import EXPERT, record_label
+from bot.service.labels import record_label
 from bot.service.experts import expert_availability
-from bot.service.outbox import emit
+from bot.service.outbox import ADMIN, WORKER, emit, to_expert
 from bot.service.photos import save_photo
 from bot.service.secrets import new_token, same_secret, token_hash
 from bot.service.validation import clean_text
 from knowledge.db import WriteGate
 from knowledge.errors import AccessDeniedError, ConflictError, InvalidInputError, NotFoundError
 from knowledge.models import Case, Expert, Question, Ticket, TicketMessage, TicketToken
+from knowledge.states import (
+    UNFINISHED, Author, Channel, EventKind, LabelSource, Proposal, TicketStatus, Tier,
+)
 
 MAX_MESSAGE_CHARS = 4000
 TRANSITION_ATTEMPTS = 5  # re-reads when other changes keep landing first; then 409
-PENDING, CONFIRMED, DECLINED = "pending", "confirmed", "declined"  # a proposed case's state
 T = TypeVar("T")
 
 
@@ -76,7 +78,7 @@ class TicketService:
 
     # ---- worker side ---------------------------------------------------------------------
 
-    async def open_for_question(self, session: AsyncSession, question_id: str, channel: str = "web",
+    async def open_for_question(self, session: AsyncSession, question_id: str, channel: Channel = Channel.WEB,
                                 worker_chat_id: int | None = None) -> OpenedTicket:
         """The ticket of a logged question (a suggestion that did not solve it, or a worker who
         wants a master). Idempotent: a retry whose first answer was lost gets the same ticket
@@ -102,7 +104,7 @@ class TicketService:
             await session.commit()
             return OpenedTicket(existing, token, created=False)
 
-    async def open_new(self, session: AsyncSession, question: Question, channel: str,
+    async def open_new(self, session: AsyncSession, question: Question, channel: Channel,
                        worker_chat_id: int | None, proposed_case_id: str | None = None) -> OpenedTicket:
         """Add a ticket for a question that has none, assigned to the first available ranked
         expert, in the caller's transaction (the caller commits). ``proposed_case_id``: a case
@@ -111,12 +113,12 @@ class TicketService:
         ticket = Ticket(
             id=uuid.uuid4().hex, token_hash=token_hash(token), question_id=question.id,
             text=question.text, site_code=question.site_code, channel=channel,
-            worker_chat_id=worker_chat_id, status="open", candidates=list(question.expert_ids),
-            passed_over=[], offered_to=[], tier="ranked", created_at=self.clock.now(),
-            proposed_case_id=proposed_case_id, proposal=PENDING if proposed_case_id else None,
+            worker_chat_id=worker_chat_id, status=TicketStatus.OPEN, candidates=list(question.expert_ids),
+            passed_over=[], offered_to=[], tier=Tier.RANKED, created_at=self.clock.now(),
+            proposed_case_id=proposed_case_id, proposal=Proposal.PENDING if proposed_case_id else None,
         )
         session.add(ticket)
-        self._add_message(session, ticket, "worker", question.text)
+        self._add_message(session, ticket, Author.WORKER, question.text)
         # The reads of the assignment need nothing of the new rows (an open, unassigned ticket
         # holds no expert): not flushing them first inserts the ticket once, already assigned,
         # instead of an INSERT and an UPDATE.
@@ -140,19 +142,19 @@ class TicketService:
                             photo: bytes | None = None) -> TicketMessage:
         """A worker's message; after an answer it reopens the ticket for the same expert."""
         body = self._text_or_photo(text, photo)
-        if ticket.status == "closed":
+        if ticket.status == TicketStatus.CLOSED:
             raise ConflictError("the ticket is closed; ask a new question")
         stored = (await asyncio.to_thread(save_photo, self.uploads, ticket.id, photo)
                   if photo is not None else None)  # decoding a big photo takes a second or more
 
         async def write(current: Ticket) -> TicketMessage:
-            if current.status == "closed":
+            if current.status == TicketStatus.CLOSED:
                 raise ConflictError("the ticket is closed; ask a new question")
-            message = self._add_message(session, current, "worker", body, photo=stored)
-            if current.status == "answered":
-                current.status = "assigned"
+            message = self._add_message(session, current, Author.WORKER, body, photo=stored)
+            if current.status == TicketStatus.ANSWERED:
+                current.status = TicketStatus.ASSIGNED
                 current.assigned_at = self.clock.now()
-            emit(session, "message", current, self._owner(current), text=message.text, photo=message.photo)
+            self._emit(session, EventKind.MESSAGE, current, self._owner(current), text=message.text, photo=message.photo)
             return message
 
         return await self._transition(session, ticket.id, write)
@@ -162,11 +164,11 @@ class TicketService:
             raise InvalidInputError("rating: must be 1 to 5")
 
         async def shut(current: Ticket) -> Ticket:
-            if current.status == "closed":
+            if current.status == TicketStatus.CLOSED:
                 raise ConflictError("the ticket is already closed")
-            current.status, current.closed_at, current.rating = "closed", self.clock.now(), rating
+            current.status, current.closed_at, current.rating = TicketStatus.CLOSED, self.clock.now(), rating
             if current.expert_id:
-                emit(session, "closed", current, f"expert:{current.expert_id}", rating=rating)
+                self._emit(session, EventKind.CLOSED, current, to_expert(current.expert_id), rating=rating)
             return current
 
         return await self._transition(session, ticket.id, shut)
@@ -176,11 +178,11 @@ class TicketService:
     async def assigned_to(self, session: AsyncSession, expert_id: str) -> list[Ticket]:
         """Tickets the expert holds or is offered (city team), open first, newest first."""
         mine = (await session.scalars(
-            select(Ticket).where(Ticket.expert_id == expert_id, Ticket.status != "closed")
+            select(Ticket).where(Ticket.expert_id == expert_id, Ticket.status != TicketStatus.CLOSED)
             .order_by(Ticket.created_at.desc()))).all()
         offered = (await session.scalars(
-            select(Ticket).where(Ticket.expert_id.is_(None), Ticket.tier == "city",
-                                 Ticket.status == "open"))).all()
+            select(Ticket).where(Ticket.expert_id.is_(None), Ticket.tier == Tier.CITY,
+                                 Ticket.status == TicketStatus.OPEN))).all()
         return list(mine) + [t for t in offered if expert_id in t.offered_to]
 
     async def for_expert(self, session: AsyncSession, ticket_id: str, expert_id: str) -> Ticket:
@@ -193,7 +195,7 @@ class TicketService:
         escalation either lands before it or fails, never leaving a held ticket in a queue."""
 
         async def take(ticket: Ticket) -> Ticket:
-            if ticket.status not in ("open", "assigned"):
+            if ticket.status not in UNFINISHED:
                 raise ConflictError(f"the ticket is {ticket.status}")
             if ticket.expert_id == expert_id and ticket.claimed_at is not None:
                 return ticket
@@ -202,7 +204,7 @@ class TicketService:
             if ticket.expert_id is None and expert_id not in (ticket.offered_to or []):
                 raise AccessDeniedError("this ticket is not offered to you")
             now = self.clock.now()
-            ticket.expert_id, ticket.claimed_at, ticket.status, ticket.offered_to = expert_id, now, "assigned", []
+            ticket.expert_id, ticket.claimed_at, ticket.status, ticket.offered_to = expert_id, now, TicketStatus.ASSIGNED, []
             ticket.assigned_at = ticket.assigned_at or now
             return ticket
 
@@ -211,7 +213,7 @@ class TicketService:
     async def decline(self, session: AsyncSession, ticket_id: str, expert_id: str) -> Ticket:
         async def pass_it(ticket: Ticket) -> Ticket:
             self._check_expert_sees(ticket, expert_id)
-            if ticket.status not in ("open", "assigned"):
+            if ticket.status not in UNFINISHED:
                 raise ConflictError(f"the ticket is {ticket.status}")
             if expert_id in (ticket.offered_to or []):
                 ticket.offered_to = [e for e in ticket.offered_to if e != expert_id]
@@ -234,7 +236,7 @@ class TicketService:
 
         async def reply(ticket: Ticket) -> TicketMessage:
             self._check_answerer(ticket, expert_id)
-            if ticket.proposal == PENDING:  # answered in words instead of a tap: nothing waits any more
+            if ticket.proposal == Proposal.PENDING:  # answered in words instead of a tap: nothing waits any more
                 ticket.proposal = None
             return await self._answered(session, ticket, expert_id, body, photo=stored)
 
@@ -247,9 +249,9 @@ class TicketService:
 
         async def settle(ticket: Ticket) -> Ticket:
             self._check_expert_sees(ticket, expert_id)
-            if ticket.proposal != PENDING or ticket.proposed_case_id is None:
+            if ticket.proposal != Proposal.PENDING or ticket.proposed_case_id is None:
                 raise ConflictError("this ticket has no case waiting for confirmation")
-            if ticket.status not in ("open", "assigned"):
+            if ticket.status not in UNFINISHED:
                 raise ConflictError(f"the ticket is {ticket.status}")
             now = self.clock.now()
             case = await session.get(Case, ticket.proposed_case_id)
@@ -259,12 +261,12 @@ class TicketService:
             ticket.claimed_at = ticket.claimed_at or now
             ticket.assigned_at = ticket.assigned_at or now
             if ticket.question_id:
-                await record_label(session, ticket.question_id, case.id, correct, EXPERT, now)
+                await record_label(session, ticket.question_id, case.id, correct, LabelSource.EXPERT, now)
             if not correct:
-                ticket.proposal, ticket.status = DECLINED, "assigned"
-                emit(session, "case_declined", ticket, "worker")
+                ticket.proposal, ticket.status = Proposal.DECLINED, TicketStatus.ASSIGNED
+                self._emit(session, EventKind.CASE_DECLINED, ticket, WORKER)
                 return ticket
-            ticket.proposal = CONFIRMED
+            ticket.proposal = Proposal.CONFIRMED
             await self._answered(session, ticket, expert_id,
                                  texts.CASE_CONFIRMED.format(title=case.title, answer=case.answer), case_id=case.id)
             return ticket
@@ -276,13 +278,13 @@ class TicketService:
         None when the ticket proposes another case or is already past that point."""
 
         async def close_it(ticket: Ticket) -> Ticket | None:
-            if ticket.proposed_case_id != case_id or ticket.status == "closed":
+            if ticket.proposed_case_id != case_id or ticket.status == TicketStatus.CLOSED:
                 return None
-            ticket.status, ticket.closed_at = "closed", self.clock.now()
-            if ticket.proposal == PENDING:
-                ticket.proposal = CONFIRMED
+            ticket.status, ticket.closed_at = TicketStatus.CLOSED, self.clock.now()
+            if ticket.proposal == Proposal.PENDING:
+                ticket.proposal = Proposal.CONFIRMED
             for expert_id in [ticket.expert_id] if ticket.expert_id else ticket.offered_to or []:
-                emit(session, "closed", ticket, f"expert:{expert_id}", solved_by_case=case_id, rating=None)
+                self._emit(session, EventKind.CLOSED, ticket, to_expert(expert_id), solved_by_case=case_id, rating=None)
             ticket.offered_to = []
             return ticket
 
@@ -299,9 +301,9 @@ class TicketService:
             raise ConflictError(f"expert {expert_id!r} is not active")
 
         async def hand_over(ticket: Ticket) -> Ticket:
-            if ticket.status == "closed":
+            if ticket.status == TicketStatus.CLOSED:
                 raise ConflictError("the ticket is closed")
-            self._give_to(session, ticket, expert_id, tier="admin")
+            self._give_to(session, ticket, expert_id, tier=Tier.ADMIN)
             return ticket
 
         return await self._transition(session, ticket_id, hand_over)
@@ -314,8 +316,8 @@ class TicketService:
         meanwhile wins, and the ticket is looked at again on the next sweep."""
         now = self.clock.now()
         waiting = (await session.scalars(
-            select(Ticket.id).where(Ticket.status.in_(("open", "assigned")),
-                                    or_(Ticket.tier != "admin", Ticket.expert_id.is_not(None))))).all()
+            select(Ticket.id).where(Ticket.status.in_(UNFINISHED),
+                                    or_(Ticket.tier != Tier.ADMIN, Ticket.expert_id.is_not(None))))).all()
         await session.commit()
         moved = 0
         for ticket_id in waiting:
@@ -326,10 +328,10 @@ class TicketService:
         return moved
 
     async def _move_if_silent(self, session: AsyncSession, ticket: Ticket, now: datetime) -> int:
-        if ticket.status not in ("open", "assigned") or ticket.assigned_at is None:
+        if ticket.status not in UNFINISHED or ticket.assigned_at is None:
             return 0
         if ticket.expert_id is None:  # offered to the city team
-            if ticket.tier == "admin" or now - ticket.assigned_at < self.policy.silence:
+            if ticket.tier == Tier.ADMIN or now - ticket.assigned_at < self.policy.silence:
                 return 0
             ticket.passed_over = [*ticket.passed_over, *ticket.offered_to]
             ticket.offered_to = []
@@ -338,7 +340,7 @@ class TicketService:
         if ticket.claimed_at is None:
             if now - ticket.assigned_at < self.policy.silence:
                 return 0
-        elif ticket.status != "assigned" or now - max(ticket.claimed_at, ticket.assigned_at) < self.policy.answer_timeout:
+        elif ticket.status != TicketStatus.ASSIGNED or now - max(ticket.claimed_at, ticket.assigned_at) < self.policy.answer_timeout:
             return 0
         await self._pass_on(session, ticket, ticket.expert_id, reason="silent")
         return 1
@@ -373,12 +375,12 @@ class TicketService:
         """The expert's answer on the thread, the ticket answered, the worker told (the one way
         an answer lands, typed or a confirmed case)."""
         now = self.clock.now()
-        message = self._add_message(session, ticket, "expert", text, expert_id=expert_id, photo=photo)
-        ticket.status, ticket.answered_at = "answered", now
+        message = self._add_message(session, ticket, Author.EXPERT, text, expert_id=expert_id, photo=photo)
+        ticket.status, ticket.answered_at = TicketStatus.ANSWERED, now
         ticket.claimed_at = ticket.claimed_at or now
         ticket.first_answer_at = ticket.first_answer_at or now
         expert = await session.get(Expert, expert_id)
-        emit(session, "answered", ticket, "worker", text=message.text, photo=message.photo,
+        self._emit(session, EventKind.ANSWERED, ticket, WORKER, text=message.text, photo=message.photo,
              expert_name=expert.name if expert else None, expert_title=expert.title if expert else None,
              **payload)
         return message
@@ -394,7 +396,7 @@ class TicketService:
     def _check_answerer(ticket: Ticket, expert_id: str) -> None:
         if ticket.expert_id != expert_id:
             raise AccessDeniedError("this ticket is not assigned to you")
-        if ticket.status == "closed":
+        if ticket.status == TicketStatus.CLOSED:
             raise ConflictError("the ticket is closed")
 
     @staticmethod
@@ -410,7 +412,7 @@ class TicketService:
 
     async def _pass_on(self, session: AsyncSession, ticket: Ticket, expert_id: str, reason: str) -> None:
         ticket.passed_over = [*ticket.passed_over, expert_id]
-        emit(session, "reassigned", ticket, f"expert:{expert_id}", reason=reason)
+        self._emit(session, EventKind.REASSIGNED, ticket, to_expert(expert_id), reason=reason)
         await self._assign_next(session, ticket)
 
     async def _assign_next(self, session: AsyncSession, ticket: Ticket) -> None:
@@ -422,34 +424,38 @@ class TicketService:
             state = availability.get(expert_id)
             return state is not None and state.available and expert_id not in ticket.passed_over
 
-        if ticket.tier == "ranked":
+        if ticket.tier == Tier.RANKED:
             while ticket.candidates:
                 candidate, ticket.candidates = ticket.candidates[0], ticket.candidates[1:]
                 if free(candidate):
-                    self._give_to(session, ticket, candidate, tier="ranked")
+                    self._give_to(session, ticket, candidate, tier=Tier.RANKED)
                     return
             city = (await session.scalars(
                 select(Expert.id).where(Expert.region == self.policy.city_region))).all()
             offered = [e for e in city if free(e)]
             if offered:
-                ticket.tier, ticket.status, ticket.expert_id = "city", "open", None
+                ticket.tier, ticket.status, ticket.expert_id = Tier.CITY, TicketStatus.OPEN, None
                 ticket.offered_to, ticket.assigned_at, ticket.claimed_at = offered, self.clock.now(), None
                 for expert_id in offered:
-                    emit(session, "offered", ticket, f"expert:{expert_id}", text=ticket.text)
+                    self._emit(session, EventKind.OFFERED, ticket, to_expert(expert_id), text=ticket.text)
                 return
-        ticket.tier, ticket.status, ticket.expert_id = "admin", "open", None
+        ticket.tier, ticket.status, ticket.expert_id = Tier.ADMIN, TicketStatus.OPEN, None
         ticket.offered_to, ticket.claimed_at = [], None
-        emit(session, "escalated", ticket, "admin", text=ticket.text)
+        self._emit(session, EventKind.ESCALATED, ticket, ADMIN, text=ticket.text)
 
-    def _give_to(self, session: AsyncSession, ticket: Ticket, expert_id: str, tier: str) -> None:
-        ticket.tier, ticket.status, ticket.expert_id = tier, "assigned", expert_id
+    def _give_to(self, session: AsyncSession, ticket: Ticket, expert_id: str, tier: Tier) -> None:
+        ticket.tier, ticket.status, ticket.expert_id = tier, TicketStatus.ASSIGNED, expert_id
         ticket.offered_to, ticket.assigned_at, ticket.claimed_at = [], self.clock.now(), None
-        emit(session, "assigned", ticket, f"expert:{expert_id}", text=ticket.text)
+        self._emit(session, EventKind.ASSIGNED, ticket, to_expert(expert_id), text=ticket.text)
+
+    def _emit(self, session: AsyncSession, kind: EventKind, ticket: Ticket, recipient: str,
+              **payload: Any) -> None:
+        emit(session, kind, ticket, recipient, self.clock.now(), **payload)
 
     def _owner(self, ticket: Ticket) -> str:
-        return f"expert:{ticket.expert_id}" if ticket.expert_id else "admin"
+        return to_expert(ticket.expert_id) if ticket.expert_id else ADMIN
 
-    def _add_message(self, session: AsyncSession, ticket: Ticket, author: str, text: str,
+    def _add_message(self, session: AsyncSession, ticket: Ticket, author: Author, text: str,
                      expert_id: str | None = None, photo: str | None = None) -> TicketMessage:
         message = TicketMessage(ticket_id=ticket.id, author=author, expert_id=expert_id, text=text,
                                 photo=photo, created_at=self.clock.now())

@@ -18,14 +18,13 @@ from aiogram.types import FSInputFile, InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
-from bot.service.outbox import DeliveryDeferred, Notification
-from bot.service.tickets import PENDING
+from bot.service.outbox import ADMIN, WORKER, DeliveryDeferred, Notification, expert_of
 from bot.telegram import present, store
 from bot.telegram.keyboards import rating_keyboard, ticket_keyboard
 from knowledge.models import Case, Expert, Site, Ticket
+from knowledge.states import Audience, Channel, EventKind, Proposal
 
 log = logging.getLogger(__name__)
-CHANNEL = "telegram"
 
 
 class TelegramNotifier:
@@ -52,14 +51,14 @@ class TelegramNotifier:
 
     async def _send(self, session: AsyncSession, event: Notification) -> bool:
         """Send what the event means on Telegram; False when it is not for this channel."""
-        if event.recipient == "worker":
+        if event.recipient == WORKER:
             return await self._to_worker(session, event)
-        if event.recipient.startswith("expert:"):
-            expert = await session.get(Expert, event.recipient.removeprefix("expert:"))
+        if (expert_id := expert_of(event.recipient)) is not None:
+            expert = await session.get(Expert, expert_id)
             if expert is None or expert.telegram_id is None:
                 return False
             return await self._to_expert(session, event, expert.telegram_id)
-        if event.recipient == "admin" and event.kind == "escalated" and self.admin_ids:
+        if event.recipient == ADMIN and event.kind == EventKind.ESCALATED and self.admin_ids:
             text = texts.TG_ADMIN_ESCALATED.format(ref=present.ref(event.ticket_id),
                                                    text=present.e(present.clip(event.payload.get("text") or "")))
             for admin_id in self.admin_ids:
@@ -70,34 +69,34 @@ class TelegramNotifier:
     async def _to_worker(self, session: AsyncSession, event: Notification) -> bool:
         payload = event.payload
         chat_id = payload.get("chat_id")
-        if payload.get("channel") != CHANNEL or chat_id is None or event.kind != "answered":
+        if payload.get("channel") != Channel.TELEGRAM or chat_id is None or event.kind != EventKind.ANSWERED:
             return False
         text = present.answer(payload.get("expert_name"), payload.get("expert_title"), payload.get("text") or "")
-        await self._post(session, chat_id, event, text, rating_keyboard(event.ticket_id), store.WORKER)
+        await self._post(session, chat_id, event, text, rating_keyboard(event.ticket_id), Audience.WORKER)
         return True
 
     async def _to_expert(self, session: AsyncSession, event: Notification, chat_id: int) -> bool:
         payload = event.payload
         ref = present.ref(event.ticket_id)
-        if event.kind in ("assigned", "offered"):
+        if event.kind in (EventKind.ASSIGNED, EventKind.OFFERED):
             ticket = await session.get(Ticket, event.ticket_id)
             site = await session.get(Site, ticket.site_code) if ticket and ticket.site_code else None
             text = present.expert_ticket(event.ticket_id, payload.get("text") or "", site,
-                                         city_tier=event.kind == "offered")
+                                         city_tier=event.kind == EventKind.OFFERED)
             case = (await session.get(Case, ticket.proposed_case_id)
-                    if ticket and ticket.proposal == PENDING and ticket.proposed_case_id else None)
+                    if ticket and ticket.proposal == Proposal.PENDING and ticket.proposed_case_id else None)
             if case is not None:
                 text += present.proposal(case.title, case.answer)
             await self._post(session, chat_id, event, text, ticket_keyboard(event.ticket_id, case is not None),
-                             store.EXPERT)
-        elif event.kind == "message":
+                             Audience.EXPERT)
+        elif event.kind == EventKind.MESSAGE:
             text = present.followup(event.ticket_id, payload.get("text") or "")
-            await self._post(session, chat_id, event, text, None, store.EXPERT)
-        elif event.kind == "reassigned":
+            await self._post(session, chat_id, event, text, None, Audience.EXPERT)
+        elif event.kind == EventKind.REASSIGNED:
             reason = payload.get("reason") or ""
             reason = texts.TG_REASSIGN_REASONS.get(reason, present.e(reason))
             await self.bot.send_message(chat_id, texts.TG_EXPERT_REASSIGNED.format(ref=ref, reason=reason))
-        elif event.kind == "closed":
+        elif event.kind == EventKind.CLOSED:
             rating = payload.get("rating")
             text = (texts.TG_EXPERT_SOLVED_BY_CASE.format(ref=ref) if payload.get("solved_by_case")
                     else texts.TG_EXPERT_CLOSED.format(ref=ref, stars=present.stars(rating)) if rating

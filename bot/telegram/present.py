@@ -66,7 +66,7 @@ def my_tickets(tickets: list[Ticket], experts: dict[str, Expert]) -> str:
     for ticket in tickets:
         expert = experts.get(ticket.expert_id or "")
         lines.append(texts.TG_MY_LINE.format(
-            ref=ref(ticket.id), status=texts.TG_STATUS.get(ticket.status, ticket.status),
+            ref=ref(ticket.id), status=texts.WORKER_STATUS[ticket.status],
             when=ticket.created_at.astimezone(CHINA).strftime(WHEN_FORMAT), text=e(clip(ticket.text, 40)),
             expert=texts.TG_MY_EXPERT.format(name=e(expert.name)) if expert else ""))
     return "\n".join(lines)
@@ -86,7 +86,7 @@ def queue(tickets: list[Ticket]) -> str:
     if not tickets:
         return texts.TG_QUEUE_EMPTY
     lines = [texts.TG_QUEUE_HEADER]
-    lines += [texts.TG_QUEUE_LINE.format(ref=ref(t.id), status=texts.TG_STATUS.get(t.status, t.status),
+    lines += [texts.TG_QUEUE_LINE.format(ref=ref(t.id), status=texts.EXPERT_STATUS[t.status],
                                          text=e(clip(t.text, 60))) for t in tickets]
     return "\n".join(lines)
 

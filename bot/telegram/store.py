@@ -8,8 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.models import Expert, Site, TelegramChat, TelegramDelivery, TelegramMessage
-
-WORKER, EXPERT = "worker", "expert"
+from knowledge.states import Audience
 
 
 async def chat_site(session: AsyncSession, chat_id: int) -> str | None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field
 
 from bot.service.validation import text_problem
+from knowledge.states import Author, Decision, EventKind, Proposal, TicketStatus, Tier
 
 
 def _acceptable(value: str) -> str:
@@ -43,7 +44,7 @@ class ExpertOut(BaseModel):
 
 class AskResponse(BaseModel):
     question_id: str
-    decision: Literal["suggest", "confirm", "route", "reject"]
+    decision: Decision
     suggestions: list[SuggestionOut]
     experts: list[ExpertOut]
     index_version: str | None
@@ -87,7 +88,7 @@ class ExpertCard(BaseModel):
 
 class MessageOut(BaseModel):
     id: int
-    author: Literal["worker", "expert", "system"]
+    author: Author
     text: str
     photo_url: str | None
     created_at: str
@@ -99,12 +100,12 @@ class ProposedCaseOut(BaseModel):
     case_id: str
     title: str
     answer: str
-    state: Literal["pending", "confirmed", "declined"]
+    state: Proposal
 
 
 class TicketOut(BaseModel):
     ticket_id: str
-    status: str
+    status: TicketStatus
     created_at: str
     expert: ExpertCard | None
     rating: int | None = None
@@ -115,7 +116,7 @@ class TicketOut(BaseModel):
 class OpenedTicketOut(BaseModel):
     ticket_id: str
     token: str = Field(description="keep it: X-Ticket-Token for every later call on this ticket")
-    status: str
+    status: TicketStatus
     expert: ExpertCard | None
 
 
@@ -136,8 +137,8 @@ class ExpertTicketOut(BaseModel):
     """What an expert sees: the question and the site, never who asked."""
 
     ticket_id: str
-    status: str
-    tier: str
+    status: TicketStatus
+    tier: Tier
     text: str
     site: SiteOut | None
     created_at: str
@@ -206,7 +207,7 @@ class DeadLetterOut(BaseModel):
     """An outbox notification given up on after its retries (see ``bot/service/outbox.py``)."""
 
     id: int
-    kind: str
+    kind: EventKind
     ticket_id: str
     recipient: str
     attempts: int = Field(description="failed deliveries before it was given up on")

@@ -5,6 +5,9 @@ Passed to each page as JSON, so the scripts carry no user-facing strings of thei
 
 from __future__ import annotations
 
+from bot.texts import EXPERT_STATUS, WORKER_STATUS
+from knowledge.states import LabelSource, Proposal, Tier
+
 ERRORS = {
     "network": "网络连接失败，请检查网络后重试。",
     "tooMany": "操作太频繁了，请稍等一会儿再试。",
@@ -21,9 +24,9 @@ CHAT = ERRORS | {
     "tooLong": "问题太长了，请控制在 2000 字以内。",
     "bestMatch": "最相似的已解决案例",
     "toConfirm": "可能是这个案例（未经确认，已请师傅确认）",
-    "proposal": {"pending": "师傅正在确认推荐的案例是否适用。",
-                 "confirmed": "师傅已确认：可以按这个案例处理。",
-                 "declined": "师傅看过了：这个案例不适用，师傅会直接解答。"},
+    "proposal": {Proposal.PENDING: "师傅正在确认推荐的案例是否适用。",
+                 Proposal.CONFIRMED: "师傅已确认：可以按这个案例处理。",
+                 Proposal.DECLINED: "师傅看过了：这个案例不适用，师傅会直接解答。"},
     "solved": "解决了",
     "notSolved": "没解决，找师傅",
     "solvedThanks": "太好了！问题已解决，感谢反馈。",
@@ -31,8 +34,7 @@ CHAT = ERRORS | {
     "ticketTitle": "已转给劳模工匠师傅",
     "ticketWaiting": "正在安排师傅，请稍候。师傅接单后会在这里回复您。",
     "expertLabel": "答疑师傅",
-    "status": {"open": "等待接单", "assigned": "师傅处理中", "answered": "师傅已回复",
-               "closed": "已结束"},
+    "status": WORKER_STATUS,
     "expert": "师傅",
     "system": "系统",
     "replyPlaceholder": "补充说明或回复师傅…",
@@ -53,8 +55,8 @@ EXPERT = ERRORS | {
     "unauthorized": "登录已失效，请向管理员重新获取登录链接。",
     "loading": "加载中…",
     "queueEmpty": "目前没有分配给您的问题。",
-    "status": {"open": "待认领", "assigned": "待解答", "answered": "已解答", "closed": "已结束"},
-    "tier": {"ranked": "", "city": "市级团队", "admin": "管理员指派"},
+    "status": EXPERT_STATUS,
+    "tier": {Tier.RANKED: "", Tier.CITY: "市级团队", Tier.ADMIN: "管理员指派"},
     "claimed": "已认领",
     "claim": "认领",
     "decline": "转给其他师傅",
@@ -62,8 +64,8 @@ EXPERT = ERRORS | {
     "proposalTitle": "系统认为可能是这个已解决案例，请确认：",
     "proposalRight": "对，按这个案例处理",
     "proposalWrong": "不对，我来回答",
-    "proposalState": {"confirmed": "您已确认这个案例，工人已收到。",
-                      "declined": "您判断这个案例不适用，请直接解答。"},
+    "proposalState": {Proposal.CONFIRMED: "您已确认这个案例，工人已收到。",
+                      Proposal.DECLINED: "您判断这个案例不适用，请直接解答。"},
     "answerPlaceholder": "写下您的解答：原因、检查步骤、处理方法…",
     "send": "发送解答",
     "photo": "附图片",
@@ -81,7 +83,8 @@ EXPERT = ERRORS | {
 
 ADMIN = ERRORS | {
     "learning": {
-        "sources": {"expert": "师傅确认", "worker": "工人反馈", "published": "发布案例"},
+        "sources": {LabelSource.EXPERT: "师傅确认", LabelSource.WORKER: "工人反馈",
+                    LabelSource.PUBLISHED: "发布案例"},
         "yes": "适用", "no": "不适用", "labels": "标注",
         "fittedAt": "上次校准", "never": "尚未校准", "sets": "校准所用题集",
         "precision": "跨题集推荐准确率", "coverage": "自动解答覆盖率",

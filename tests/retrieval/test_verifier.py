@@ -183,8 +183,9 @@ def test_split_keeps_each_question_on_one_side_and_thresholds_hold_the_lower_bou
 async def test_stored_labels_keep_declined_cases_and_the_experts_word(sessions):
     from datetime import datetime, timezone
 
-    from bot.service.labels import EXPERT, WORKER, record_label
+    from bot.service.labels import record_label
     from knowledge.models import Question
+    from knowledge.states import LabelSource
     from retrieval.verifier_data import stored_pairs
 
     now = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -192,10 +193,10 @@ async def test_stored_labels_keep_declined_cases_and_the_experts_word(sessions):
         session.add_all([Question(id="q1", text="车床报SV0401 ", decision="confirm"),
                          Question(id="q2", text="主轴不转", decision="route")])
         await session.flush()
-        await record_label(session, "q1", "K001", True, WORKER, now)
-        await record_label(session, "q1", "K001", False, EXPERT, now)  # the expert's word counts
-        await record_label(session, "q1", "K002", False, WORKER, now)
-        await record_label(session, "q2", "K003", True, WORKER, now)
+        await record_label(session, "q1", "K001", True, LabelSource.WORKER, now)
+        await record_label(session, "q1", "K001", False, LabelSource.EXPERT, now)  # the expert's word counts
+        await record_label(session, "q1", "K002", False, LabelSource.WORKER, now)
+        await record_label(session, "q2", "K003", True, LabelSource.WORKER, now)
         await session.commit()
         pairs = await stored_pairs(session)
     assert sorted(pairs, key=lambda p: (p.question, p.case_id)) == [

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from bot import texts
 from bot.telegram.callbacks import FeedbackCb, RateCb
 from knowledge.models import Expert, Question, TelegramChat, Ticket, TicketMessage
+from knowledge.states import TicketStatus
 from tests.factories import png_bytes
 from tests.telegram.conftest import Talk, buttons, texts_of
 from tests.telegram.helpers import REJECTED, ROUTED, SUGGESTED, load_ticket, open_ticket
@@ -125,4 +126,4 @@ async def test_my_lists_the_chats_tickets_with_user_text_escaped(talk: Talk):
     await open_ticket(talk, 1014, "<b>车床</b> 开机报 SV0417 & 乱码")
     listing = texts_of(await talk.say(1014, "/my"))[0]
     assert "&lt;b&gt;车床&lt;/b&gt;" in listing and "&amp;" in listing and "<b>车床" not in listing
-    assert texts.TG_STATUS["assigned"] in listing
+    assert texts.WORKER_STATUS[TicketStatus.ASSIGNED] in listing

@@ -14,6 +14,7 @@ from bot import texts
 from bot.telegram import present, store
 from bot.telegram.keyboards import ticket_keyboard
 from knowledge.models import Expert, Site
+from knowledge.states import Audience
 
 if TYPE_CHECKING:
     from bot.context import AppContext
@@ -34,5 +35,5 @@ async def queue(message: Message, expert: Expert, context: AppContext, session: 
         sent = await message.answer(
             present.expert_ticket(ticket.id, ticket.text, site, city_tier=ticket.expert_id is None),
             reply_markup=ticket_keyboard(ticket.id) if ticket.claimed_at is None else None)
-        await store.remember_message(session, message.chat.id, sent.message_id, store.EXPERT,
+        await store.remember_message(session, message.chat.id, sent.message_id, Audience.EXPERT,
                                      ticket_id=ticket.id)

@@ -16,6 +16,7 @@ from bot.telegram.callbacks import TicketAction, TicketCb
 from bot.telegram.filters import RepliesTo
 from bot.telegram.photos import download_photo, message_text
 from knowledge.models import Expert, TelegramMessage
+from knowledge.states import Audience
 
 if TYPE_CHECKING:
     from bot.context import AppContext
@@ -47,7 +48,7 @@ async def settle_proposal(callback: CallbackQuery, callback_data: TicketCb, expe
     await callback.answer(texts.TG_CASE_CONFIRMED if right else texts.TG_CASE_DECLINED, show_alert=True)
 
 
-@router.message(RepliesTo(store.EXPERT), F.text | F.photo)
+@router.message(RepliesTo(Audience.EXPERT), F.text | F.photo)
 async def answer(message: Message, record: TelegramMessage, expert: Expert, bot: Bot,
                  context: AppContext, session: AsyncSession) -> None:
     await context.tickets.answer(session, record.ticket_id or "", expert.id, message_text(message),

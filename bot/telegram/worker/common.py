@@ -1,4 +1,4 @@
-"""What several worker handlers share: the channel name and announcing an opened ticket."""
+"""What several worker handlers share: announcing an opened ticket."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.telegram import present, store
 from knowledge.models import Expert, Ticket
-
-CHANNEL = "telegram"
+from knowledge.states import Audience
 
 
 async def announce_ticket(bot: Bot, chat_id: int, session: AsyncSession, ticket: Ticket) -> None:
@@ -16,4 +15,4 @@ async def announce_ticket(bot: Bot, chat_id: int, session: AsyncSession, ticket:
     adds to the ticket's thread."""
     expert = await session.get(Expert, ticket.expert_id) if ticket.expert_id else None
     sent = await bot.send_message(chat_id, present.ticket_opened(expert))
-    await store.remember_message(session, chat_id, sent.message_id, store.WORKER, ticket_id=ticket.id)
+    await store.remember_message(session, chat_id, sent.message_id, Audience.WORKER, ticket_id=ticket.id)

@@ -13,8 +13,9 @@ from bot.service.feedback import record_feedback
 from bot.telegram import present, store
 from bot.telegram.callbacks import FeedbackCb
 from bot.telegram.keyboards import feedback_keyboard
-from bot.telegram.worker.common import CHANNEL, announce_ticket
+from bot.telegram.worker.common import announce_ticket
 from retrieval.corpus import CaseDoc
+from knowledge.states import Audience, Channel
 
 if TYPE_CHECKING:
     from bot.context import AppContext
@@ -26,7 +27,7 @@ router = Router(name=__name__)
 async def ask(message: Message, bot: Bot, context: AppContext, session: AsyncSession) -> None:
     chat_id = message.chat.id
     site = await store.chat_site(session, chat_id)
-    result = await context.ask.ask(session, message.text or "", site, channel=CHANNEL, worker_chat_id=chat_id)
+    result = await context.ask.ask(session, message.text or "", site, channel=Channel.TELEGRAM, worker_chat_id=chat_id)
     outcome = result.outcome
     await message.answer(present.e(result.message))
     for hit in outcome.cases[:result.shown]:  # the case the policy stands behind; 解决了 on a
@@ -38,7 +39,7 @@ async def ask(message: Message, bot: Bot, context: AppContext, session: AsyncSes
 async def show_case(message: Message, session: AsyncSession, question_id: str, case: CaseDoc) -> None:
     """A case with 解决了 / 没解决; the message is remembered so a press finds question and case."""
     sent = await message.answer(present.suggestion(case.title, case.answer), reply_markup=feedback_keyboard())
-    await store.remember_message(session, message.chat.id, sent.message_id, store.WORKER,
+    await store.remember_message(session, message.chat.id, sent.message_id, Audience.WORKER,
                                  question_id=question_id, case_id=case.id)
 
 
@@ -47,13 +48,13 @@ async def feedback(callback: CallbackQuery, callback_data: FeedbackCb, bot: Bot,
                    context: AppContext, session: AsyncSession) -> None:
     """Which question and case: the record of the pressed message in the presser's chat."""
     message = callback.message
-    record = (await store.recorded(session, message.chat.id, message.message_id, store.WORKER)
+    record = (await store.recorded(session, message.chat.id, message.message_id, Audience.WORKER)
               if message is not None else None)
     if message is None or record is None or record.question_id is None:
         await callback.answer(texts.TG_BUTTON_EXPIRED)
         return
     opened = await record_feedback(session, context.tickets, record.question_id, callback_data.solved,
-                                   record.case_id, CHANNEL, message.chat.id)
+                                   record.case_id, Channel.TELEGRAM, message.chat.id)
     await callback.answer()
     if opened is None:
         await bot.send_message(message.chat.id, texts.TG_SOLVED)

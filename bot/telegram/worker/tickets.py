@@ -16,8 +16,8 @@ from bot.telegram import present, store
 from bot.telegram.callbacks import RateCb
 from bot.telegram.filters import RepliesTo
 from bot.telegram.photos import download_photo, message_text
-from bot.telegram.worker.common import CHANNEL
 from knowledge.models import TelegramMessage
+from knowledge.states import Audience, Channel
 
 if TYPE_CHECKING:
     from bot.context import AppContext
@@ -27,15 +27,15 @@ router = Router(name=__name__)
 
 @router.message(Command("my"))
 async def my_tickets(message: Message, session: AsyncSession) -> None:
-    tickets = await tickets_for_chat(session, CHANNEL, message.chat.id)
+    tickets = await tickets_for_chat(session, Channel.TELEGRAM, message.chat.id)
     experts = await store.experts_by_id(session, {t.expert_id for t in tickets if t.expert_id})
     await message.answer(present.my_tickets(tickets, experts))
 
 
-@router.message(RepliesTo(store.WORKER), F.text | F.photo)
+@router.message(RepliesTo(Audience.WORKER), F.text | F.photo)
 async def reply_into_ticket(message: Message, record: TelegramMessage, bot: Bot,
                             context: AppContext, session: AsyncSession) -> None:
-    ticket = await ticket_for_chat(session, record.ticket_id or "", CHANNEL, message.chat.id)
+    ticket = await ticket_for_chat(session, record.ticket_id or "", Channel.TELEGRAM, message.chat.id)
     photo = await download_photo(bot, message)
     await context.tickets.worker_writes(session, ticket, message_text(message), photo=photo)
     await message.answer(texts.TG_WORKER_SENT)
@@ -44,7 +44,7 @@ async def reply_into_ticket(message: Message, record: TelegramMessage, bot: Bot,
 @router.message(F.photo)
 async def loose_photo(message: Message, bot: Bot, context: AppContext, session: AsyncSession) -> None:
     """A photo that replies to nothing goes to the chat's newest open ticket."""
-    ticket = await latest_open_ticket(session, CHANNEL, message.chat.id)
+    ticket = await latest_open_ticket(session, Channel.TELEGRAM, message.chat.id)
     if ticket is None:
         await message.answer(texts.TG_PHOTO_WITHOUT_TICKET)
         return
@@ -61,7 +61,7 @@ async def rate(callback: CallbackQuery, callback_data: RateCb, bot: Bot, context
         await callback.answer(texts.TG_BUTTON_EXPIRED)
         return
     chat_id = callback.message.chat.id
-    ticket = await ticket_for_chat(session, callback_data.ticket_id, CHANNEL, chat_id)
+    ticket = await ticket_for_chat(session, callback_data.ticket_id, Channel.TELEGRAM, chat_id)
     await context.tickets.close(session, ticket, callback_data.stars)
     await callback.answer()
     await bot.send_message(chat_id, texts.TG_RATED.format(stars=present.stars(callback_data.stars)))

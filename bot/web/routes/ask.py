@@ -5,6 +5,7 @@ from fastapi import APIRouter, Depends
 from bot.web.deps import ContextDep, SessionDep, rate_limited
 from bot.web.present import opened_ticket_out
 from bot.web.schemas import AskRequest, AskResponse, ExpertOut, SuggestionOut
+from knowledge.states import Channel
 
 router = APIRouter(prefix="/api", tags=["worker"])
 
@@ -13,11 +14,11 @@ router = APIRouter(prefix="/api", tags=["worker"])
 async def ask(body: AskRequest, context: ContextDep, session: SessionDep) -> AskResponse:
     """Suggest a past case, route to experts (the ticket is opened and returned), or reject a
     non-technical question."""
-    result = await context.ask.ask(session, body.text, body.site, channel="web")
+    result = await context.ask.ask(session, body.text, body.site, channel=Channel.WEB)
     outcome = result.outcome
     return AskResponse(
         question_id=result.question_id,
-        decision=outcome.decision,  # type: ignore[arg-type]
+        decision=outcome.decision,
         suggestions=[
             SuggestionOut(case_id=h.case.id, title=h.case.title, answer=h.case.answer,
                           score=round(h.score, 4))

@@ -1,0 +1,22 @@
+"""SQLAlchemy 2 models, one module per part of the service:
+
+- ``kb``: the knowledge base (experts, cases, sites), as ``docs/knowledge-format.md`` describes;
+- ``desk``: the help desk's own records (questions, tickets and their messages and tokens,
+  expert tokens, labelled pairs, the outbox);
+- ``telegram``: what the Telegram channel keeps (bind codes, chats, sent messages, deliveries).
+
+Importing the package registers every table on ``Base.metadata`` (Alembic reads it there).
+"""
+
+from knowledge.models.base import Base, UTCDateTime, state_column, utcnow
+from knowledge.models.desk import (
+    DecisionLabel, ExpertToken, OutboxEvent, Question, Ticket, TicketMessage, TicketToken,
+)
+from knowledge.models.kb import Case, Expert, Site
+from knowledge.models.telegram import TelegramBindCode, TelegramChat, TelegramDelivery, TelegramMessage
+
+__all__ = [
+    "Base", "Case", "DecisionLabel", "Expert", "ExpertToken", "OutboxEvent", "Question", "Site",
+    "TelegramBindCode", "TelegramChat", "TelegramDelivery", "TelegramMessage", "Ticket",
+    "TicketMessage", "TicketToken", "UTCDateTime", "state_column", "utcnow",
+]

@@ -1,0 +1,58 @@
+"""The knowledge base: experts, cases and sites. Fields mirror ``docs/knowledge-format.md``; fields
+an import file carries that the format does not name are kept in ``extra``, so an export gives
+them back (lossless round trip)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from knowledge.models.base import Base, UTCDateTime, utcnow
+class Expert(Base):
+    __tablename__ = "experts"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str | None] = mapped_column(String(200))
+    org: Mapped[str | None] = mapped_column(String(200))
+    region: Mapped[str | None] = mapped_column(String(100), index=True)
+    industries: Mapped[list[str]] = mapped_column(JSON, default=list)
+    skills: Mapped[list[str]] = mapped_column(JSON, default=list)
+    bio: Mapped[str | None] = mapped_column(Text)
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    max_open_tickets: Mapped[int] = mapped_column(Integer, default=5)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    industry: Mapped[str | None] = mapped_column(String(100), index=True)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    expert_id: Mapped[str | None] = mapped_column(
+        ForeignKey("experts.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[str | None] = mapped_column(String(40), doc="ISO date as imported")
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Site(Base):
+    __tablename__ = "sites"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    org: Mapped[str | None] = mapped_column(String(200))
+    region: Mapped[str | None] = mapped_column(String(100))
+    industry: Mapped[str | None] = mapped_column(String(100))
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

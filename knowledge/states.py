@@ -1,0 +1,85 @@
+"""The named states of the help desk, one enum each, shared by the models, the service, the HTTP
+schemas and both channels. Their values are what the database stores and the API sends, so a
+value never changes; a new state is a new member."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Decision(StrEnum):
+    """What became of a question (``docs/api.md``: ``decision``)."""
+
+    SUGGEST = "suggest"  # a past case is trusted: shown as the answer
+    CONFIRM = "confirm"  # a past case is plausible: shown unconfirmed, an expert asked to confirm
+    ROUTE = "route"  # no case holds: a ticket to the ranked experts
+    REJECT = "reject"  # not a technical question for the programme
+
+
+class Channel(StrEnum):
+    """Where a worker asked."""
+
+    WEB = "web"
+    TELEGRAM = "telegram"
+
+
+class TicketStatus(StrEnum):
+    OPEN = "open"  # nobody holds it: offered to a tier, or in the admin queue
+    ASSIGNED = "assigned"  # one expert holds it and owes an answer
+    ANSWERED = "answered"  # the expert answered; the worker may write again or close it
+    CLOSED = "closed"
+
+
+UNFINISHED = (TicketStatus.OPEN, TicketStatus.ASSIGNED)  # a ticket still waiting for an answer
+
+
+class Tier(StrEnum):
+    """Who a ticket is offered to, widening as experts stay silent or decline."""
+
+    RANKED = "ranked"  # the experts ranked for the question, one at a time
+    CITY = "city"  # the city team, first claim wins
+    ADMIN = "admin"  # the admin queue
+
+
+class Proposal(StrEnum):
+    """A proposed case's state on a ``confirm`` ticket."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    DECLINED = "declined"
+
+
+class Author(StrEnum):
+    """Who wrote a ticket message."""
+
+    WORKER = "worker"
+    EXPERT = "expert"
+    SYSTEM = "system"
+
+
+class LabelSource(StrEnum):
+    """Where a labelled (question, case) pair came from."""
+
+    EXPERT = "expert"  # an expert confirmed or declined a proposed case
+    WORKER = "worker"  # a worker's 解决了 / 没解决 on a shown case
+    PUBLISHED = "published"  # an answer published as a case, with the question it came from
+
+
+class EventKind(StrEnum):
+    """What an outbox event reports."""
+
+    ASSIGNED = "assigned"  # a ticket given to one expert
+    OFFERED = "offered"  # a ticket offered to a whole tier
+    REASSIGNED = "reassigned"  # taken from an expert (declined or silent)
+    ANSWERED = "answered"
+    MESSAGE = "message"  # the worker wrote again
+    CLOSED = "closed"
+    CASE_DECLINED = "case_declined"  # the expert declined the proposed case
+    ESCALATED = "escalated"  # reached the admin queue
+
+
+class Audience(StrEnum):
+    """Whom a message the Telegram bot sent was for."""
+
+    WORKER = "worker"
+    EXPERT = "expert"
