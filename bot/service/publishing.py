@@ -14,7 +14,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from bot.service.clock import Clock
 from bot.service.labels import record_label
 from bot.service.validation import clean_text
-from knowledge.errors import ConflictError, NotFoundError
+from bot.service.tickets import get_ticket
+from knowledge.errors import ConflictError
 from knowledge.models import Case, Site, Ticket, TicketMessage
 from knowledge.states import Author, LabelSource
 from retrieval.corpus import case_doc, load_corpus
@@ -59,9 +60,7 @@ class Publisher:
         title = clean_text(title, "title", MAX_TITLE_CHARS, "title")
         question = clean_text(question, "question", MAX_CASE_TEXT_CHARS, "question")
         answer = clean_text(answer, "answer", MAX_CASE_TEXT_CHARS, "answer")
-        ticket = await session.get(Ticket, ticket_id)
-        if ticket is None:
-            raise NotFoundError(f"no ticket {ticket_id!r}")
+        ticket = await get_ticket(session, ticket_id)
         if ticket.first_answer_at is None:
             raise ConflictError("the ticket has no answer yet")
         if ticket.published_case_id:

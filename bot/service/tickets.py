@@ -64,6 +64,14 @@ class OpenedTicket:
     expert: Expert | None = None  # whom it was assigned to, read in the opening transaction
 
 
+async def get_ticket(session: AsyncSession, ticket_id: str, fresh: bool = False) -> Ticket:
+    """The ticket, or NotFoundError (404); ``fresh`` re-reads a ticket the session already holds."""
+    ticket = await session.get(Ticket, ticket_id, populate_existing=fresh)
+    if ticket is None:
+        raise NotFoundError(f"no ticket {ticket_id!r}")
+    return ticket
+
+
 def clean_message(text: str, allow_empty: bool = False) -> str:
     """A message's text, trimmed; it may be empty only when a photo carries the message."""
     return clean_text(text, "text", MAX_MESSAGE_CHARS, "message", allow_empty)
@@ -186,7 +194,7 @@ class TicketService:
         return list(mine) + [t for t in offered if expert_id in t.offered_to]
 
     async def for_expert(self, session: AsyncSession, ticket_id: str, expert_id: str) -> Ticket:
-        ticket = await self._get(session, ticket_id)
+        ticket = await get_ticket(session, ticket_id)
         self._check_expert_sees(ticket, expert_id)
         return ticket
 
@@ -231,7 +239,7 @@ class TicketService:
         body = self._text_or_photo(text, photo)
         stored = None
         if photo is not None:  # decoded and stored before the write gate, checked first
-            self._check_answerer(await self._get(session, ticket_id), expert_id)
+            self._check_answerer(await get_ticket(session, ticket_id), expert_id)
             stored = await asyncio.to_thread(save_photo, self.uploads, ticket_id, photo)
 
         async def reply(ticket: Ticket) -> TicketMessage:
@@ -355,9 +363,7 @@ class TicketService:
         for _ in range(TRANSITION_ATTEMPTS):
             async with self.gate.writing(session):
                 try:
-                    ticket = await session.get(Ticket, ticket_id, populate_existing=True)
-                    if ticket is None:
-                        raise NotFoundError(f"no ticket {ticket_id!r}")
+                    ticket = await get_ticket(session, ticket_id, fresh=True)
                     result = await change(ticket)
                     if session.new or session.dirty:  # a message alone also moves the version
                         flag_modified(ticket, "status")
@@ -384,13 +390,6 @@ class TicketService:
              expert_name=expert.name if expert else None, expert_title=expert.title if expert else None,
              **payload)
         return message
-
-    @staticmethod
-    async def _get(session: AsyncSession, ticket_id: str) -> Ticket:
-        ticket = await session.get(Ticket, ticket_id)
-        if ticket is None:
-            raise NotFoundError(f"no ticket {ticket_id!r}")
-        return ticket
 
     @staticmethod
     def _check_answerer(ticket: Ticket, expert_id: str) -> None:
