@@ -25,7 +25,8 @@ from bot.service.publishing import Publisher
 from bot.service.reindex import Reindexer
 from bot.service.tickets import TicketPolicy, TicketService
 from bot.settings import Settings
-from bot.web.ratelimit import TokenBucket, make_limits
+from bot.telegram.services import BotServices
+from bot.limits import TokenBucket, make_limits
 from knowledge.db import WriteGate
 from knowledge.errors import IndexUnavailableError
 from knowledge.interchange import import_dir
@@ -63,6 +64,14 @@ class AppContext:
     outbox: OutboxDispatcher
     limits: dict[str, TokenBucket]
     telegram: TelegramChannel | None = None  # when a bot token is set
+
+
+def bot_services(context: AppContext) -> BotServices:
+    """What the Telegram handlers use, from the context (its own flood bucket per call)."""
+    return BotServices(ask=context.ask, tickets=context.tickets, reindexer=context.reindexer,
+                       clock=context.clock, sessions=context.sessions,
+                       bot_settings=context.settings.telegram,
+                       flood=TokenBucket(context.settings.telegram.flood_per_minute))
 
 
 async def import_demo_if_empty(sessions: async_sessionmaker[AsyncSession]) -> bool:
@@ -191,7 +200,7 @@ async def open_context(settings: Settings, encoder: Encoder | None = None, clock
             asyncio.create_task(context.outbox.run()),
         ]
         if telegram is not None:
-            await telegram.start(context)
+            await telegram.start(bot_services(context))
         try:
             yield context
         finally:

@@ -3,8 +3,6 @@ Before the worker router (which takes every other ``/start``); private chats onl
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aiogram import F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import CommandObject, CommandStart
@@ -14,21 +12,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import texts
 from bot.service.binding import BIND_PREFIX, redeem_bind_code
 from bot.telegram import present
+from bot.service.clock import Clock
 from knowledge.errors import NotFoundError
-
-if TYPE_CHECKING:
-    from bot.context import AppContext
 
 router = Router(name=__name__)
 
 
 @router.message(CommandStart(deep_link=True, magic=F.args.startswith(BIND_PREFIX)),
                 F.chat.type == ChatType.PRIVATE, F.from_user)
-async def bind(message: Message, command: CommandObject, context: AppContext,
-               session: AsyncSession) -> None:
+async def bind(message: Message, command: CommandObject, clock: Clock, session: AsyncSession) -> None:
     code = (command.args or "").removeprefix(BIND_PREFIX)
     try:
-        expert = await redeem_bind_code(session, code, message.from_user.id, context.clock)  # type: ignore[union-attr]
+        expert = await redeem_bind_code(session, code, message.from_user.id, clock)  # type: ignore[union-attr]
     except NotFoundError:
         await message.answer(texts.TG_BIND_FAILED)
         return

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
@@ -24,10 +24,8 @@ from bot import texts
 from bot.settings import Settings, TelegramSettings
 from bot.telegram.dispatcher import get_dispatcher, sessions_middleware
 from bot.telegram.notifier import TelegramNotifier
+from bot.telegram.services import BotServices
 from knowledge.errors import ConflictError
-
-if TYPE_CHECKING:
-    from bot.context import AppContext
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = (1, 2, 5, 10, 30, 60)
@@ -53,7 +51,7 @@ class TelegramChannel:
         self.notifier = TelegramNotifier(self.bot, sessions, settings.uploads_dir, self.settings.admin_ids)
         self.dispatcher = get_dispatcher()
         self.secret_token = self.settings.secret_token()
-        self._context: AppContext | None = None
+        self._services: BotServices | None = None
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()  # set once the webhook is registered / polling begins
 
@@ -70,12 +68,12 @@ class TelegramChannel:
             raise ConflictError("the bot has no username; set CRAFTDESK_TELEGRAM__BOT_USERNAME")
         return me.username
 
-    async def start(self, context: AppContext) -> None:
-        self._context = context
-        self._task = asyncio.create_task(self._run(context), name="telegram")
+    async def start(self, services: BotServices) -> None:
+        self._services = services
+        self._task = asyncio.create_task(self._run(services), name="telegram")
         self._task.add_done_callback(_log_failure)
 
-    async def _run(self, context: AppContext) -> None:
+    async def _run(self, services: BotServices) -> None:
         allowed = self.dispatcher.resolve_used_update_types()
         await self._retrying("setMyCommands", lambda: self.bot.set_my_commands(
             [BotCommand(command=name, description=text) for name, text in texts.TG_COMMANDS.items()]),
@@ -91,7 +89,7 @@ class TelegramChannel:
         self.ready.set()
         await self.dispatcher.start_polling(self.bot, handle_signals=False, close_bot_session=False,
                                             allowed_updates=allowed, tasks_concurrency_limit=32,
-                                            context=context)
+                                            **services.workflow_data())
 
     async def _retrying(self, what: str, call: Any, attempts: int = 0) -> None:
         """Call until it works (Telegram may be unreachable at start); ``attempts`` 0: forever."""
@@ -110,10 +108,10 @@ class TelegramChannel:
     async def feed(self, raw: dict[str, Any]) -> None:
         """An update from the webhook, handled before the request is answered (so a crash
         lets Telegram send it again)."""
-        if self._context is None:
+        if self._services is None:
             raise RuntimeError("the Telegram channel is not started")
         update = Update.model_validate(raw, context={"bot": self.bot})
-        await self.dispatcher.feed_update(self.bot, update, context=self._context)
+        await self.dispatcher.feed_update(self.bot, update, **self._services.workflow_data())
 
     async def stop(self) -> None:
         if self._task is not None:

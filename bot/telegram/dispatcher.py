@@ -1,8 +1,8 @@
 """The process's dispatcher: routers, middlewares and the error handler, put together once
-(an aiogram router can belong to one parent only). The ``AppContext`` is not baked in: each
-run hands it over as ``context`` (``start_polling(bot, context=...)``, ``feed_update(bot,
-update, context=...)``), and aiogram puts it into the workflow data every handler and filter
-receives, next to ``session`` from the middleware."""
+(an aiogram router can belong to one parent only). It holds no service and no state of a run:
+each run hands the services over as workflow data (``start_polling(bot, **services.
+workflow_data())``, ``feed_update(bot, update, **...)``, ``bot.telegram.services``), and aiogram
+gives every handler and filter what it names, next to ``session`` from the middleware."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ finds the recorded message a reply answers."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiogram.filters import Filter
 from aiogram.types import CallbackQuery, Message, TelegramObject
@@ -11,17 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.service.binding import expert_by_telegram
 from bot.telegram import store
-
-if TYPE_CHECKING:  # the context imports this package; only a type here
-    from bot.context import AppContext
+from bot.settings import TelegramSettings
 
 
 class IsAdmin(Filter):
     """Telegram ids listed in CRAFTDESK_TELEGRAM__ADMIN_IDS."""
 
-    async def __call__(self, event: TelegramObject, context: AppContext) -> bool:
+    async def __call__(self, event: TelegramObject, bot_settings: TelegramSettings) -> bool:
         user = getattr(event, "from_user", None)
-        return user is not None and user.id in context.settings.telegram.admin_ids
+        return user is not None and user.id in bot_settings.admin_ids
 
 
 class IsExpert(Filter):

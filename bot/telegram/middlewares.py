@@ -1,36 +1,35 @@
-"""Per-update middlewares: a database session for the update, and the per-user flood limit."""
+"""Per-update middlewares: a database session for the update, the per-user flood limit and the
+order of one chat's updates. They read what they use from the workflow data (``BotServices``)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update
 
 from bot import texts
-from bot.web.ratelimit import TokenBucket
-
-if TYPE_CHECKING:  # the context imports this package; only a type here
-    from bot.context import AppContext
+from bot.limits import TokenBucket
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
 class DbSessionMiddleware(BaseMiddleware):
-    """One session per update, from the context's session factory, closed afterwards. Counts
-    the updates in flight so that a shutdown can wait for them before the database goes."""
+    """One session per update, from the ``sessions`` factory, closed afterwards. Counts the
+    updates in flight so that a shutdown can wait for them before the database goes."""
 
     def __init__(self) -> None:
         self.in_flight = 0  # a plain counter: the dispatcher outlives any one event loop
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        context: AppContext = data["context"]
+        sessions: async_sessionmaker[AsyncSession] = data["sessions"]
         self.in_flight += 1
         try:
-            async with context.sessions() as session:
+            async with sessions() as session:
                 data["session"] = session
                 return await handler(event, data)
         finally:
@@ -44,20 +43,19 @@ class DbSessionMiddleware(BaseMiddleware):
 
 
 class FloodMiddleware(BaseMiddleware):
-    """At most ``flood_per_minute`` messages per user; past it one polite reply a minute, and
-    the messages are dropped. Memory of one process (shared state in Redis: the scale path)."""
+    """At most ``flood_per_minute`` messages per user (the ``flood`` bucket); past it one polite
+    reply a minute, and the messages are dropped. Memory of one process (shared state in Redis:
+    the scale path)."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic):
-        self.clock = clock
-        self.buckets: dict[int, TokenBucket] = {}  # by limit: the dispatcher serves any context
+        self.clock = clock  # of the polite reply; the bucket keeps its own
         self.warned: dict[int, float] = {}
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         message = event.message if isinstance(event, Update) else None
         if message is None or message.from_user is None:
             return await handler(event, data)
-        per_minute = data["context"].settings.telegram.flood_per_minute
-        bucket = self.buckets.setdefault(per_minute, TokenBucket(per_minute, clock=self.clock))
+        bucket: TokenBucket = data["flood"]
         user = message.from_user.id
         if bucket.take(str(user)) == 0:
             return await handler(event, data)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, HTTPException, Request, Response
 from pydantic import ValidationError
 
 from bot.service.secrets import same_secret
-from bot.web.deps import ContextDep
+from bot.providers import TelegramDep
 
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -22,11 +22,10 @@ router = APIRouter(tags=["telegram"])
 @router.post(WEBHOOK_PATH, include_in_schema=False)
 async def telegram_webhook(
     request: Request,
-    context: ContextDep,
+    channel: TelegramDep,
     secret: Annotated[str | None, Header(alias=SECRET_HEADER)] = None,
 ) -> Response:
     """The secret is checked before the body is even read."""
-    channel = context.telegram
     if channel is None or not channel.webhook_mode:
         raise HTTPException(404, "the Telegram webhook is not enabled here")
     if secret is None or not same_secret(secret, channel.secret_token):

@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from bot.web import texts
-from bot.web.deps import SessionDep
+from bot.providers import SessionDep
 from knowledge.models import Site
 
 WEB_DIR = Path(__file__).resolve().parent

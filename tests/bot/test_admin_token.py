@@ -11,7 +11,7 @@ import pytest
 
 from bot.admin_token import admin_token_path, resolve_admin_token
 from bot.settings import PLACEHOLDER_ADMIN_TOKEN, Settings
-from bot.web.ratelimit import TokenBucket
+from bot.limits import TokenBucket
 from knowledge.errors import InvalidInputError
 from tests.utils.auth import ADMIN, ADMIN_TOKEN
 from tests.utils.http import FakeTime, client_from
@@ -72,9 +72,9 @@ class TestGeneratedTokenInTheApp:
 
 async def test_wrong_tokens_are_throttled_per_address(context):
     clock = FakeTime()
-    context.limits["auth_failures"] = TokenBucket(10, clock=clock)
-    async with client_from(context, "198.51.100.7") as guesser, \
-            client_from(context, "203.0.113.9") as admin:
+    limits = context.limits | {"auth_failures": TokenBucket(10, clock=clock)}
+    async with client_from(context, "198.51.100.7", limits) as guesser, \
+            client_from(context, "203.0.113.9", limits) as admin:
         for _ in range(30):  # successful calls are not counted
             assert (await guesser.get("/api/admin/stats", headers=ADMIN)).status_code == 200
         codes = [(await guesser.get(path, headers=bearer(f"guess-{n:020d}"))).status_code

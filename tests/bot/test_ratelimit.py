@@ -11,9 +11,9 @@ import pytest
 import uvicorn
 
 from bot.__main__ import UVICORN_OPTIONS
-from bot.app import create_app
-from bot.web.ratelimit import TokenBucket, client_address
-from tests.utils.http import FakeTime, client_from
+from bot.limits import TokenBucket
+from bot.web.ratelimit import client_address
+from tests.utils.http import FakeTime, app_of, client_from
 from tests.utils.net import free_port
 
 QUESTION = {"text": "车床报警"}
@@ -73,10 +73,9 @@ async def ask(http: httpx.AsyncClient, client_id: str | None = None, **body: str
 
 async def test_clients_behind_one_address_have_their_own_budget_under_the_address_cap(context):
     clock = FakeTime()
-    context.limits["ask"] = TokenBucket(2, clock=clock)
-    context.limits["ask_address"] = TokenBucket(5, clock=clock)
-    async with client_from(context, "198.51.100.1") as factory, \
-            client_from(context, "198.51.100.2") as elsewhere:
+    limits = context.limits | {"ask": TokenBucket(2, clock=clock), "ask_address": TokenBucket(5, clock=clock)}
+    async with client_from(context, "198.51.100.1", limits) as factory, \
+            client_from(context, "198.51.100.2", limits) as elsewhere:
         assert [(await ask(factory, "browser-aaaa")).status_code for _ in range(3)] == [200, 200, 429]
         assert (await ask(factory, "browser-aaaa")).json()["detail"].startswith(
             "too many requests (ask per client)")
@@ -93,8 +92,9 @@ async def test_clients_behind_one_address_have_their_own_budget_under_the_addres
 
 async def test_a_site_has_one_budget_for_questions_and_tickets(context):
     clock = FakeTime()
-    context.limits["ask_site"] = TokenBucket(3, clock=clock)
-    async with client_from(context, "198.51.100.1") as one, client_from(context, "198.51.100.2") as two:
+    limits = context.limits | {"ask_site": TokenBucket(3, clock=clock)}
+    async with client_from(context, "198.51.100.1", limits) as one, \
+            client_from(context, "198.51.100.2", limits) as two:
         codes = [(await ask(http, site="xcmg-hv-3")).status_code for http in (one, two, one)]
         assert codes == [200, 200, 200]
         refused = await ask(two, site="xcmg-hv-3")
@@ -109,18 +109,18 @@ async def test_a_site_has_one_budget_for_questions_and_tickets(context):
 
 
 async def test_spoofed_forwarded_for_shares_the_peer_bucket(context):
-    context.limits["ask"] = TokenBucket(2, clock=FakeTime())
-    async with client_from(context, "198.51.100.1") as http:
+    limits = context.limits | {"ask": TokenBucket(2, clock=FakeTime())}
+    async with client_from(context, "198.51.100.1", limits) as http:
         codes = [(await http.post("/api/ask", json=QUESTION, headers={"X-Forwarded-For": f"1.2.3.{n}"})).status_code
                  for n in range(3)]
     assert codes == [200, 200, 429]
 
 
 async def test_a_trusted_proxy_forwards_the_client_address(context):
-    context.settings = context.settings.model_copy(update={"rate_limit": context.settings.rate_limit.model_copy(
+    settings = context.settings.model_copy(update={"rate_limit": context.settings.rate_limit.model_copy(
         update={"trusted_proxies": ["10.0.0.0/24"]})})
-    context.limits["ask"] = TokenBucket(1, clock=FakeTime())
-    async with client_from(context, "10.0.0.2") as proxy:
+    limits = context.limits | {"ask": TokenBucket(1, clock=FakeTime())}
+    async with client_from(context, "10.0.0.2", limits, settings) as proxy:
         for client in ("198.51.100.1", "198.51.100.2"):
             forwarded = {"X-Forwarded-For": f"6.6.6.6, {client}"}
             assert (await proxy.post("/api/ask", json=QUESTION, headers=forwarded)).status_code == 200
@@ -131,9 +131,9 @@ async def test_a_trusted_proxy_forwards_the_client_address(context):
 async def test_the_server_does_not_let_uvicorn_rewrite_the_client_address(context):
     """``python -m bot``'s uvicorn options, over real TCP from loopback: uvicorn's default
     trusts X-Forwarded-For from 127.0.0.1, which would make every spoofed value a client."""
-    context.limits["ask"] = TokenBucket(2, clock=FakeTime())
+    limits = context.limits | {"ask": TokenBucket(2, clock=FakeTime())}
     port = free_port()
-    config = uvicorn.Config(create_app(context.settings, context), host="127.0.0.1", port=port,
+    config = uvicorn.Config(app_of(context, limits), host="127.0.0.1", port=port,
                             ws="none", access_log=False, **UVICORN_OPTIONS)
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())

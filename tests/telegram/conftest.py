@@ -15,9 +15,11 @@ from aiogram import Dispatcher
 from aiogram.methods import SendMessage
 from aiogram.types import Update
 
+from bot.context import bot_services
 from bot.settings import Settings, TelegramSettings
 from bot.telegram.dispatcher import get_dispatcher
 from bot.telegram.notifier import TelegramNotifier
+from bot.telegram.services import BotServices
 from tests.utils import telegram_updates as updates
 from tests.utils.mocked_bot import MockedBot
 
@@ -47,11 +49,12 @@ class Talk:
     dispatcher: Dispatcher
     bot: MockedBot
     context: Any
+    services: BotServices  # what the handlers get, as in production (bot.context.bot_services)
 
     async def feed(self, update: Update) -> list[tuple[Any, Any]]:
         """Feed one update; the (request, result) pairs the bot made while handling it."""
         before = len(self.bot.session.requests)
-        await self.dispatcher.feed_update(self.bot, update, context=self.context)
+        await self.dispatcher.feed_update(self.bot, update, **self.services.workflow_data())
         return self.bot.sent(since=before)
 
     async def say(self, chat_id: int, text: str | None = None, **kwargs: Any) -> list[tuple[Any, Any]]:
@@ -78,7 +81,7 @@ async def talk(context, bot: MockedBot) -> Talk:
     """The demo context with the mocked bot's notifier on its outbox."""
     context.outbox.notifiers.append(TelegramNotifier(
         bot, context.sessions, context.settings.uploads_dir, context.settings.telegram.admin_ids))
-    return Talk(get_dispatcher(), bot, context)
+    return Talk(get_dispatcher(), bot, context, bot_services(context))
 
 
 def texts_of(calls: list[tuple[Any, Any]]) -> list[str]:

@@ -8,14 +8,18 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from aiogram.methods import SendMessage, SetWebhook
 
 from bot import texts
 from bot.app import create_app
+from bot.context import bot_services
+from bot.providers import get_telegram
 from bot.settings import TelegramSettings
 from bot.telegram import webhook
 from bot.telegram.channel import TelegramChannel
 from tests.utils import telegram_updates as updates
+from tests.utils.http import providing
 from tests.utils.mocked_bot import MockedBot
 from tests.utils.wait import eventually
 
@@ -23,20 +27,24 @@ URL = "https://help.example.org/telegram/webhook"
 
 
 @pytest.fixture
-async def channel(context, bot: MockedBot) -> AsyncIterator[TelegramChannel]:
-    settings = context.settings.model_copy(update={"telegram": TelegramSettings(
-        bot_token="42:TEST", webhook_url=URL)})
-    channel = TelegramChannel(settings, context.sessions, bot=bot)
-    context.telegram = channel
-    await channel.start(context)
-    yield channel
-    await channel.stop()
-    context.telegram = None
+def app(context) -> FastAPI:  # type: ignore[no-untyped-def]
+    return create_app(context.settings, context)
 
 
 @pytest.fixture
-async def http(context) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(context.settings, context)
+async def channel(app: FastAPI, context, bot: MockedBot) -> AsyncIterator[TelegramChannel]:  # type: ignore[no-untyped-def]
+    """A channel in webhook mode, given to the app in place of the context's (none)."""
+    settings = context.settings.model_copy(update={"telegram": TelegramSettings(
+        bot_token="42:TEST", webhook_url=URL)})
+    channel = TelegramChannel(settings, context.sessions, bot=bot)
+    app.dependency_overrides[get_telegram] = providing(channel)
+    await channel.start(bot_services(context))
+    yield channel
+    await channel.stop()
+
+
+@pytest.fixture
+async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         yield client
 

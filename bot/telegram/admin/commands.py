@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import Message
@@ -11,9 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.service.stats import compute_stats
 from bot.telegram import present
-
-if TYPE_CHECKING:
-    from bot.context import AppContext
+from bot.service.reindex import Reindexer
 
 router = Router(name=__name__)
 
@@ -24,5 +20,5 @@ async def stats(message: Message, session: AsyncSession) -> None:
 
 
 @router.message(Command("reindex"))
-async def reindex(message: Message, context: AppContext) -> None:
-    await message.answer(present.reindex(context.reindexer.start().as_dict()))
+async def reindex(message: Message, reindexer: Reindexer) -> None:
+    await message.answer(present.reindex(reindexer.start().as_dict()))

@@ -3,8 +3,6 @@ buttons, so a ticket assigned before the account was bound can be answered here 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import Message
@@ -13,24 +11,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import texts
 from bot.telegram import present, store
 from bot.telegram.keyboards import ticket_keyboard
+from bot.service.tickets import TicketService
 from knowledge.models import Expert, Site
 from knowledge.states import Audience
-
-if TYPE_CHECKING:
-    from bot.context import AppContext
 
 router = Router(name=__name__)
 MAX_LISTED = 10
 
 
 @router.message(Command("queue"))
-async def queue(message: Message, expert: Expert, context: AppContext, session: AsyncSession) -> None:
-    tickets = await context.tickets.assigned_to(session, expert.id)
-    if not tickets:
+async def queue(message: Message, expert: Expert, tickets: TicketService, session: AsyncSession) -> None:
+    held = await tickets.assigned_to(session, expert.id)
+    if not held:
         await message.answer(texts.TG_QUEUE_EMPTY)
         return
-    await message.answer(present.queue(tickets))
-    for ticket in tickets[:MAX_LISTED]:
+    await message.answer(present.queue(held))
+    for ticket in held[:MAX_LISTED]:
         site = await session.get(Site, ticket.site_code) if ticket.site_code else None
         sent = await message.answer(
             present.expert_ticket(ticket.id, ticket.text, site, city_tier=ticket.expert_id is None),

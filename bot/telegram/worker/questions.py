@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aiogram import Bot, F, Router
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,20 +12,19 @@ from bot.telegram import present, store
 from bot.telegram.callbacks import FeedbackCb
 from bot.telegram.keyboards import feedback_keyboard
 from bot.telegram.worker.common import announce_ticket
+from bot.service.ask import AskService
+from bot.service.tickets import TicketService
 from retrieval.corpus import CaseDoc
 from knowledge.states import Audience, Channel
-
-if TYPE_CHECKING:
-    from bot.context import AppContext
 
 router = Router(name=__name__)
 
 
 @router.message(F.text, ~F.text.startswith("/"))
-async def ask(message: Message, bot: Bot, context: AppContext, session: AsyncSession) -> None:
+async def question(message: Message, bot: Bot, ask: AskService, session: AsyncSession) -> None:
     chat_id = message.chat.id
     site = await store.chat_site(session, chat_id)
-    result = await context.ask.ask(session, message.text or "", site, channel=Channel.TELEGRAM, worker_chat_id=chat_id)
+    result = await ask.ask(session, message.text or "", site, channel=Channel.TELEGRAM, worker_chat_id=chat_id)
     outcome = result.outcome
     await message.answer(present.e(result.message))
     for hit in outcome.cases[:result.shown]:  # the case the policy stands behind; 解决了 on a
@@ -45,7 +42,7 @@ async def show_case(message: Message, session: AsyncSession, question_id: str, c
 
 @router.callback_query(FeedbackCb.filter())
 async def feedback(callback: CallbackQuery, callback_data: FeedbackCb, bot: Bot,
-                   context: AppContext, session: AsyncSession) -> None:
+                   tickets: TicketService, session: AsyncSession) -> None:
     """Which question and case: the record of the pressed message in the presser's chat."""
     message = callback.message
     record = (await store.recorded(session, message.chat.id, message.message_id, Audience.WORKER)
@@ -53,7 +50,7 @@ async def feedback(callback: CallbackQuery, callback_data: FeedbackCb, bot: Bot,
     if message is None or record is None or record.question_id is None:
         await callback.answer(texts.TG_BUTTON_EXPIRED)
         return
-    opened = await record_feedback(session, context.tickets, record.question_id, callback_data.solved,
+    opened = await record_feedback(session, tickets, record.question_id, callback_data.solved,
                                    record.case_id, Channel.TELEGRAM, message.chat.id)
     await callback.answer()
     if opened is None:

@@ -3,8 +3,6 @@ the rating buttons under an answer, which close it."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
@@ -16,11 +14,9 @@ from bot.telegram import present, store
 from bot.telegram.callbacks import RateCb
 from bot.telegram.filters import RepliesTo
 from bot.telegram.photos import download_photo, message_text
+from bot.service.tickets import TicketService
 from knowledge.models import TelegramMessage
 from knowledge.states import Audience, Channel
-
-if TYPE_CHECKING:
-    from bot.context import AppContext
 
 router = Router(name=__name__)
 
@@ -34,27 +30,27 @@ async def my_tickets(message: Message, session: AsyncSession) -> None:
 
 @router.message(RepliesTo(Audience.WORKER), F.text | F.photo)
 async def reply_into_ticket(message: Message, record: TelegramMessage, bot: Bot,
-                            context: AppContext, session: AsyncSession) -> None:
+                            tickets: TicketService, session: AsyncSession) -> None:
     ticket = await ticket_for_chat(session, record.ticket_id or "", Channel.TELEGRAM, message.chat.id)
     photo = await download_photo(bot, message)
-    await context.tickets.worker_writes(session, ticket, message_text(message), photo=photo)
+    await tickets.worker_writes(session, ticket, message_text(message), photo=photo)
     await message.answer(texts.TG_WORKER_SENT)
 
 
 @router.message(F.photo)
-async def loose_photo(message: Message, bot: Bot, context: AppContext, session: AsyncSession) -> None:
+async def loose_photo(message: Message, bot: Bot, tickets: TicketService, session: AsyncSession) -> None:
     """A photo that replies to nothing goes to the chat's newest open ticket."""
     ticket = await latest_open_ticket(session, Channel.TELEGRAM, message.chat.id)
     if ticket is None:
         await message.answer(texts.TG_PHOTO_WITHOUT_TICKET)
         return
-    await context.tickets.worker_writes(session, ticket, message_text(message),
+    await tickets.worker_writes(session, ticket, message_text(message),
                                         photo=await download_photo(bot, message))
     await message.answer(texts.TG_WORKER_SENT)
 
 
 @router.callback_query(RateCb.filter())
-async def rate(callback: CallbackQuery, callback_data: RateCb, bot: Bot, context: AppContext,
+async def rate(callback: CallbackQuery, callback_data: RateCb, bot: Bot, tickets: TicketService,
                session: AsyncSession) -> None:
     """The ticket id in the data is only a claim: the ticket must belong to this chat."""
     if callback.message is None:
@@ -62,6 +58,6 @@ async def rate(callback: CallbackQuery, callback_data: RateCb, bot: Bot, context
         return
     chat_id = callback.message.chat.id
     ticket = await ticket_for_chat(session, callback_data.ticket_id, Channel.TELEGRAM, chat_id)
-    await context.tickets.close(session, ticket, callback_data.stars)
+    await tickets.close(session, ticket, callback_data.stars)
     await callback.answer()
     await bot.send_message(chat_id, texts.TG_RATED.format(stars=present.stars(callback_data.stars)))

@@ -15,7 +15,10 @@ from bot.service.publishing import candidates
 from bot.service.qr import qr_png, qr_svg, site_cards, site_url
 from bot.service.qr_sheet import find_cjk_font, render_sheet
 from bot.service.stats import compute_stats
-from bot.web.deps import AdminDep, ContextDep, SessionDep
+from bot.providers import (
+    ClockDep, PublisherDep, ReindexerDep, RetrieverDep, SessionDep, SettingsDep, TicketsDep,
+)
+from bot.web.deps import AdminDep
 from bot.web.present import expert_ticket
 from bot.web.schemas import (
     AdminExpertOut, AdminSiteOut, AssignRequest, CandidateOut, DeadLetterOut, ExpertTicketOut,
@@ -23,19 +26,20 @@ from bot.web.schemas import (
 )
 from knowledge.errors import NotFoundError
 from knowledge.models import OutboxEvent, Site, Ticket
+from knowledge.states import TicketStatus, Tier
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
 
 @router.post("/reindex", status_code=202)
-async def reindex(_: AdminDep, context: ContextDep) -> dict:
+async def reindex(_: AdminDep, reindexer: ReindexerDep) -> dict:
     """Start a full rebuild; the service switches to the new index when it is complete."""
-    return context.reindexer.start().as_dict()
+    return reindexer.start().as_dict()
 
 
 @router.get("/reindex")
-async def reindex_status(_: AdminDep, context: ContextDep) -> dict:
-    return context.reindexer.state.as_dict()
+async def reindex_status(_: AdminDep, reindexer: ReindexerDep) -> dict:
+    return reindexer.state.as_dict()
 
 
 @router.get("/stats")
@@ -45,10 +49,10 @@ async def stats(_: AdminDep, session: SessionDep, since: datetime | None = Query
 
 
 @router.get("/learning")
-async def learning(_: AdminDep, context: ContextDep, session: SessionDep) -> dict:
+async def learning(_: AdminDep, retriever: RetrieverDep, session: SessionDep) -> dict:
     """What the decision policy can learn from and what it learnt last: the labelled pairs the
     product stored, by source, and the shipped calibration's fit (when, on what, its figures)."""
-    calibration = context.retriever.calibration
+    calibration = retriever.calibration
     return {"labels": await label_counts(session),
             "calibration": None if calibration is None else {
                 "suggest_threshold": calibration.suggest_threshold,
@@ -67,18 +71,18 @@ async def list_candidates(_: AdminDep, session: SessionDep) -> list[CandidateOut
 
 
 @router.post("/candidates/{ticket_id}/publish", status_code=201)
-async def publish(ticket_id: str, body: PublishRequest, _: AdminDep, context: ContextDep,
+async def publish(ticket_id: str, body: PublishRequest, _: AdminDep, publisher: PublisherDep,
                   session: SessionDep) -> dict:
-    case = await context.publisher.publish(session, ticket_id, body.title, body.question, body.answer)
+    case = await publisher.publish(session, ticket_id, body.title, body.question, body.answer)
     return {"case_id": case.id}
 
 
 @router.post("/experts/{expert_id}/token", status_code=201, response_model=TokenOut)
-async def expert_token(expert_id: str, _: AdminDep, context: ContextDep, session: SessionDep) -> TokenOut:
-    token = await issue_token(session, expert_id, context.clock,
-                              timedelta(days=context.settings.expert_token_days))
+async def expert_token(expert_id: str, _: AdminDep, settings: SettingsDep, clock: ClockDep,
+                       session: SessionDep) -> TokenOut:
+    token = await issue_token(session, expert_id, clock, timedelta(days=settings.expert_token_days))
     # the token rides in the fragment: it never reaches a server log
-    return TokenOut(token=token, login_url=f"{context.settings.public_url}/expert#token={token}")
+    return TokenOut(token=token, login_url=f"{settings.public_url}/expert#token={token}")
 
 
 @router.get("/experts", response_model=list[AdminExpertOut])
@@ -90,8 +94,8 @@ async def experts(_: AdminDep, session: SessionDep) -> list[AdminExpertOut]:
 
 
 @router.get("/tickets", response_model=list[ExpertTicketOut])
-async def tickets(_: AdminDep, session: SessionDep, tier: str | None = None,
-                  status: str | None = None) -> list[ExpertTicketOut]:
+async def tickets(_: AdminDep, session: SessionDep, tier: Tier | None = None,
+                  status: TicketStatus | None = None) -> list[ExpertTicketOut]:
     query = select(Ticket).order_by(Ticket.created_at.desc()).limit(500)
     if tier:
         query = query.where(Ticket.tier == tier)
@@ -102,27 +106,26 @@ async def tickets(_: AdminDep, session: SessionDep, tier: str | None = None,
 
 
 @router.post("/tickets/{ticket_id}/assign", response_model=ExpertTicketOut)
-async def assign(ticket_id: str, body: AssignRequest, _: AdminDep, context: ContextDep,
+async def assign(ticket_id: str, body: AssignRequest, _: AdminDep, tickets: TicketsDep,
                  session: SessionDep) -> ExpertTicketOut:
-    ticket = await context.tickets.assign(session, ticket_id, body.expert_id)
+    ticket = await tickets.assign(session, ticket_id, body.expert_id)
     return await expert_ticket(session, ticket, "", with_messages=False)
 
 
 @router.get("/sites", response_model=list[AdminSiteOut])
-async def sites(_: AdminDep, context: ContextDep, session: SessionDep) -> list[AdminSiteOut]:
+async def sites(_: AdminDep, settings: SettingsDep, session: SessionDep) -> list[AdminSiteOut]:
     return [AdminSiteOut(code=s.code, name=s.name, org=s.org, region=s.region, industry=s.industry,
-                         url=site_url(context.settings.public_url, s.code))
+                         url=site_url(settings.public_url, s.code))
             for s in (await session.scalars(select(Site).order_by(Site.code))).all()]
 
 
 @router.get("/qr-sheet.pdf")
-async def qr_sheet(_: AdminDep, context: ContextDep, session: SessionDep,
+async def qr_sheet(_: AdminDep, settings: SettingsDep, session: SessionDep,
                    site: list[str] | None = Query(None, description="site codes; default: all"),
                    bot: str | None = Query(None, description="Telegram bot username for the deep link"),
                    ) -> Response:
     """The printable A4 sheet: one card per site (503 when the host has no Chinese font)."""
-    cards = await site_cards(session, context.settings.public_url, site,
-                             bot or context.settings.telegram.bot_username)
+    cards = await site_cards(session, settings.public_url, site, bot or settings.telegram.bot_username)
     pdf = await asyncio.to_thread(lambda: render_sheet(cards, find_cjk_font()))
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": 'attachment; filename="qr-sheet.pdf"'})
@@ -136,15 +139,15 @@ async def _site(session: SessionDep, code: str) -> Site:
 
 
 @router.get("/sites/{code}/qr.png")
-async def site_qr_png(code: str, _: AdminDep, context: ContextDep, session: SessionDep) -> Response:
+async def site_qr_png(code: str, _: AdminDep, settings: SettingsDep, session: SessionDep) -> Response:
     site = await _site(session, code)
-    return Response(qr_png(site_url(context.settings.public_url, site.code)), media_type="image/png")
+    return Response(qr_png(site_url(settings.public_url, site.code)), media_type="image/png")
 
 
 @router.get("/sites/{code}/qr.svg")
-async def site_qr_svg(code: str, _: AdminDep, context: ContextDep, session: SessionDep) -> Response:
+async def site_qr_svg(code: str, _: AdminDep, settings: SettingsDep, session: SessionDep) -> Response:
     site = await _site(session, code)
-    return Response(qr_svg(site_url(context.settings.public_url, site.code)), media_type="image/svg+xml")
+    return Response(qr_svg(site_url(settings.public_url, site.code)), media_type="image/svg+xml")
 
 
 # ---- notifications given up on (outbox dead letters) ---------------------------------------

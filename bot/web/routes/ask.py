@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from bot.web.deps import ContextDep, SessionDep, rate_limited
+from bot.providers import AskDep, SessionDep, SettingsDep
+from bot.web.deps import rate_limited
 from bot.web.present import opened_ticket_out
 from bot.web.schemas import AskRequest, AskResponse, ExpertOut, SuggestionOut
 from knowledge.states import Channel
@@ -11,10 +12,11 @@ router = APIRouter(prefix="/api", tags=["worker"])
 
 
 @router.post("/ask", response_model=AskResponse, dependencies=[Depends(rate_limited("ask"))])
-async def ask(body: AskRequest, context: ContextDep, session: SessionDep) -> AskResponse:
+async def ask(body: AskRequest, ask_service: AskDep, settings: SettingsDep,
+              session: SessionDep) -> AskResponse:
     """Suggest a past case, route to experts (the ticket is opened and returned), or reject a
     non-technical question."""
-    result = await context.ask.ask(session, body.text, body.site, channel=Channel.WEB)
+    result = await ask_service.ask(session, body.text, body.site, channel=Channel.WEB)
     outcome = result.outcome
     return AskResponse(
         question_id=result.question_id,
@@ -27,7 +29,7 @@ async def ask(body: AskRequest, context: ContextDep, session: SessionDep) -> Ask
         experts=[
             ExpertOut(expert_id=h.expert.id, name=h.expert.name, title=h.expert.title,
                       org=h.expert.org, region=h.expert.region, score=round(h.score, 4))
-            for h in outcome.experts[: context.settings.retrieval.max_experts]
+            for h in outcome.experts[: settings.retrieval.max_experts]
         ],
         index_version=outcome.index_version,
         message=result.message,

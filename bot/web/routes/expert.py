@@ -6,7 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
 from bot.service.similar import similar_cases
-from bot.web.deps import ContextDep, ExpertDep, SessionDep
+from bot.providers import IndexDep, RetrieverDep, SessionDep, SettingsDep, TicketsDep
+from bot.web.deps import ExpertDep
 from bot.web.present import expert_photos, expert_ticket, message_out, photo_response
 from bot.web.schemas import AnswerRequest, ConfirmRequest, ExpertTicketOut, MessageOut, SuggestionOut
 from bot.web.uploads import PHOTO_FORM, read_photo_form
@@ -15,70 +16,70 @@ router = APIRouter(prefix="/api/expert", tags=["expert"])
 
 
 @router.get("/tickets", response_model=list[ExpertTicketOut])
-async def my_tickets(expert: ExpertDep, context: ContextDep, session: SessionDep) -> list[ExpertTicketOut]:
-    tickets = await context.tickets.assigned_to(session, expert.id)
-    return [await expert_ticket(session, t, expert.id, with_messages=False) for t in tickets]
+async def my_tickets(expert: ExpertDep, tickets: TicketsDep, session: SessionDep) -> list[ExpertTicketOut]:
+    held = await tickets.assigned_to(session, expert.id)
+    return [await expert_ticket(session, t, expert.id, with_messages=False) for t in held]
 
 
 @router.get("/tickets/{ticket_id}", response_model=ExpertTicketOut)
-async def one_ticket(ticket_id: str, expert: ExpertDep, context: ContextDep,
+async def one_ticket(ticket_id: str, expert: ExpertDep, tickets: TicketsDep,
                      session: SessionDep) -> ExpertTicketOut:
-    ticket = await context.tickets.for_expert(session, ticket_id, expert.id)
+    ticket = await tickets.for_expert(session, ticket_id, expert.id)
     return await expert_ticket(session, ticket, expert.id)
 
 
 @router.get("/tickets/{ticket_id}/similar", response_model=list[SuggestionOut])
-async def similar(ticket_id: str, expert: ExpertDep, context: ContextDep,
-                  session: SessionDep) -> list[SuggestionOut]:
+async def similar(ticket_id: str, expert: ExpertDep, tickets: TicketsDep, retriever: RetrieverDep,
+                  index: IndexDep, session: SessionDep) -> list[SuggestionOut]:
     """Past cases close to the ticket's question: a starting point for the answer."""
-    ticket = await context.tickets.for_expert(session, ticket_id, expert.id)
-    hits = await similar_cases(context.retriever, context.index, ticket.text)
+    ticket = await tickets.for_expert(session, ticket_id, expert.id)
+    hits = await similar_cases(retriever, index, ticket.text)
     return [SuggestionOut(case_id=h.case.id, title=h.case.title, answer=h.case.answer,
                           score=round(h.score, 4)) for h in hits]
 
 
 @router.post("/tickets/{ticket_id}/claim", response_model=ExpertTicketOut)
-async def claim(ticket_id: str, expert: ExpertDep, context: ContextDep,
+async def claim(ticket_id: str, expert: ExpertDep, tickets: TicketsDep,
                 session: SessionDep) -> ExpertTicketOut:
-    ticket = await context.tickets.claim(session, ticket_id, expert.id)
+    ticket = await tickets.claim(session, ticket_id, expert.id)
     return await expert_ticket(session, ticket, expert.id, with_messages=False)
 
 
 @router.post("/tickets/{ticket_id}/decline")
-async def decline(ticket_id: str, expert: ExpertDep, context: ContextDep, session: SessionDep) -> dict:
-    await context.tickets.decline(session, ticket_id, expert.id)
+async def decline(ticket_id: str, expert: ExpertDep, tickets: TicketsDep, session: SessionDep) -> dict:
+    await tickets.decline(session, ticket_id, expert.id)
     return {"ticket_id": ticket_id, "declined": True}
 
 
 @router.post("/tickets/{ticket_id}/confirm", response_model=ExpertTicketOut)
-async def confirm(ticket_id: str, body: ConfirmRequest, expert: ExpertDep, context: ContextDep,
+async def confirm(ticket_id: str, body: ConfirmRequest, expert: ExpertDep, tickets: TicketsDep,
                   session: SessionDep) -> ExpertTicketOut:
     """One tap on the proposed case: right (the worker gets it as the answer at once) or wrong
     (the ticket is yours to answer)."""
-    ticket = await context.tickets.settle_proposal(session, ticket_id, expert.id, body.correct)
+    ticket = await tickets.settle_proposal(session, ticket_id, expert.id, body.correct)
     return await expert_ticket(session, ticket, expert.id)
 
 
 @router.post("/tickets/{ticket_id}/answer", status_code=201, response_model=MessageOut)
-async def answer(ticket_id: str, body: AnswerRequest, expert: ExpertDep, context: ContextDep,
+async def answer(ticket_id: str, body: AnswerRequest, expert: ExpertDep, tickets: TicketsDep,
                  session: SessionDep) -> MessageOut:
-    message = await context.tickets.answer(session, ticket_id, expert.id, body.text)
+    message = await tickets.answer(session, ticket_id, expert.id, body.text)
     return message_out(message, expert_photos(ticket_id))
 
 
 @router.post("/tickets/{ticket_id}/photos", status_code=201, response_model=MessageOut,
              openapi_extra=PHOTO_FORM)
-async def answer_with_photo(ticket_id: str, request: Request, expert: ExpertDep, context: ContextDep,
+async def answer_with_photo(ticket_id: str, request: Request, expert: ExpertDep, tickets: TicketsDep,
                             session: SessionDep) -> MessageOut:
     """An answer with a photo; the expert and the ticket are checked before the upload is read."""
-    await context.tickets.for_expert(session, ticket_id, expert.id)
+    await tickets.for_expert(session, ticket_id, expert.id)
     data, text = await read_photo_form(request)
-    message = await context.tickets.answer(session, ticket_id, expert.id, text, photo=data)
+    message = await tickets.answer(session, ticket_id, expert.id, text, photo=data)
     return message_out(message, expert_photos(ticket_id))
 
 
 @router.get("/tickets/{ticket_id}/photos/{name}")
-async def get_photo(ticket_id: str, name: str, expert: ExpertDep, context: ContextDep,
-                    session: SessionDep) -> FileResponse:
-    await context.tickets.for_expert(session, ticket_id, expert.id)
-    return photo_response(context.settings.uploads_dir, ticket_id, name)
+async def get_photo(ticket_id: str, name: str, expert: ExpertDep, tickets: TicketsDep,
+                    settings: SettingsDep, session: SessionDep) -> FileResponse:
+    await tickets.for_expert(session, ticket_id, expert.id)
+    return photo_response(settings.uploads_dir, ticket_id, name)

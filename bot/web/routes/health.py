@@ -4,7 +4,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
-from bot.web.deps import ContextDep, SessionDep
+from bot.providers import IndexDep, SessionDep
 from knowledge.models import Case, Expert
 
 router = APIRouter(tags=["health"])
@@ -18,11 +18,11 @@ class Health(BaseModel):
 
 
 @router.get("/healthz", response_model=Health)
-async def healthz(context: ContextDep, session: SessionDep) -> Health:
+async def healthz(index_holder: IndexDep, session: SessionDep) -> Health:
     """``degraded`` when no usable index is loaded: questions are then all routed."""
     cases = await session.scalar(select(func.count()).select_from(Case))
     experts = await session.scalar(select(func.count()).select_from(Expert))
-    index = context.index.current
+    index = index_holder.current
     return Health(
         status="ok" if index is not None else "degraded",
         index_version=index.version if index is not None else None,

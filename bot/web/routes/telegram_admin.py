@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from bot.service.binding import binding_link, issue_bind_code
-from bot.web.deps import AdminDep, ContextDep, SessionDep
+from bot.providers import ClockDep, SessionDep, SettingsDep, TelegramDep
+from bot.web.deps import AdminDep
 from knowledge.errors import ConflictError
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
@@ -19,21 +21,20 @@ class TelegramLinkOut(BaseModel):
     expires_at: str
 
 
-async def bot_username(context: ContextDep) -> str:
-    if context.settings.telegram.bot_username:
-        return context.settings.telegram.bot_username
-    if context.telegram is not None:
-        return await context.telegram.username()
+async def bot_username(settings: SettingsDep, telegram: TelegramDep) -> str:
+    if settings.telegram.bot_username:
+        return settings.telegram.bot_username
+    if telegram is not None:
+        return await telegram.username()
     raise ConflictError("the Telegram bot is not configured: set CRAFTDESK_BOT_TOKEN "
                         "(or CRAFTDESK_TELEGRAM__BOT_USERNAME)")
 
 
 @router.post("/experts/{expert_id}/telegram-link", status_code=201, response_model=TelegramLinkOut)
-async def telegram_link(expert_id: str, _: AdminDep, context: ContextDep,
-                        session: SessionDep) -> TelegramLinkOut:
+async def telegram_link(expert_id: str, _: AdminDep, username: Annotated[str, Depends(bot_username)],
+                        settings: SettingsDep, clock: ClockDep, session: SessionDep) -> TelegramLinkOut:
     """A single-use link that ties the Telegram account opening it to this expert; earlier
     unused links of the expert stop working."""
-    username = await bot_username(context)
-    minutes = context.settings.telegram.bind_code_minutes
-    code = await issue_bind_code(session, expert_id, context.clock, timedelta(minutes=minutes))
+    minutes = settings.telegram.bind_code_minutes
+    code = await issue_bind_code(session, expert_id, clock, timedelta(minutes=minutes))
     return TelegramLinkOut(link=binding_link(username, code.code), expires_at=code.expires_at.isoformat())

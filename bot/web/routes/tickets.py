@@ -6,7 +6,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import FileResponse
 
 from bot.service.feedback import ask_and_open_ticket, record_feedback
-from bot.web.deps import ContextDep, SessionDep, TicketToken, rate_limited
+from bot.providers import AskDep, SessionDep, SettingsDep, TicketsDep
+from bot.web.deps import TicketToken, rate_limited
 from bot.web.present import message_out, opened_ticket_out, photo_response, worker_photos, worker_ticket
 from bot.web.schemas import (
     CloseRequest, FeedbackRequest, FeedbackResponse, MessageOut, MessageRequest, OpenedTicketOut,
@@ -20,10 +21,10 @@ router = APIRouter(prefix="/api", tags=["worker"])
 
 @router.post("/questions/{question_id}/feedback", response_model=FeedbackResponse,
              dependencies=[Depends(rate_limited("tickets"))])
-async def feedback(question_id: str, body: FeedbackRequest, context: ContextDep,
+async def feedback(question_id: str, body: FeedbackRequest, tickets: TicketsDep,
                    session: SessionDep) -> FeedbackResponse:
     """解决了 (solved) or 没解决 (not solved: a ticket for an expert is opened)."""
-    ticket = await record_feedback(session, context.tickets, question_id, body.solved, body.case_id)
+    ticket = await record_feedback(session, tickets, question_id, body.solved, body.case_id)
     return FeedbackResponse(question_id=question_id, solved=body.solved,
                             ticket=await opened_ticket_out(session, ticket) if ticket else None)
 
@@ -32,12 +33,12 @@ async def feedback(question_id: str, body: FeedbackRequest, context: ContextDep,
              responses={200: {"description": "the question already had this ticket (a retry): "
                                              "the same ticket with a new working token"}},
              dependencies=[Depends(rate_limited("tickets"))])
-async def open_ticket(body: TicketRequest, context: ContextDep, session: SessionDep,
+async def open_ticket(body: TicketRequest, tickets: TicketsDep, ask: AskDep, session: SessionDep,
                       response: Response) -> OpenedTicketOut:
     if body.question_id is not None:
-        ticket = await context.tickets.open_for_question(session, body.question_id)
+        ticket = await tickets.open_for_question(session, body.question_id)
     elif body.text is not None:
-        ticket = await ask_and_open_ticket(session, context.ask, context.tickets, body.text, body.site)
+        ticket = await ask_and_open_ticket(session, ask, tickets, body.text, body.site)
     else:
         raise InvalidInputError("give question_id, or text (and site)")
     if not ticket.created:
@@ -46,43 +47,43 @@ async def open_ticket(body: TicketRequest, context: ContextDep, session: Session
 
 
 @router.get("/tickets/{ticket_id}", response_model=TicketOut)
-async def get_ticket(ticket_id: str, context: ContextDep, session: SessionDep,
+async def get_ticket(ticket_id: str, tickets: TicketsDep, session: SessionDep,
                      token: TicketToken = None) -> TicketOut:
-    ticket = await context.tickets.for_worker(session, ticket_id, token or "")
+    ticket = await tickets.for_worker(session, ticket_id, token or "")
     return await worker_ticket(session, ticket)
 
 
 @router.post("/tickets/{ticket_id}/messages", status_code=201, response_model=MessageOut,
              dependencies=[Depends(rate_limited("messages"))])
-async def write(ticket_id: str, body: MessageRequest, context: ContextDep, session: SessionDep,
+async def write(ticket_id: str, body: MessageRequest, tickets: TicketsDep, session: SessionDep,
                 token: TicketToken = None) -> MessageOut:
-    ticket = await context.tickets.for_worker(session, ticket_id, token or "")
-    message = await context.tickets.worker_writes(session, ticket, body.text)
+    ticket = await tickets.for_worker(session, ticket_id, token or "")
+    message = await tickets.worker_writes(session, ticket, body.text)
     return message_out(message, worker_photos(ticket_id))
 
 
 @router.post("/tickets/{ticket_id}/photos", status_code=201, response_model=MessageOut,
              dependencies=[Depends(rate_limited("messages"))], openapi_extra=PHOTO_FORM)
-async def send_photo(ticket_id: str, request: Request, context: ContextDep, session: SessionDep,
+async def send_photo(ticket_id: str, request: Request, tickets: TicketsDep, session: SessionDep,
                      token: TicketToken = None) -> MessageOut:
     """A photo (JPEG/PNG/WebP, at most 10 MB) with an optional caption; the token is checked
     before the upload is read."""
-    ticket = await context.tickets.for_worker(session, ticket_id, token or "")
+    ticket = await tickets.for_worker(session, ticket_id, token or "")
     data, text = await read_photo_form(request)
-    message = await context.tickets.worker_writes(session, ticket, text, photo=data)
+    message = await tickets.worker_writes(session, ticket, text, photo=data)
     return message_out(message, worker_photos(ticket_id))
 
 
 @router.get("/tickets/{ticket_id}/photos/{name}")
-async def get_photo(ticket_id: str, name: str, context: ContextDep, session: SessionDep,
-                    token: TicketToken = None) -> FileResponse:
-    await context.tickets.for_worker(session, ticket_id, token or "")
-    return photo_response(context.settings.uploads_dir, ticket_id, name)
+async def get_photo(ticket_id: str, name: str, tickets: TicketsDep, settings: SettingsDep,
+                    session: SessionDep, token: TicketToken = None) -> FileResponse:
+    await tickets.for_worker(session, ticket_id, token or "")
+    return photo_response(settings.uploads_dir, ticket_id, name)
 
 
 @router.post("/tickets/{ticket_id}/close", response_model=TicketOut)
-async def close(ticket_id: str, body: CloseRequest, context: ContextDep, session: SessionDep,
+async def close(ticket_id: str, body: CloseRequest, tickets: TicketsDep, session: SessionDep,
                 token: TicketToken = None) -> TicketOut:
-    ticket = await context.tickets.for_worker(session, ticket_id, token or "")
-    await context.tickets.close(session, ticket, body.rating)
+    ticket = await tickets.for_worker(session, ticket_id, token or "")
+    await tickets.close(session, ticket, body.rating)
     return await worker_ticket(session, ticket)
