@@ -10,11 +10,12 @@ TORCH_PIP_ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast system-deps telegram-emulator rebuild-index evaluate bench screenshots clean help
+.PHONY: run test test-fast lint system-deps telegram-emulator rebuild-index evaluate bench screenshots clean help
 
 help:
 	@echo "make run    - install into $(VENV) and serve on http://$(HOST):$(PORT) (SQLite + demo data)"
-	@echo "make test   - install with test extras and run the whole test suite"
+	@echo "make test   - install with test extras, lint (ruff, mypy) and run the whole test suite"
+	@echo "make lint   - ruff check, ruff format --check and mypy only"
 	@echo "make rebuild-index | evaluate | bench | clean"
 
 $(VENV)/.installed: pyproject.toml
@@ -50,10 +51,17 @@ telegram-emulator:
 	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/telegram/emulator --no-audit --no-fund --silent; \
 	else echo "npm not found: the Telegram end-to-end tests will be skipped"; fi
 
-test: $(VENV)/.installed-test system-deps telegram-emulator
+# Lint: ruff (rules and format) on the whole tree, mypy on the files pyproject.toml names
+# (strict on bot/service, retrieval and knowledge). Both `test` targets run it first.
+lint: $(VENV)/.installed-test
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+test: lint $(VENV)/.installed-test system-deps telegram-emulator
 	$(PY) -m pytest
 
-test-fast: $(VENV)/.installed-test
+test-fast: lint $(VENV)/.installed-test
 	$(PY) -m pytest -m "not slow"
 
 rebuild-index: $(VENV)/.installed

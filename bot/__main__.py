@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from typing import TypedDict
 
 import uvicorn
 
@@ -17,10 +18,16 @@ from bot.app import create_app
 from bot.logs import setup_logging
 from bot.runtime import load_settings
 
+
+class UvicornOptions(TypedDict):
+    log_config: None
+    proxy_headers: bool
+
+
 # proxy_headers=False: uvicorn would otherwise take X-Forwarded-For from any peer in its
 # forwarded_allow_ips (127.0.0.1 by default) as the client address. The app resolves the
 # address itself, trusting only CRAFTDESK_RATE_LIMIT__TRUSTED_PROXIES (bot/web/ratelimit.py).
-UVICORN_OPTIONS = {"log_config": None, "proxy_headers": False}
+UVICORN_OPTIONS: UvicornOptions = {"log_config": None, "proxy_headers": False}
 
 
 def main() -> None:

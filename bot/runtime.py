@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -46,7 +46,7 @@ async def database(settings: Settings) -> AsyncIterator[tuple[AsyncEngine, async
         await engine.dispose()
 
 
-def run_cli(main: Callable[[Settings], Awaitable[T]]) -> T:
+def run_cli(main: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
     """Run a script's async main; domain errors become ``error: ...`` and exit code 1."""
     settings = load_settings()
     setup_logging(settings.log_level)

@@ -155,7 +155,7 @@ class Settings(BaseSettings):
     telegram_api_base: str | None = Field(None, exclude=True)
 
     @model_validator(mode="after")
-    def _fold_flat_telegram_names(self) -> "Settings":
+    def _fold_flat_telegram_names(self) -> Settings:
         given = self.telegram.model_fields_set
         flat = {"bot_token": self.bot_token, "webhook_url": self.webhook_url,
                 "api_base": self.telegram_api_base}
@@ -176,7 +176,7 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _strip_public_url(self) -> "Settings":
+    def _strip_public_url(self) -> Settings:
         self.public_url = self.public_url.rstrip("/")
         return self
 

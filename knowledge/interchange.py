@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import delete, select
@@ -93,12 +93,15 @@ class SiteRecord(_Record):
         return value
 
 
+R = TypeVar("R", bound=_Record)
+
+
 @dataclass(frozen=True)
-class Kind:
+class Kind(Generic[R]):
     """One of the three files: its record schema, model and key field."""
 
     file: str
-    record: type[_Record]
+    record: type[R]
     model: type[Base]
     key: str
 
@@ -106,7 +109,7 @@ class Kind:
 EXPERTS = Kind("experts.jsonl", ExpertRecord, Expert, "id")
 CASES = Kind("cases.jsonl", CaseRecord, Case, "id")
 SITES = Kind("sites.jsonl", SiteRecord, Site, "code")
-KINDS = (EXPERTS, SITES, CASES)  # experts before cases: cases refer to experts
+KINDS: tuple[Kind[Any], ...] = (EXPERTS, SITES, CASES)  # experts before cases: cases refer to experts
 
 
 @dataclass
@@ -134,9 +137,9 @@ class ImportReport:
 Progress = Callable[[str, int, int], None]
 
 
-def parse_file(path: Path, kind: Kind) -> tuple[list[tuple[int, _Record]], list[FormatProblem]]:
+def parse_file(path: Path, kind: Kind[R]) -> tuple[list[tuple[int, R]], list[FormatProblem]]:
     """Parse and validate one file; returns (line number, record) pairs and the problems."""
-    records: list[tuple[int, _Record]] = []
+    records: list[tuple[int, R]] = []
     problems: list[FormatProblem] = []
     first_line_of: dict[str, int] = {}
     try:
@@ -217,18 +220,21 @@ async def revoke_inactive_tokens(session: AsyncSession) -> None:
 async def _dangling_experts(
     session: AsyncSession, parsed: dict[str, list[tuple[int, _Record]]]
 ) -> list[FormatProblem]:
-    known = {rec.id for _, rec in parsed.get(EXPERTS.file, [])}  # type: ignore[attr-defined]
+    # parsed[kind.file] holds what parse_file(..., kind) read: that kind's records
+    experts = cast("list[tuple[int, ExpertRecord]]", parsed.get(EXPERTS.file, []))
+    cases = cast("list[tuple[int, CaseRecord]]", parsed[CASES.file])
+    known = {rec.id for _, rec in experts}
     known |= set((await session.scalars(select(Expert.id))).all())
     return [
-        FormatProblem(CASES.file, number, "expert_id", f"no expert with id {rec.expert_id!r}")  # type: ignore[attr-defined]
-        for number, rec in parsed[CASES.file]
-        if rec.expert_id is not None and rec.expert_id not in known  # type: ignore[attr-defined]
+        FormatProblem(CASES.file, number, "expert_id", f"no expert with id {rec.expert_id!r}")
+        for number, rec in cases
+        if rec.expert_id is not None and rec.expert_id not in known
     ]
 
 
 async def _upsert(
     session: AsyncSession,
-    kind: Kind,
+    kind: Kind[Any],
     records: list[tuple[int, _Record]],
     report: ImportReport,
     progress: Progress | None,
@@ -254,14 +260,15 @@ async def _upsert(
     report.unchanged[name] = len(records) - created - updated
 
 
-def row_to_record(row: Base, kind: Kind) -> dict[str, Any]:
+def row_to_record(row: Base, kind: Kind[Any]) -> dict[str, Any]:
     """A stored row as an interchange object: format fields in order, None left out, extras last."""
     out: dict[str, Any] = {}
     for name in kind.record.model_fields:
         value = getattr(row, name)
         if value is not None:
             out[name] = value
-    for name, value in (getattr(row, "extra") or {}).items():
+    # every interchange model (Expert, Case, Site) has ``extra``; their common Base does not
+    for name, value in (getattr(row, "extra") or {}).items():  # noqa: B009
         out.setdefault(name, value)
     return out
 

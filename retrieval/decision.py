@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -41,11 +41,12 @@ class LogisticModel:
 
     def probability(self, rows: np.ndarray) -> np.ndarray:
         z = (rows - np.asarray(self.mean)) / np.asarray(self.scale)
-        return 1.0 / (1.0 + np.exp(-(z @ np.asarray(self.weights) + self.bias)))
+        probabilities: np.ndarray = 1.0 / (1.0 + np.exp(-(z @ np.asarray(self.weights) + self.bias)))
+        return probabilities
 
     @classmethod
     def fit(cls, features: tuple[str, ...], rows: np.ndarray, labels: np.ndarray,
-            c: float = 1.0) -> "LogisticModel":
+            c: float = 1.0) -> LogisticModel:
         from sklearn.linear_model import LogisticRegression
 
         mean = rows.mean(axis=0)
@@ -80,10 +81,10 @@ class Calibration:
         path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
     @classmethod
-    def load(cls, path: Path = CALIBRATION_FILE) -> "Calibration":
+    def load(cls, path: Path = CALIBRATION_FILE) -> Calibration:
         data = json.loads(path.read_text(encoding="utf-8"))
 
-        def model(d: dict) -> LogisticModel:
+        def model(d: dict[str, Any]) -> LogisticModel:
             return LogisticModel(tuple(d["features"]), d["weights"], d["bias"], d["mean"], d["scale"])
 
         calibration = cls(data["model_id"], model(data["suggest"]), model(data["reject"]),

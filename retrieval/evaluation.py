@@ -28,13 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
+from knowledge.states import Decision
 from retrieval.corpus import Corpus
 from retrieval.decision import NEVER, REJECT_FEATURES, SUGGEST_FEATURES, Calibration, LogisticModel
 from retrieval.index import KnowledgeIndex
 from retrieval.lexical import BM25Index
 from retrieval.ranking import SiteContext
 from retrieval.search import Examination, Outcome, Retriever
-from knowledge.states import Decision
 
 KINDS = ("paraphrase", "near_miss", "novel", "off_topic")
 
@@ -127,7 +127,7 @@ def score(queries: list[LabelledQuery], predictions: list[Prediction]) -> Metric
     def share(hits: list[bool]) -> float:
         return sum(hits) / len(hits) if hits else float("nan")
 
-    pairs = list(zip(queries, predictions))
+    pairs = list(zip(queries, predictions, strict=True))
     para = [(q, p) for q, p in pairs if q.kind == "paraphrase"]
     suggested = [(q, p) for q, p in pairs if p.decision == Decision.SUGGEST]
     right = [q.kind == "paraphrase" and p.cases[:1] == [q.case_id] for q, p in suggested]
@@ -146,7 +146,7 @@ def score(queries: list[LabelledQuery], predictions: list[Prediction]) -> Metric
                                            for q, p in para]),
         off_topic_rejected=share([p.decision == Decision.REJECT for q, p in pairs if q.kind == "off_topic"]),
         technical_rejected=share([p.decision == Decision.REJECT for q, p in pairs if q.kind != "off_topic"]),
-        expert_top1=share([p.experts[:1] and p.experts[0] in q.experts for q, p in routed]),
+        expert_top1=share([bool(p.experts[:1]) and p.experts[0] in q.experts for q, p in routed]),
         expert_top3=share([bool(set(p.experts[:3]) & set(q.experts)) for q, p in routed]),
     )
 
@@ -167,9 +167,9 @@ def pick_threshold(probabilities: np.ndarray, correct: np.ndarray, precision: fl
     order = np.argsort(-probabilities, kind="stable")
     hits = np.cumsum(correct[order])
     shown = np.arange(1, len(order) + 1)
-    ok = np.nonzero(precision_lower_bound(hits, shown) >= precision)[0]
+    passing = np.nonzero(precision_lower_bound(hits, shown) >= precision)[0]
     # only cut between distinct probabilities
-    ok = [i for i in ok if i == len(order) - 1 or probabilities[order[i]] > probabilities[order[i + 1]]]
+    ok = [i for i in passing if i == len(order) - 1 or probabilities[order[i]] > probabilities[order[i + 1]]]
     if not ok:
         return NEVER
     return float(probabilities[order[max(ok)]])
@@ -195,8 +195,8 @@ def fit_calibration(
 ) -> Calibration:
     """Fit both logistic models and pick their thresholds on these queries."""
     rows, labels = [], []
-    for q, exam in zip(queries, exams):
-        for case, row in zip(exam.cases, exam.suggest_rows):
+    for q, exam in zip(queries, exams, strict=True):
+        for case, row in zip(exam.cases, exam.suggest_rows, strict=True):
             rows.append(row)
             labels.append(int(q.kind == "paraphrase" and case.id == q.case_id))
     suggest = LogisticModel.fit(SUGGEST_FEATURES, np.array(rows), np.array(labels))
@@ -205,7 +205,7 @@ def fit_calibration(
     reject = LogisticModel.fit(REJECT_FEATURES, reject_rows, off)
 
     top_p, top_right = [], []
-    for q, exam in zip(queries, exams):
+    for q, exam in zip(queries, exams, strict=True):
         p = suggest.probability(exam.suggest_rows) if len(exam.cases) else np.zeros(1)
         best = int(np.argmax(p))
         top_p.append(float(p[best]))
@@ -297,9 +297,9 @@ def judge(retriever: Retriever, scene: Scene, held: QuerySet, sites: dict[str, S
     exams = held.exams
     if retriever.verifier is not None:
         exams = [retriever.verify(retriever.corrected(scene.index, q.text), e, calibration)
-                 for q, e in zip(held.queries, exams)]
+                 for q, e in zip(held.queries, exams, strict=True)]
     return [predict(retriever, scene.index, e, sites.get(q.site or ""), calibration)
-            for q, e in zip(held.queries, exams)]
+            for q, e in zip(held.queries, exams, strict=True)]
 
 
 def cross_set(retriever: Retriever, scenes: list[Scene], held: str,
@@ -339,7 +339,7 @@ def bm25_baseline(corpus: Corpus, queries: list[LabelledQuery], k: int,
                        [corpus.experts[i].id for i in np.argsort(-expert_scores, kind="stable")[:3]]))
         tops.append(float(scores.max(initial=0.0)))
     tops_arr = np.array(tops)
-    right = np.array([q.kind == "paraphrase" and r[0][:1] == [q.case_id] for q, r in zip(queries, ranked)])
+    right = np.array([q.kind == "paraphrase" and r[0][:1] == [q.case_id] for q, r in zip(queries, ranked, strict=True)])
     off = np.array([q.kind == "off_topic" for q in queries])
     predictions: list[Prediction | None] = [None] * len(queries)
     for held_out in folds(queries, k, seed):
@@ -365,7 +365,7 @@ def leave_one_out(retriever: Retriever, index: KnowledgeIndex) -> QuerySet:
     chosen = list(range(0, len(index.cases), step))[:LEAVE_ONE_OUT_CASES]
     vectors = retriever.encoder.encode([index.cases[i].question for i in chosen])
     queries, exams = [], []
-    for i, vector in zip(chosen, vectors):
+    for i, vector in zip(chosen, vectors, strict=True):
         case = index.cases[i]
         others = [j for j in range(len(index.cases)) if j != i]
         without = KnowledgeIndex(index.manifest, [index.cases[j] for j in others],
@@ -380,7 +380,7 @@ def examine_all(retriever: Retriever, index: KnowledgeIndex, queries: list[Label
     texts = [retriever.corrected(index, q.text) for q in queries]
     vectors = retriever.encoder.encode(texts)
     exams = []
-    for i, (text, v) in enumerate(zip(texts, vectors), start=1):
+    for i, (text, v) in enumerate(zip(texts, vectors, strict=True), start=1):
         exams.append(retriever.examine(index, text, v))
         if progress:
             progress(i, len(queries))

@@ -3,9 +3,9 @@ saved in the data dir with a manifest.
 
 A case is embedded as several views (``CaseDoc.views``) and scored by its closest one.
 On disk: ``<index_dir>/versions/<version>/`` holds ``manifest.json``, ``cases.faiss`` (every
-view of every case, case by case), ``experts.faiss`` and ``docs.json``; ``<index_dir>/current`` is a symlink to the version in
-service. A build writes a new version folder completely, then replaces the symlink with one
-atomic rename, so a reader never sees a half-written index.
+view of every case, case by case), ``experts.faiss`` and ``docs.json``; ``<index_dir>/current``
+is a symlink to the version in service. A build writes a new version folder completely, then
+replaces the symlink with one atomic rename, so a reader never sees a half-written index.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ import os
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from retrieval.encoder import Encoder
 from retrieval.lexical import BM25Index
 from retrieval.text import codes, contrast_words, lexical_tokens, normalize
 from retrieval.typos import TypoCorrector
+
+if TYPE_CHECKING:
+    import faiss
 
 log = logging.getLogger(__name__)
 
@@ -50,22 +54,24 @@ class Manifest:
     views: int = 1  # vectors per case
 
 
-def _faiss():  # type: ignore[no-untyped-def]
+def _faiss() -> ModuleType:
     import faiss
 
     faiss.omp_set_num_threads(1)  # one query: 1 thread is several times faster than 2
     return faiss
 
 
-def vector_index(vectors: np.ndarray, hnsw_above: int = HNSW_ABOVE):  # type: ignore[no-untyped-def]
+def vector_index(vectors: np.ndarray, hnsw_above: int = HNSW_ABOVE) -> faiss.Index:
     """Inner product over normalized vectors = cosine. Exact below ``hnsw_above``."""
-    faiss = _faiss()
+    lib = _faiss()
     dim = vectors.shape[1]
+    index: faiss.Index
     if len(vectors) > hnsw_above:
-        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efSearch = 128
+        hnsw: faiss.IndexHNSWFlat = lib.IndexHNSWFlat(dim, 32, lib.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efSearch = 128
+        index = hnsw
     else:
-        index = faiss.IndexFlatIP(dim)
+        index = lib.IndexFlatIP(dim)
     if len(vectors):
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     return index
@@ -123,9 +129,10 @@ class KnowledgeIndex:
         """Cosine of the closest view of each case at ``positions``."""
         if not positions:
             return np.zeros(0, dtype=np.float32)
-        return (self.case_vectors[positions] @ query_vector).max(axis=1)
+        closest: np.ndarray = (self.case_vectors[positions] @ query_vector).max(axis=1)
+        return closest
 
-    def with_case(self, case: CaseDoc, vector: np.ndarray, checksum: str) -> "KnowledgeIndex":
+    def with_case(self, case: CaseDoc, vector: np.ndarray, checksum: str) -> KnowledgeIndex:
         """A new index that also holds ``case`` (replacing one with the same id); ``vector``:
         its views, (views, dim)."""
         cases = list(self.cases)
@@ -140,13 +147,13 @@ class KnowledgeIndex:
             vectors = np.concatenate([vectors, vector.reshape(1, *vectors.shape[1:])]).astype(np.float32)
         manifest = replace(
             self.manifest, version=new_version(checksum), cases=len(cases),
-            knowledge_checksum=checksum, built_at=datetime.now(timezone.utc).isoformat(),
+            knowledge_checksum=checksum, built_at=datetime.now(UTC).isoformat(),
         )
         return KnowledgeIndex(manifest, cases, vectors, self.experts, self.expert_vectors)
 
 
 def new_version(checksum: str) -> str:
-    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}-{checksum[:8]}"
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{checksum[:8]}"
 
 
 def build_index(corpus: Corpus, encoder: Encoder, progress: Progress | None = None,
@@ -166,7 +173,7 @@ def build_index(corpus: Corpus, encoder: Encoder, progress: Progress | None = No
     manifest = Manifest(
         format=FORMAT, version=new_version(checksum), model_id=encoder.model_id, dim=encoder.dim,
         cases=len(corpus.cases), experts=len(corpus.experts), knowledge_checksum=checksum,
-        built_at=datetime.now(timezone.utc).isoformat(), views=views,
+        built_at=datetime.now(UTC).isoformat(), views=views,
     )
     case_vectors = vectors[:n_case_vectors].reshape(len(corpus.cases), views, encoder.dim)
     return KnowledgeIndex(manifest, corpus.cases, case_vectors, corpus.experts, vectors[n_case_vectors:])
@@ -265,4 +272,5 @@ def load_index(index_dir: Path, model_id: str) -> KnowledgeIndex:
 def _vectors(index: Any) -> np.ndarray:
     if index.ntotal == 0:
         return np.zeros((0, index.d), dtype=np.float32)
-    return index.reconstruct_n(0, index.ntotal)
+    vectors: np.ndarray = index.reconstruct_n(0, index.ntotal)
+    return vectors

@@ -33,8 +33,8 @@ class BM25Index:
             counts = Counter(lexical_tokens(text))
             self.doc_tokens.append(set(counts))
             lengths.append(sum(counts.values()))
-            for token, tf in counts.items():
-                postings.setdefault(token, []).append((doc_id, tf))
+            for token, frequency in counts.items():
+                postings.setdefault(token, []).append((doc_id, frequency))
         self.size = len(documents)
         self.lengths = np.asarray(lengths, dtype=np.float32)
         self.avg_length = float(self.lengths.mean()) if self.size else 0.0

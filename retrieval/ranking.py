@@ -48,7 +48,8 @@ def _z(values: np.ndarray) -> np.ndarray:
     if len(values) < 2:
         return np.zeros_like(values)
     std = values.std()
-    return (values - values.mean()) / (std if std > 1e-6 else 1.0)
+    z: np.ndarray = (values - values.mean()) / (std if std > 1e-6 else 1.0)
+    return z
 
 
 def rank_experts(
@@ -67,8 +68,8 @@ def rank_experts(
     credit = np.zeros(len(experts))
     if len(pool_cases):
         weights = np.exp(params.case_credit_sharpness * np.clip(_z(pool_similarity), -5, 5))
-        solvers = np.fromiter((position.get(case.expert_id, -1) for case in pool_cases),  # type: ignore[arg-type]
-                              dtype=np.intp, count=len(pool_cases))
+        solvers = np.fromiter((-1 if case.expert_id is None else position.get(case.expert_id, -1)
+                               for case in pool_cases), dtype=np.intp, count=len(pool_cases))
         known = solvers >= 0
         np.add.at(credit, solvers[known], weights[known])  # in pool order, as a loop would add
         if credit.sum() > 0:
@@ -78,7 +79,7 @@ def rank_experts(
     region = site.region if site else None
     industry = site.industry if site else None
     ranked = []
-    for expert, score in zip(experts, scores):
+    for expert, score in zip(experts, scores, strict=True):
         state = availability.get(expert.id, FREE)
         if not state.available:
             continue

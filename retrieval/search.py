@@ -24,7 +24,12 @@ from retrieval.offtopic import OFF_TOPIC_EXAMPLES
 from retrieval.policy import RetrievalSettings
 from retrieval.ranking import Availability, ExpertHit, SiteContext, rank_experts
 from retrieval.text import (
-    clauses, code_relation, codes, contrast_conflict, lexical_tokens, normalize,
+    clauses,
+    code_relation,
+    codes,
+    contrast_conflict,
+    lexical_tokens,
+    normalize,
 )
 from retrieval.verifier import Verifier, case_text
 
@@ -180,7 +185,7 @@ class Retriever:
             scores = p_case
             order = sorted(range(len(exam.cases)), key=lambda i: -p_case[i])
         hits = [CaseHit(exam.cases[i], float(scores[i]), exam.dense[i],
-                        dict(zip(SUGGEST_FEATURES, exam.suggest_rows[i].tolist()))) for i in order]
+                        dict(zip(SUGGEST_FEATURES, exam.suggest_rows[i].tolist(), strict=True))) for i in order]
         top_p = hits[0].score if hits else 0.0
         p_reject = float(calibration.reject.probability(exam.reject_row.reshape(1, -1))[0])
         if p_reject >= reject_at:

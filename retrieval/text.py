@@ -85,7 +85,7 @@ ANTONYM_CHARACTERS = (
     "经纬", "合分", "正负", "顺逆", "压流",
 )
 _FLIP: dict[str, str] = {}
-for _a, _b in ANTONYM_CHARACTERS:
+for _a, _b in map(tuple, ANTONYM_CHARACTERS):  # each a pair of characters
     _FLIP.setdefault(_a, _b)
     _FLIP.setdefault(_b, _a)
 

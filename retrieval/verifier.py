@@ -22,7 +22,7 @@ import os
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from retrieval.corpus import CaseDoc
 from retrieval.decision import NEVER
 from retrieval.index import KEEP_VERSIONS, _prune, current_version, new_version
 from retrieval.model import PASSAGE_PREFIX, QUERY_PREFIX
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +65,7 @@ class VerifierManifest:
     format: int = FORMAT
 
     @classmethod
-    def read(cls, path: Path) -> "VerifierManifest":
+    def read(cls, path: Path) -> VerifierManifest:
         raw = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(raw, dict):
             raise ValueError("expected a JSON object")
@@ -77,7 +80,7 @@ class VerifierManifest:
         path.write_text(json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def open_tokenizer(path: Path, max_length: int):  # type: ignore[no-untyped-def]
+def open_tokenizer(path: Path, max_length: int) -> Tokenizer:
     """The pair tokenizer; training and serving both use it, so they cut texts the same way."""
     from tokenizers import Tokenizer
 
@@ -90,7 +93,7 @@ def open_tokenizer(path: Path, max_length: int):  # type: ignore[no-untyped-def]
     return tokenizer
 
 
-def pair_batch(tokenizer, pairs: list[tuple[str, str]],  # type: ignore[no-untyped-def]
+def pair_batch(tokenizer: Tokenizer, pairs: list[tuple[str, str]],
                pad_id: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """(input_ids, attention_mask) for (question, case text) pairs, padded to the longest row
     (XLM-R's pad id is 1)."""
@@ -139,7 +142,8 @@ class Verifier:
         if not case_texts:
             return np.zeros(0, dtype=np.float32)
         ids, mask = pair_batch(self._tokenizer, [(question, text) for text in case_texts])
-        return self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0].reshape(-1)
+        logits: np.ndarray = self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        return logits.reshape(-1)
 
     def probability(self, question: str, case_texts: list[str]) -> np.ndarray:
         """The probability that each case text answers ``question``, scored in one batch."""
@@ -173,7 +177,7 @@ def load_verifier(path: Path) -> Verifier:
         raise IndexUnavailableError(f"verifier at {folder} has format {manifest.format}, not {FORMAT}")
     try:
         return Verifier(folder, manifest)
-    except (OSError, ValueError, *_ort_errors()) as exc:
+    except (OSError, ValueError) + _ort_errors() as exc:
         raise IndexUnavailableError(f"verifier at {folder} cannot be opened: {exc}") from exc
 
 

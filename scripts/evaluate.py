@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -36,9 +36,25 @@ from knowledge.states import Decision
 from retrieval.corpus import Corpus, load_corpus
 from retrieval.decision import Calibration
 from retrieval.evaluation import (
-    KINDS, LabelledQuery, Metrics, Prediction, QuerySet, Scene, Targets, bm25_baseline, cross_set,
-    cross_validate, examine_all, fit_on, judge, leave_one_out, load_queries, mean_metrics,
-    queries_from_labels, relabelled, score,
+    KINDS,
+    LabelledQuery,
+    Metrics,
+    Prediction,
+    QuerySet,
+    Scene,
+    Targets,
+    bm25_baseline,
+    cross_set,
+    cross_validate,
+    examine_all,
+    fit_on,
+    judge,
+    leave_one_out,
+    load_queries,
+    mean_metrics,
+    queries_from_labels,
+    relabelled,
+    score,
 )
 from retrieval.index import build_index
 from retrieval.ranking import SiteContext
@@ -124,7 +140,7 @@ def cross_set_columns(scenes: list[Scene], names: list[str],
 
 def errors(held: QuerySet, predictions: list) -> list[str]:
     out = []
-    for q, p in zip(held.queries, predictions):
+    for q, p in zip(held.queries, predictions, strict=True):
         first = p.cases[:1] == [q.case_id]
         wrong = p.decision == Decision.SUGGEST and not (q.kind == "paraphrase" and first)
         missed = q.kind == "paraphrase" and p.decision != Decision.SUGGEST
@@ -159,7 +175,8 @@ async def stored_labels(settings: Settings) -> list:
                 select(DecisionLabel.id, Question.text, Question.site_code, DecisionLabel.case_id,
                        DecisionLabel.answers, DecisionLabel.source)
                 .join(Question, Question.id == DecisionLabel.question_id))).all()
-    return queries_from_labels([tuple(row) for row in rows])
+    return queries_from_labels([(label_id, text, site, case_id, answers, source)
+                                for label_id, text, site, case_id, answers, source in rows])
 
 
 async def load_knowledge(settings: Settings, folders: list[Path]) -> tuple[Corpus, dict[str, SiteContext]]:
@@ -197,11 +214,11 @@ async def main(settings: Settings, args: argparse.Namespace) -> None:
     except (FileNotFoundError, ValueError) as exc:
         print(f"no usable shipped calibration: {exc}")
         shipped = None
-    retriever = Retriever(encoder, shipped, settings.retrieval)  # type: ignore[arg-type]
+    retriever = Retriever(encoder, shipped, settings.retrieval)
     checking = None  # the same, with the verifier deciding
     if args.verifier:
         verifier = load_verifier(args.verifier)
-        checking = Retriever(encoder, shipped, settings.retrieval, verifier)  # type: ignore[arg-type]
+        checking = Retriever(encoder, shipped, settings.retrieval, verifier)
         print(f"verifier {verifier.version}: reads the policy's top {settings.retrieval.verifier_candidates} "
               f"candidates; suggest at {verifier.suggest_threshold:.4f}, confirm at "
               f"{verifier.confirm_threshold:.4f}")
@@ -254,7 +271,7 @@ async def main(settings: Settings, args: argparse.Namespace) -> None:
         [score(every.queries, bm25_baseline(corpus, every.queries, args.folds, targets, s)) for s in seeds])
     if args.calibrate:
         refit = fit_on(encoder.model_id, [s for place in scenes for s in place.learning()], targets)
-        refit.fit = {"fitted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        refit.fit = {"fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
                      "sets": {f"{s.name}, {place.name}": len(s.queries)
                               for place in scenes for s in place.learning()},
                      "cross_set": {place.name: {name: round(getattr(columns[f"cross-set pooled, {place.name}"], name), 4)

@@ -41,7 +41,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +53,9 @@ from bot.logs import setup_logging
 from bot.runtime import load_settings
 from bot.service.outbox import OutboxDispatcher
 from bot.settings import RateLimitSettings
+from knowledge.states import Decision, Tier
 from retrieval.encoder import model_slug
 from retrieval.evaluation import load_queries
-from knowledge.states import Decision, Tier
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -225,8 +225,8 @@ class Worker:
         except asyncio.CancelledError:
             self.phase.calls.append(Call(name, started, time.monotonic(), None, "cut at deadline"))
             raise
-        except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
-            kind = ("timeout" if isinstance(exc, asyncio.TimeoutError) else
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            kind = ("timeout" if isinstance(exc, TimeoutError) else
                     "connection" if isinstance(exc, aiohttp.ClientConnectionError) else type(exc).__name__)
             self.phase.calls.append(Call(name, started, time.monotonic(), None, kind))
             raise NoAnswer(kind) from None
@@ -312,7 +312,7 @@ class Server:
                     async with http.get(f"{self.url}/healthz") as response:
                         if response.status == 200 and (await response.json())["status"] == "ok":
                             return
-                except (aiohttp.ClientError, asyncio.TimeoutError):
+                except (TimeoutError, aiohttp.ClientError):
                     pass
                 await asyncio.sleep(0.2)
         raise ServerError(f"the server did not become healthy in {seconds:.0f} s; see {self.log_path}")
@@ -494,6 +494,7 @@ class Database:
         from sqlalchemy import text
         from sqlalchemy.ext.asyncio import create_async_engine
 
+        assert self.url is not None, "a Database reads SQLite by path or another database by URL"
         self.engine = self.engine or create_async_engine(self.url)
 
         async with self.engine.connect() as conn:
@@ -510,9 +511,9 @@ def max_attempts() -> int:
     return inspect.signature(OutboxDispatcher.__init__).parameters["max_attempts"].default
 
 
-async def outbox_states(db: Database) -> Counter:
+async def outbox_states(db: Database) -> Counter[str]:
     rows = await db.rows("SELECT delivered_at IS NOT NULL, attempts, dead_at IS NOT NULL FROM outbox")
-    limit, states = max_attempts(), Counter()
+    limit, states = max_attempts(), Counter[str]()
     for delivered, attempts, dead_lettered in rows:
         states["delivered" if delivered else "dead-lettered" if dead_lettered else
                "pending" if (attempts or 0) < limit else "stuck"] += 1
@@ -635,11 +636,11 @@ def phase_report(phase: Phase, bare: float) -> list[str]:
               f"feedback {sources['feedback']}, POST /api/tickets {sources['open']})",
               f"- /api/ask throughput: {phase.asks_answered() / phase.elapsed:.1f} answers/s overall, "
               f"{rate(phase):.1f} while the server was up; server / bare encoder: {rate(phase) / bare:.2f}"]
-    failed = sum(1 for c in phase.calls if c.status is None and phase.in_outage(c))
+    failed_in_outage = sum(1 for c in phase.calls if c.status is None and phase.in_outage(c))
     for o in phase.outages:
         lines.append(f"- outage: SIGKILL at {o.killed - phase.started:.1f} s, " + (
             f"healthy again at {o.back - phase.started:.1f} s ({o.back - o.killed:.1f} s down)"
-            if o.back is not None else "never healthy again") + f"; {failed} requests failed during it")
+            if o.back is not None else "never healthy again") + f"; {failed_in_outage} requests failed during it")
     lines += ["", "| window | ask answers/s | requests | no answer | 5xx | ask p95 ms |",
               "|---|---|---|---|---|---|"]
     starts = list(range(0, int(np.ceil(phase.seconds / WINDOW_S)) * WINDOW_S, WINDOW_S))
@@ -710,7 +711,8 @@ def db_report(db: dict[str, Any], settled: tuple[float, int | None]) -> list[str
             f"{db['acked_duplicates']} among the acknowledged",
             f"- tickets in the database: {db['tickets_in_db']}",
             f"- outbox rows: delivered {outbox['delivered']}, pending {outbox['pending']} "
-            f"(attempts below {max_attempts()}), dead-lettered {outbox['dead-lettered']}, stuck {outbox['stuck']}; "
+            f"(attempts below {max_attempts()}), dead-lettered {outbox['dead-lettered']}, "
+            f"stuck {outbox['stuck']}; "
             f"({settled[1]} pending when the load stopped; waited {settled[0]:.1f} s for the dispatcher)",
             f"- PRAGMA quick_check: {'n/a (PostgreSQL)' if db['quick_check'] is None else db['quick_check']}"]
 
@@ -753,7 +755,7 @@ def report(args: argparse.Namespace, settings: Any, bare: tuple[int, float, int]
            load: tuple[float, float]) -> str:
     threads, rate_bare, encodes = bare
     first, main_phase = run.phases[0], run.phases[-1]
-    lines = [f"# craftdesk load test, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC", "",
+    lines = [f"# craftdesk load test, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC", "",
              f"{args.clients} clients × {args.seconds:.0f} s, think {args.think_ms:.0f} ms, "
              f"timeout {args.timeout:.0f} s, kill at {f'{args.kill_at:.0f} s' if args.kill_at else 'never'}; "
              f"{'PostgreSQL' if args.database_url else 'SQLite'}; model {settings.embedding_model} "

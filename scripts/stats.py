@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.runtime import database, run_cli
@@ -72,7 +72,7 @@ def moment(value: str) -> datetime:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"not a date: {value!r} (expected e.g. 2026-11-01 or 2026-11-01T00:00+08:00)") from None
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
 def parse_args() -> argparse.Namespace:
@@ -106,7 +106,7 @@ def table(rows: list[dict[str, Any]], columns: list[tuple[str, str, str]]) -> li
     grid = [[zh for _, zh, _ in columns], [en for _, _, en in columns]]
     grid += [[cell(row[key]) for key, _, _ in columns] for row in rows]
     widths = [max(width(line[i]) for line in grid) for i in range(len(columns))]
-    return ["  " + "  ".join(text + " " * (w - width(text)) for text, w in zip(line, widths)).rstrip()
+    return ["  " + "  ".join(text + " " * (w - width(text)) for text, w in zip(line, widths, strict=True)).rstrip()
             for line in grid]
 
 

@@ -99,11 +99,11 @@ async def test_a_failed_telegram_download_does_not_carry_the_token():
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = site._server.sockets[0].getsockname()[1]
     bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(f"http://127.0.0.1:{port}")))
     try:
         with pytest.raises(PhotoDownloadError) as failed:
-            await download_photo(bot, message(1, photo_id="f1").message)  # type: ignore[arg-type]
+            await download_photo(bot, message(1, photo_id="f1").message)
     finally:
         await bot.session.close()
         await runner.cleanup()

@@ -7,8 +7,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.service.clock import Clock
@@ -50,13 +51,14 @@ async def redeem_bind_code(session: AsyncSession, code: str, telegram_id: int, c
     to another expert before moves to this one."""
     now = clock.now()
     code_hash = token_hash(code)
-    used = await session.execute(
+    # an UPDATE gives a CursorResult (AsyncSession.execute is typed with the plain Result)
+    used = cast("CursorResult[Any]", await session.execute(
         update(TelegramBindCode)
         .where(TelegramBindCode.code_hash == code_hash, TelegramBindCode.used_at.is_(None),
                TelegramBindCode.expires_at > now)
         .values(used_at=now, used_by=telegram_id)
-        .execution_options(synchronize_session=False))
-    if used.rowcount != 1:  # type: ignore[attr-defined]
+        .execution_options(synchronize_session=False)))
+    if used.rowcount != 1:
         await session.rollback()
         raise NotFoundError("the binding link is unknown, used or expired")
     expert_id = await session.scalar(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -12,14 +12,14 @@ class Clock(Protocol):
 
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class FakeClock:
     """A clock that stands still until told to move (for tests)."""
 
     def __init__(self, start: datetime | None = None):
-        self.current = start or datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc)
+        self.current = start or datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 
     def now(self) -> datetime:
         return self.current

@@ -27,7 +27,7 @@ async def open_ticket_counts(session: AsyncSession) -> dict[str, int]:
         .where(Ticket.status.in_(OCCUPYING), Ticket.expert_id.is_not(None))
         .group_by(Ticket.expert_id)
     )
-    return {expert_id: count for expert_id, count in rows.all()}
+    return {expert_id: count for expert_id, count in rows.all() if expert_id is not None}  # none: see WHERE
 
 
 async def experts_with_load(session: AsyncSession) -> list[tuple[Expert, int]]:
@@ -38,7 +38,7 @@ async def experts_with_load(session: AsyncSession) -> list[tuple[Expert, int]]:
 
 
 @functools.cache
-def _availability_query() -> Select[tuple[str, bool, int, int]]:
+def _availability_query() -> Select[str, bool, int, int]:
     """Each expert with the tickets they hold open now, in one statement (built once: the
     statement and its cache key are reused by every ticket opened)."""
     open_tickets = (select(func.count()).select_from(Ticket)

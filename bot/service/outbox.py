@@ -20,9 +20,9 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.service.clock import Clock, SystemClock
@@ -209,7 +209,8 @@ async def retry_dead(session: AsyncSession, event_id: int) -> OutboxEvent:
 
 async def retry_all_dead(session: AsyncSession) -> int:
     """Put every dead letter back in the queue; returns how many."""
-    result = await session.execute(
-        update(OutboxEvent).where(*_DEAD).values(**_REVIVED).execution_options(synchronize_session=False))
+    # an UPDATE gives a CursorResult (AsyncSession.execute is typed with the plain Result)
+    result = cast("CursorResult[Any]", await session.execute(
+        update(OutboxEvent).where(*_DEAD).values(**_REVIVED).execution_options(synchronize_session=False)))
     await session.commit()
     return result.rowcount or 0

@@ -13,16 +13,15 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bot.service.clock import Clock
 from bot.service.labels import record_label
-from bot.service.validation import clean_text
 from bot.service.tickets import get_ticket
+from bot.service.validation import clean_text
 from knowledge.errors import ConflictError
 from knowledge.models import Case, Site, Ticket, TicketMessage
 from knowledge.states import Author, LabelSource
 from retrieval.corpus import case_doc, load_corpus
-from retrieval.holder import IndexHolder
 from retrieval.encoder import Encoder
-from retrieval.index import save_index
-
+from retrieval.holder import IndexHolder
+from retrieval.index import KnowledgeIndex, save_index
 
 MAX_TITLE_CHARS = 300  # the column's width
 MAX_CASE_TEXT_CHARS = 20_000
@@ -89,7 +88,7 @@ class Publisher:
             checksum = (await load_corpus(session)).checksum
             doc = case_doc(case)
 
-            def work():  # type: ignore[no-untyped-def]
+            def work() -> KnowledgeIndex:
                 vector = self.encoder.encode(list(doc.views))
                 updated = current.with_case(doc, vector, checksum)
                 save_index(updated, self.index.index_dir)  # so a restart and other servers see it

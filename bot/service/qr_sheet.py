@@ -164,7 +164,8 @@ def _text(draw: ImageDraw.ImageDraw, text: str, face: ImageFont.FreeTypeFont, ce
           y: int, bold: bool = False) -> tuple[int, int, int, int]:
     stroke = max(1, face.size // 40) if bold else 0
     draw.text((center_x, y), text, font=face, fill=0, anchor="ma", stroke_width=stroke, stroke_fill=0)
-    return draw.textbbox((center_x, y), text, font=face, anchor="ma", stroke_width=stroke)
+    left, top, right, bottom = draw.textbbox((center_x, y), text, font=face, anchor="ma", stroke_width=stroke)
+    return int(left), int(top), int(right), int(bottom)  # whole pixels with a FreeType font
 
 
 def _draw_card(draw: ImageDraw.ImageDraw, card: SiteCard, font: CjkFont,

@@ -13,7 +13,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from statistics import fmean, median
 from typing import Any
 
@@ -85,7 +85,7 @@ class _Report:
         """The totals and the site/region/industry groups a row with site columns falls in."""
         self.names["by_site"][row.site_code] = row.site_name
         keys = (row.site_code, row.region, row.industry)
-        return [self.totals] + [self.groups[dim][key] for dim, key in zip(DIMENSIONS, keys)]
+        return [self.totals] + [self.groups[dim][key] for dim, key in zip(DIMENSIONS, keys, strict=True)]
 
     def add_ticket(self, ticket: Row[Any]) -> None:
         self.names["by_expert"][ticket.expert_id] = ticket.expert_name
@@ -125,7 +125,7 @@ async def compute_stats(
         report.weekly[iso_week(row.asked_at)].add_questions(row.decision, row.solved)
     for ticket in await _tickets(session, since, until):
         report.add_ticket(ticket)
-    window = {name: moment and moment.astimezone(timezone.utc).isoformat()
+    window = {name: moment and moment.astimezone(UTC).isoformat()
               for name, moment in (("since", since), ("until", until))}
     return {"window": window, **report.as_dict(),
             "unanswered": await _unanswered(session, since, until, top_unanswered),

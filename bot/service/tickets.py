@@ -31,8 +31,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bot import texts
 from bot.service.clock import Clock
-from bot.service.labels import record_label
 from bot.service.experts import expert_availability
+from bot.service.labels import record_label
 from bot.service.outbox import ADMIN, WORKER, emit, to_expert
 from bot.service.photos import save_photo
 from bot.service.secrets import new_token, same_secret, token_hash
@@ -41,7 +41,14 @@ from knowledge.db import WriteGate
 from knowledge.errors import AccessDeniedError, ConflictError, InvalidInputError, NotFoundError
 from knowledge.models import Case, Expert, Question, Ticket, TicketMessage, TicketToken
 from knowledge.states import (
-    UNFINISHED, Author, Channel, EventKind, LabelSource, Proposal, TicketStatus, Tier,
+    UNFINISHED,
+    Author,
+    Channel,
+    EventKind,
+    LabelSource,
+    Proposal,
+    TicketStatus,
+    Tier,
 )
 
 MAX_MESSAGE_CHARS = 4000

@@ -10,7 +10,13 @@ Importing the package registers every table on ``Base.metadata`` (Alembic reads 
 
 from knowledge.models.base import Base, UTCDateTime, state_column, utcnow
 from knowledge.models.desk import (
-    DecisionLabel, ExpertToken, OutboxEvent, Question, Ticket, TicketMessage, TicketToken,
+    DecisionLabel,
+    ExpertToken,
+    OutboxEvent,
+    Question,
+    Ticket,
+    TicketMessage,
+    TicketToken,
 )
 from knowledge.models.kb import Case, Expert, Site
 from knowledge.models.telegram import TelegramBindCode, TelegramChat, TelegramDelivery, TelegramMessage

@@ -12,7 +12,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from knowledge.models.base import Base, UTCDateTime, state_column, utcnow
 from knowledge.states import (
-    Author, Channel, Decision, EventKind, LabelSource, Proposal, TicketStatus, Tier,
+    Author,
+    Channel,
+    Decision,
+    EventKind,
+    LabelSource,
+    Proposal,
+    TicketStatus,
+    Tier,
 )
 
 

@@ -11,6 +11,8 @@ from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, T
 from sqlalchemy.orm import Mapped, mapped_column
 
 from knowledge.models.base import Base, UTCDateTime, utcnow
+
+
 class Expert(Base):
     __tablename__ = "experts"
 

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ MARKER_FILE = "craftdesk_conversion.json"
 CONVERSION_FORMAT = 1
 
 
-def read_marker(folder: Path) -> dict | None:
+def read_marker(folder: Path) -> dict[str, Any] | None:
     """Return the completion marker of a converted folder, or None if absent/broken."""
     try:
         marker = json.loads((Path(folder) / MARKER_FILE).read_text(encoding="utf-8"))
@@ -42,7 +43,7 @@ def is_complete(folder: Path, kind: str, required: tuple[str, ...] = ()) -> bool
     )
 
 
-def write_marker(folder: Path, kind: str, **extra) -> None:
+def write_marker(folder: Path, kind: str, **extra: Any) -> None:
     marker = {"format": CONVERSION_FORMAT, "kind": kind, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), **extra}
     (folder / MARKER_FILE).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 

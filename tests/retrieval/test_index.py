@@ -11,7 +11,11 @@ import pytest
 from knowledge.errors import IndexUnavailableError
 from retrieval.corpus import CaseDoc, Corpus, ExpertDoc
 from retrieval.index import (
-    build_index, current_version, load_index, save_index, vector_index,
+    build_index,
+    current_version,
+    load_index,
+    save_index,
+    vector_index,
 )
 
 

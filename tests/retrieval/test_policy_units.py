@@ -9,7 +9,7 @@ encoder that returns unit vectors.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -86,7 +86,7 @@ def index() -> KnowledgeIndex:
     case_vectors = eye[: len(corpus.cases), None, :]
     expert_vectors = (eye[[0, 2, 4]] + eye[[1, 3, 5]]) / np.float32(math.sqrt(2))
     manifest = Manifest(FORMAT, new_version(corpus.checksum), MODEL_ID, DIM, len(corpus.cases),
-                        len(corpus.experts), corpus.checksum, datetime.now(timezone.utc).isoformat())
+                        len(corpus.experts), corpus.checksum, datetime.now(UTC).isoformat())
     return KnowledgeIndex(manifest, corpus.cases, case_vectors, corpus.experts, expert_vectors)
 
 
@@ -200,7 +200,7 @@ def test_cases_come_back_best_first_and_at_most_max_suggestions(index):
     assert outcome.decision == "suggest"  # decided on the best case, not the first fused one
     top = outcome.cases[0]
     assert top.dense == exam.dense[1]
-    assert top.features == dict(zip(SUGGEST_FEATURES, exam.suggest_rows[1].tolist()))
+    assert top.features == dict(zip(SUGGEST_FEATURES, exam.suggest_rows[1].tolist(), strict=True))
     two = retriever(max_suggestions=2).decide(index, exam)
     assert [h.case.id for h in two.cases] == ["K002", "K006"]
     assert retriever(max_suggestions=20).decide(index, exam).cases[-1].case.id == "K005"

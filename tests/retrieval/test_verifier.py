@@ -17,8 +17,15 @@ import pytest
 from knowledge.errors import IndexUnavailableError
 from retrieval.corpus import CaseDoc
 from retrieval.verifier import (
-    MANIFEST_FILE, MODEL_FILE, NEVER, TOKENIZER_FILE, VerifierManifest, case_text, installed_version,
-    load_verifier, save_verifier,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    NEVER,
+    TOKENIZER_FILE,
+    VerifierManifest,
+    case_text,
+    installed_version,
+    load_verifier,
+    save_verifier,
 )
 from retrieval.verifier_data import LabelledPair, grouped_split, read_cases
 from retrieval.verifier_evaluation import auc, fewest_answering_pairs, judge
@@ -181,14 +188,14 @@ def test_split_keeps_each_question_on_one_side_and_thresholds_hold_the_lower_bou
 
 
 async def test_stored_labels_keep_declined_cases_and_the_experts_word(sessions):
-    from datetime import datetime, timezone
+    from datetime import UTC, datetime
 
     from bot.service.labels import record_label
     from knowledge.models import Question
     from knowledge.states import LabelSource
     from retrieval.verifier_data import stored_pairs
 
-    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
     async with sessions() as session:
         session.add_all([Question(id="q1", text="车床报SV0401 ", decision="confirm"),
                          Question(id="q2", text="主轴不转", decision="route")])
@@ -200,9 +207,9 @@ async def test_stored_labels_keep_declined_cases_and_the_experts_word(sessions):
         await session.commit()
         pairs = await stored_pairs(session)
     assert sorted(pairs, key=lambda p: (p.question, p.case_id)) == [
-        LabelledPair("主轴不转", "K003", True, WORKER),
-        LabelledPair("车床报SV0401", "K001", False, EXPERT),
-        LabelledPair("车床报SV0401", "K002", False, WORKER),
+        LabelledPair("主轴不转", "K003", True, LabelSource.WORKER),
+        LabelledPair("车床报SV0401", "K001", False, LabelSource.EXPERT),
+        LabelledPair("车床报SV0401", "K002", False, LabelSource.WORKER),
     ]
 
 

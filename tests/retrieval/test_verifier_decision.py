@@ -15,9 +15,14 @@ from retrieval.decision import Calibration
 from retrieval.evaluation import load_queries
 from retrieval.index import KnowledgeIndex, build_index
 from retrieval.policy import RetrievalSettings
-from retrieval.search import Retriever
+from retrieval.search import Examination, Outcome, Retriever
 from retrieval.verifier import (
-    MANIFEST_FILE, MODEL_FILE, NEVER, TOKENIZER_FILE, Verifier, load_verifier,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    NEVER,
+    TOKENIZER_FILE,
+    Verifier,
+    load_verifier,
 )
 from retrieval.verifier_data import read_cases
 from tests.conftest import DEMO_DIR, REPO
@@ -62,9 +67,9 @@ def test_the_verifier_reads_the_policys_top_candidates_and_only_they_can_be_deci
 
     read = ~np.isnan(exam.verified)
     assert len(exam.verified) == len(exam.cases) > 2 and read.sum() == 2
-    assert {c.id for c, r in zip(exam.cases, read) if r} == set(policy_order[:2])
+    assert {c.id for c, r in zip(exam.cases, read, strict=True) if r} == set(policy_order[:2])
     outcome = checking.decide(index, exam)
-    by_id = {c.id: p for c, p in zip(exam.cases, exam.verified)}
+    by_id = {c.id: p for c, p in zip(exam.cases, exam.verified, strict=True)}
     assert [h.score for h in outcome.cases[:2]] == sorted((by_id[i] for i in policy_order[:2]), reverse=True)
     assert outcome.suggest_probability == outcome.cases[0].score == np.nanmax(exam.verified)
     # the unread candidates follow in the policy's order, with nothing to stand on
@@ -85,7 +90,7 @@ def test_the_verifier_decides_where_the_policy_would_decide_otherwise(
     p_held_back = float(np.nanmax(held_back_exam.verified))
     p_suggested = float(np.nanmax(suggested_exam.verified))
 
-    def decided(exam, suggest: float, confirm: float, name: str):  # type: ignore[no-untyped-def]
+    def decided(exam: Examination, suggest: float, confirm: float, name: str) -> Outcome:
         verifier = with_thresholds(trained_verifier.folder, tmp_path / name, suggest, confirm)
         return Retriever(encoder, policy.calibration, RetrievalSettings(), verifier).decide(index, exam)
 

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.service.clock import FakeClock
 from bot.service.outbox import (
-    DeliveryDeferred, Notification, OutboxDispatcher, dead_letters, retry_all_dead, retry_dead,
+    DeliveryDeferred,
+    Notification,
+    OutboxDispatcher,
+    dead_letters,
+    retry_all_dead,
+    retry_dead,
 )
 from bot.service.stats import compute_stats
 from knowledge.errors import ConflictError, NotFoundError
@@ -68,7 +74,7 @@ async def test_failures_back_off_exponentially(sessions: Sessions, clock: FakeCl
     for _ in range(200):  # a pass a second, as ``run`` does
         await outbox.deliver_pending()
         clock.advance(seconds=1)
-    waits = [(b - a).total_seconds() for (_, a), (_, b) in zip(channel.calls, channel.calls[1:])]
+    waits = [(b - a).total_seconds() for (_, a), (_, b) in pairwise(channel.calls)]
     assert channel.calls[0][1] == start
     assert waits == [2, 4, 8, 16, 32, 64]  # never tried before it was due
     event = await row(sessions, eid)

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,9 +19,9 @@ from knowledge.errors import InvalidInputError
 from knowledge.models import Expert, Question, Site, Ticket
 from tests.conftest import REPO
 
-SINCE = datetime(2026, 11, 16, tzinfo=timezone.utc)  # Monday of ISO week 47
-UNTIL = datetime(2026, 11, 30, tzinfo=timezone.utc)  # Monday of ISO week 49 (excluded)
-W47, W48 = SINCE, datetime(2026, 11, 23, tzinfo=timezone.utc)
+SINCE = datetime(2026, 11, 16, tzinfo=UTC)  # Monday of ISO week 47
+UNTIL = datetime(2026, 11, 30, tzinfo=UTC)  # Monday of ISO week 49 (excluded)
+W47, W48 = SINCE, datetime(2026, 11, 23, tzinfo=UTC)
 STUCK = "变频器 报警 E07"
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.service.clock import FakeClock
-from bot.service.outbox import OutboxDispatcher
+from bot.service.outbox import Notification, OutboxDispatcher
 from bot.service.tickets import TicketService
 from knowledge.errors import AccessDeniedError, ConflictError, InvalidInputError, NotFoundError
 from knowledge.models import OutboxEvent, Question, Ticket
@@ -207,7 +207,7 @@ class FlakyNotifier:
         self.broken = True
         self.seen: dict[int, str] = {}
 
-    async def deliver(self, event) -> None:  # type: ignore[no-untyped-def]
+    async def deliver(self, event: Notification) -> None:
         if self.broken:
             raise ConnectionError("channel down")
         self.seen.setdefault(event.id, event.kind)

@@ -16,10 +16,11 @@ import uvicorn
 from bot.app import create_app
 from bot.context import AppContext, open_context
 from bot.settings import Settings
+from retrieval.encoder import Encoder
 
 
 class _ServerThread(threading.Thread):
-    def __init__(self, settings: Settings, encoder: object, port: int):
+    def __init__(self, settings: Settings, encoder: Encoder | None, port: int):
         super().__init__(name="live-server", daemon=True)
         self.settings, self.encoder, self.port = settings, encoder, port
         self.server: uvicorn.Server | None = None
@@ -36,7 +37,7 @@ class _ServerThread(threading.Thread):
             self.ready.set()
 
     async def _serve(self) -> None:
-        async with open_context(self.settings, encoder=self.encoder) as context:  # type: ignore[arg-type]
+        async with open_context(self.settings, encoder=self.encoder) as context:
             self.context = context
             config = uvicorn.Config(create_app(self.settings, context), host="127.0.0.1", port=self.port,
                                     log_config=None, access_log=False, ws="none", lifespan="on")
@@ -49,7 +50,7 @@ class _ServerThread(threading.Thread):
 
 
 @contextmanager
-def live_server(settings: Settings, encoder: object, port: int) -> Iterator[AppContext]:
+def live_server(settings: Settings, encoder: Encoder | None, port: int) -> Iterator[AppContext]:
     """Serve ``settings`` (whose public_url should be this port's address) until the block ends."""
     thread = _ServerThread(settings, encoder, port)
     thread.start()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # tests must never reach the HF hub
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -13,7 +14,11 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 import numpy as np
 
 from retrieval.corpus import CaseDoc
+from retrieval.encoder import Encoder
 from retrieval.verifier_data import LabelledPair
+
+if TYPE_CHECKING:
+    from retrieval.verifier_training import FittedVerifier
 
 
 def edited(question: str, rng: np.random.Generator) -> str:
@@ -36,12 +41,12 @@ def synthetic_pairs(cases: list[CaseDoc], seed: int, per_case: int) -> list[Labe
     return pairs
 
 
-def train_small_verifier(cases: list[CaseDoc], encoder, model_cache: Path,  # type: ignore[no-untyped-def]
-                         folder: Path):
+def train_small_verifier(cases: list[CaseDoc], encoder: Encoder, model_cache: Path,
+                         folder: Path) -> FittedVerifier:
     """24 steps of 16 pairs of 64 tokens (about 45 s on 2 idle cores). At the script's rate
     (5e-5) 24 steps leave the logits too close together for the int8 check; 2e-4 gets there.
     The torch model is dropped once the export is checked: a test run need not hold it."""
-    from retrieval.verifier_training import TrainingConfig, fit_verifier
+    from retrieval.verifier_training import TrainingConfig, fit_verifier  # torch: imported on use
 
     vectors = encoder.encode([c.search_text for c in cases])
     config = TrainingConfig(max_steps=24, max_length=64, learning_rate=2e-4)

@@ -7,7 +7,7 @@ Revises: 0003
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from alembic import op
@@ -37,7 +37,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_ticket_tokens_ticket_id'), ['ticket_id'], unique=False)
 
     # tokens issued before expiry existed stay valid for a while, then need re-issuing
-    valid_until = datetime.now(timezone.utc) + EXISTING_EXPERT_TOKENS_VALID
+    valid_until = datetime.now(UTC) + EXISTING_EXPERT_TOKENS_VALID
     with op.batch_alter_table('expert_tokens', schema=None) as batch_op:
         batch_op.add_column(sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True))
     op.execute(sa.table('expert_tokens', sa.column('expires_at', sa.DateTime(timezone=True)))
@@ -57,7 +57,7 @@ def upgrade() -> None:
                       sa.column('dead_at', sa.DateTime(timezone=True)),
                       sa.column('last_error', sa.String(500)))
     op.execute(outbox.update().where(outbox.c.delivered_at.is_(None), outbox.c.attempts >= OLD_GIVE_UP)
-               .values(dead_at=datetime.now(timezone.utc),
+               .values(dead_at=datetime.now(UTC),
                        last_error='given up before dead letters existed (20 failed tries)'))
 
 
