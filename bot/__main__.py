@@ -34,7 +34,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         prog="python -m bot",
         description="Serve craftdesk (web chat, API, consoles; the Telegram bot when "
-                    "CRAFTDESK_BOT_TOKEN is set).",
+        "CRAFTDESK_BOT_TOKEN is set).",
         epilog="example: CRAFTDESK_BOT_TOKEN=123:abc python -m bot --host 127.0.0.1 --port 8000",
     )
     parser.add_argument("--host", default="127.0.0.1")

@@ -27,13 +27,13 @@ def resolve_admin_token(settings: Settings) -> SecretStr:
         return settings.admin_token
     path = admin_token_path(settings)
     if not path.exists() and _create(path, secrets.token_urlsafe(32)):
-        log.warning("no CRAFTDESK_ADMIN_TOKEN set: a generated admin token is in %s",
-                    path.resolve())
+        log.warning("no CRAFTDESK_ADMIN_TOKEN set: a generated admin token is in %s", path.resolve())
     token = path.read_text(encoding="utf-8").strip()
     if token == PLACEHOLDER_ADMIN_TOKEN or len(token) < MIN_ADMIN_TOKEN_LENGTH:
         raise InvalidInputError(
             f"{path}: the admin token must be at least {MIN_ADMIN_TOKEN_LENGTH} characters and "
-            f"not the placeholder; delete the file to have a new one generated")
+            f"not the placeholder; delete the file to have a new one generated"
+        )
     return SecretStr(token)
 
 
@@ -44,8 +44,9 @@ def _create(path: Path, token: str) -> bool:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
     try:
-        with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w",
-                       encoding="utf-8") as file:
+        with os.fdopen(
+            os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8"
+        ) as file:
             file.write(token + "\n")
             file.flush()
             os.fsync(file.fileno())

@@ -10,10 +10,10 @@ from fastapi import FastAPI
 
 from bot.context import AppContext, open_context
 from bot.settings import Settings
+from bot.telegram import webhook
 from bot.web import pages
 from bot.web.edge import EdgeMiddleware
 from bot.web.errors import install_error_handlers
-from bot.telegram import webhook
 from bot.web.routes import admin, ask, expert, health, telegram_admin, tickets
 
 

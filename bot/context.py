@@ -7,16 +7,17 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.admin_token import resolve_admin_token
+from bot.limits import TokenBucket, make_limits
 from bot.runtime import database
 from bot.service.ask import AskService
 from bot.service.clock import Clock, SystemClock
@@ -26,7 +27,6 @@ from bot.service.reindex import Reindexer
 from bot.service.tickets import TicketPolicy, TicketService
 from bot.settings import Settings
 from bot.telegram.services import BotServices
-from bot.limits import TokenBucket, make_limits
 from knowledge.db import WriteGate
 from knowledge.errors import IndexUnavailableError
 from knowledge.interchange import import_dir
@@ -38,7 +38,8 @@ from retrieval.holder import REBUILD_HINT, IndexHolder
 from retrieval.index import current_version, outdated
 from retrieval.rebuild import log_progress, rebuild_index
 from retrieval.search import Retriever
-from retrieval.verifier import DIRNAME as VERIFIER_DIRNAME, Verifier, load_verifier
+from retrieval.verifier import DIRNAME as VERIFIER_DIRNAME
+from retrieval.verifier import Verifier, load_verifier
 
 if TYPE_CHECKING:  # aiogram is imported only when a bot token is set (it is slow to import)
     from bot.telegram.channel import TelegramChannel
@@ -68,10 +69,15 @@ class AppContext:
 
 def bot_services(context: AppContext) -> BotServices:
     """What the Telegram handlers use, from the context (its own flood bucket per call)."""
-    return BotServices(ask=context.ask, tickets=context.tickets, reindexer=context.reindexer,
-                       clock=context.clock, sessions=context.sessions,
-                       bot_settings=context.settings.telegram,
-                       flood=TokenBucket(context.settings.telegram.flood_per_minute))
+    return BotServices(
+        ask=context.ask,
+        tickets=context.tickets,
+        reindexer=context.reindexer,
+        clock=context.clock,
+        sessions=context.sessions,
+        bot_settings=context.settings.telegram,
+        flood=TokenBucket(context.settings.telegram.flood_per_minute),
+    )
 
 
 async def import_demo_if_empty(sessions: async_sessionmaker[AsyncSession]) -> bool:
@@ -86,19 +92,26 @@ async def import_demo_if_empty(sessions: async_sessionmaker[AsyncSession]) -> bo
 
 
 def make_encoder(settings: Settings) -> Encoder:
-    return load_encoder(settings.embedding_model, settings.model_cache_dir,
-                        backend=settings.embedding_backend, threads=settings.encoder_threads)
+    return load_encoder(
+        settings.embedding_model,
+        settings.model_cache_dir,
+        backend=settings.embedding_backend,
+        threads=settings.encoder_threads,
+    )
 
 
-async def prepare_index(settings: Settings, sessions: async_sessionmaker[AsyncSession],
-                        encoder: Encoder) -> IndexHolder:
+async def prepare_index(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], encoder: Encoder
+) -> IndexHolder:
     """Build the index when none exists; otherwise load it. A broken one leaves the service
     degraded (every question routed) with the way to fix it in the log."""
     holder = IndexHolder(settings.index_dir, encoder.model_id)
     stale = outdated(settings.index_dir, encoder.model_id)
     if current_version(settings.index_dir) is None or stale:
-        log.info("building the search index before serving: %s",
-                 f"the index on disk is outdated: {stale}" if stale else "no index yet")
+        log.info(
+            "building the search index before serving: %s",
+            f"the index on disk is outdated: {stale}" if stale else "no index yet",
+        )
         holder.swap(await rebuild_index(sessions, encoder, settings.index_dir, log_progress()))
         return holder
     if await asyncio.to_thread(holder.load) and holder.current is not None:
@@ -118,21 +131,30 @@ def open_verifier(settings: Settings) -> Verifier | None:
     try:
         verifier = load_verifier(path)
     except IndexUnavailableError as exc:
-        log.error("use_verifier is on but no usable verifier: the policy decides; install one "
-                  "with scripts/train_verifier.py --install",
-                  extra={"path": str(path), "error": str(exc)})
+        log.error(
+            "use_verifier is on but no usable verifier: the policy decides; install one "
+            "with scripts/train_verifier.py --install",
+            extra={"path": str(path), "error": str(exc)},
+        )
         return None
-    log.info("verifier decides suggest and confirm",
-             extra={"version": verifier.version, "suggest_threshold": verifier.suggest_threshold,
-                    "confirm_threshold": verifier.confirm_threshold,
-                    "candidates": settings.retrieval.verifier_candidates})
+    log.info(
+        "verifier decides suggest and confirm",
+        extra={
+            "version": verifier.version,
+            "suggest_threshold": verifier.suggest_threshold,
+            "confirm_threshold": verifier.confirm_threshold,
+            "candidates": settings.retrieval.verifier_candidates,
+        },
+    )
     return verifier
 
 
 def ticket_policy(settings: Settings) -> TicketPolicy:
-    return TicketPolicy(silence=timedelta(minutes=settings.tickets.silence_minutes),
-                        answer_timeout=timedelta(minutes=settings.tickets.answer_timeout_minutes),
-                        city_region=settings.tickets.city_region)
+    return TicketPolicy(
+        silence=timedelta(minutes=settings.tickets.silence_minutes),
+        answer_timeout=timedelta(minutes=settings.tickets.answer_timeout_minutes),
+        city_region=settings.tickets.city_region,
+    )
 
 
 async def _every(seconds: float, work: Callable[[], Awaitable[object]], what: str) -> None:
@@ -144,7 +166,7 @@ async def _every(seconds: float, work: Callable[[], Awaitable[object]], what: st
             log.exception("%s failed", what)
 
 
-async def reassign_silent(context: "AppContext") -> int:
+async def reassign_silent(context: AppContext) -> int:
     async with context.sessions() as session:
         moved = await context.tickets.reassign_silent(session)
     if moved:
@@ -153,8 +175,12 @@ async def reassign_silent(context: "AppContext") -> int:
 
 
 @asynccontextmanager
-async def open_context(settings: Settings, encoder: Encoder | None = None, clock: Clock | None = None,
-                       notifiers: Sequence[Notifier] = ()) -> AsyncIterator[AppContext]:
+async def open_context(
+    settings: Settings,
+    encoder: Encoder | None = None,
+    clock: Clock | None = None,
+    notifiers: Sequence[Notifier] = (),
+) -> AsyncIterator[AppContext]:
     """Open everything; ``encoder`` may be passed in (tests share one across contexts), and
     ``clock`` (a fake one in tests). ``notifiers`` are the channel adapters of the outbox;
     with a bot token set, the Telegram channel is started too and its notifier added."""
@@ -168,9 +194,10 @@ async def open_context(settings: Settings, encoder: Encoder | None = None, clock
         holder = await prepare_index(settings, sessions, encoder)
         calibration = Calibration.load()
         if calibration.model_id != encoder.model_id:
-            log.warning("decision policy was calibrated for another model; "
-                        "run scripts/evaluate.py --calibrate",
-                        extra={"calibrated_for": calibration.model_id, "model": encoder.model_id})
+            log.warning(
+                "decision policy was calibrated for another model; run scripts/evaluate.py --calibrate",
+                extra={"calibrated_for": calibration.model_id, "model": encoder.model_id},
+            )
         verifier = await asyncio.to_thread(open_verifier, settings)
         retriever = await asyncio.to_thread(Retriever, encoder, calibration, settings.retrieval, verifier)
         clock = clock or SystemClock()
@@ -183,8 +210,13 @@ async def open_context(settings: Settings, encoder: Encoder | None = None, clock
         gate = WriteGate(engine)
         tickets = TicketService(clock, ticket_policy(settings), settings.uploads_dir, gate)
         context = AppContext(
-            settings=settings, engine=engine, sessions=sessions, clock=clock, encoder=encoder,
-            index=holder, retriever=retriever,
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            clock=clock,
+            encoder=encoder,
+            index=holder,
+            retriever=retriever,
             ask=AskService(retriever, holder, tickets, gate),
             tickets=tickets,
             publisher=Publisher(encoder, holder, clock),
@@ -195,8 +227,9 @@ async def open_context(settings: Settings, encoder: Encoder | None = None, clock
         )
         background = [
             asyncio.create_task(holder.follow(settings.index_poll_seconds)),
-            asyncio.create_task(_every(settings.tickets.sweep_seconds,
-                                       lambda: reassign_silent(context), "silence sweep")),
+            asyncio.create_task(
+                _every(settings.tickets.sweep_seconds, lambda: reassign_silent(context), "silence sweep")
+            ),
             asyncio.create_task(context.outbox.run()),
         ]
         if telegram is not None:

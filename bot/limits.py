@@ -15,8 +15,9 @@ class TokenBucket:
     """Tokens per key, refilled continuously. Past ``max_clients`` keys the least recently
     used one is forgotten (forgetting only lets a quiet client start afresh)."""
 
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic,
-                 max_clients: int = 100_000):
+    def __init__(
+        self, per_minute: int, clock: Callable[[], float] = time.monotonic, max_clients: int = 100_000
+    ):
         self.capacity = float(per_minute)
         self.rate = per_minute / 60.0
         self.clock = clock
@@ -48,7 +49,8 @@ def make_limits(settings: RateLimitSettings) -> dict[str, TokenBucket]:
     """The buckets of one process, by name: ``ask``, ``tickets``, ``messages`` per client,
     ``<name>_address`` per address, ``ask_site`` per site, ``auth_failures`` per address."""
     per_minute = {
-        "ask": settings.ask_per_minute, "tickets": settings.tickets_per_minute,
+        "ask": settings.ask_per_minute,
+        "tickets": settings.tickets_per_minute,
         "messages": settings.messages_per_minute,
         "ask_address": settings.ask_per_address_per_minute,
         "tickets_address": settings.tickets_per_address_per_minute,

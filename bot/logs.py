@@ -38,8 +38,9 @@ def field(value: object) -> str:
 class KeyValueFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         base = f"{self.formatTime(record)} {record.levelname} {record.name}: {escape(record.getMessage())}"
-        pairs = " ".join(f"{escape(key)}={field(value)}" for key, value in vars(record).items()
-                         if key not in _STANDARD)
+        pairs = " ".join(
+            f"{escape(key)}={field(value)}" for key, value in vars(record).items() if key not in _STANDARD
+        )
         text = f"{base} {pairs}" if pairs else base
         if record.exc_info:
             # the formatter's own multi-line output, kept readable; only tokens are masked

@@ -61,8 +61,9 @@ async def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     return _context(request).sessions
 
 
-async def get_session(sessions: Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)],
-                      ) -> AsyncIterator[AsyncSession]:
+async def get_session(
+    sessions: Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)],
+) -> AsyncIterator[AsyncSession]:
     async with sessions() as session:
         yield session
 

@@ -41,10 +41,12 @@ class RateLimitSettings(BaseModel):
     messages_per_address_per_minute: int = Field(450, ge=1)
     ask_per_site_per_minute: int = Field(600, ge=1, description="questions and tickets naming a site")
     auth_failures_per_minute: int = Field(
-        10, ge=1, description="wrong admin/expert bearer tokens per address; then 429")
+        10, ge=1, description="wrong admin/expert bearer tokens per address; then 429"
+    )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="addresses/networks of reverse proxies whose X-Forwarded-For is believed")
+        description="addresses/networks of reverse proxies whose X-Forwarded-For is believed",
+    )
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -67,8 +69,11 @@ class RateLimitSettings(BaseModel):
     def lifted_environment(cls) -> dict[str, str]:
         """Environment lifting every budget of the anonymous calls, for a scratch server that a
         benchmark or load test drives from one address (the wrong-token throttle stays)."""
-        return {f"CRAFTDESK_RATE_LIMIT__{name.upper()}": "1000000" for name in cls.model_fields
-                if name.endswith("per_minute") and not name.startswith("auth")}
+        return {
+            f"CRAFTDESK_RATE_LIMIT__{name.upper()}": "1000000"
+            for name in cls.model_fields
+            if name.endswith("per_minute") and not name.startswith("auth")
+        }
 
 
 class TelegramSettings(BaseModel):
@@ -80,9 +85,12 @@ class TelegramSettings(BaseModel):
     bot_username: str | None = Field(None, description="for links; default: asked with getMe")
     webhook_url: str | None = Field(None, description="public https address of /telegram/webhook")
     webhook_secret: SecretStr | None = Field(
-        None, description="X-Telegram-Bot-Api-Secret-Token; default: derived from the bot token")
+        None, description="X-Telegram-Bot-Api-Secret-Token; default: derived from the bot token"
+    )
     api_base: str = Field("https://api.telegram.org", description="another Bot API server")
-    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list, description="Telegram ids with /stats, /reindex")
+    admin_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, description="Telegram ids with /stats, /reindex"
+    )
     flood_per_minute: int = Field(20, ge=1, description="messages per user and minute")
     bind_code_minutes: float = Field(24 * 60, gt=0, description="how long an expert binding link works")
 
@@ -119,9 +127,7 @@ class TelegramSettings(BaseModel):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="CRAFTDESK_", env_nested_delimiter="__", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="CRAFTDESK_", env_nested_delimiter="__", extra="ignore")
 
     env: Literal["development", "test", "production"] = "development"
     data_dir: Path = Path("var")
@@ -129,7 +135,8 @@ class Settings(BaseSettings):
         None, description="SQLAlchemy async URL; default: SQLite file in the data dir"
     )
     admin_token: SecretStr | None = Field(
-        None, description="admin API bearer token; default: generated into <data dir>/admin-token")
+        None, description="admin API bearer token; default: generated into <data dir>/admin-token"
+    )
     public_url: str = "http://127.0.0.1:8000"
     model_cache: Path | None = Field(
         None, description="where converted models are kept; default: <data dir>/models"
@@ -140,9 +147,11 @@ class Settings(BaseSettings):
     import_demo_when_empty: bool = True
     expert_token_days: float = Field(180, gt=0, description="how long an expert's login link works")
     max_in_flight_requests: int = Field(
-        32, ge=1, description="requests worked on at once; more wait their turn in arrival order")
+        32, ge=1, description="requests worked on at once; more wait their turn in arrival order"
+    )
     index_poll_seconds: float = Field(
-        2.0, gt=0, description="how often a server looks for an index another process built")
+        2.0, gt=0, description="how often a server looks for an index another process built"
+    )
     log_level: str = "INFO"
     retrieval: RetrievalSettings = RetrievalSettings()
     tickets: TicketSettings = TicketSettings()
@@ -157,8 +166,11 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _fold_flat_telegram_names(self) -> Settings:
         given = self.telegram.model_fields_set
-        flat = {"bot_token": self.bot_token, "webhook_url": self.webhook_url,
-                "api_base": self.telegram_api_base}
+        flat = {
+            "bot_token": self.bot_token,
+            "webhook_url": self.webhook_url,
+            "api_base": self.telegram_api_base,
+        }
         update = {name: value for name, value in flat.items() if value is not None and name not in given}
         if update:
             self.telegram = self.telegram.model_copy(update=update)
@@ -167,12 +179,15 @@ class Settings(BaseSettings):
     @field_validator("admin_token")
     @classmethod
     def _refuse_weak_admin_token(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and (value.get_secret_value() == PLACEHOLDER_ADMIN_TOKEN
-                                  or len(value.get_secret_value()) < MIN_ADMIN_TOKEN_LENGTH):
+        if value is not None and (
+            value.get_secret_value() == PLACEHOLDER_ADMIN_TOKEN
+            or len(value.get_secret_value()) < MIN_ADMIN_TOKEN_LENGTH
+        ):
             raise ValueError(
                 f"the admin token must be a secret of at least {MIN_ADMIN_TOKEN_LENGTH} "
                 f"characters, not the placeholder; leave CRAFTDESK_ADMIN_TOKEN unset to have one "
-                f"generated in <data dir>/admin-token")
+                f"generated in <data dir>/admin-token"
+            )
         return value
 
     @model_validator(mode="after")

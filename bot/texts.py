@@ -3,10 +3,18 @@
 from knowledge.states import TicketStatus
 
 # A ticket's state as each side reads it, the same in Telegram and on the web pages.
-WORKER_STATUS = {TicketStatus.OPEN: "等待师傅接单", TicketStatus.ASSIGNED: "师傅处理中",
-                 TicketStatus.ANSWERED: "师傅已回复", TicketStatus.CLOSED: "已结束"}
-EXPERT_STATUS = {TicketStatus.OPEN: "待认领", TicketStatus.ASSIGNED: "待解答",
-                 TicketStatus.ANSWERED: "已解答", TicketStatus.CLOSED: "已结束"}
+WORKER_STATUS = {
+    TicketStatus.OPEN: "等待师傅接单",
+    TicketStatus.ASSIGNED: "师傅处理中",
+    TicketStatus.ANSWERED: "师傅已回复",
+    TicketStatus.CLOSED: "已结束",
+}
+EXPERT_STATUS = {
+    TicketStatus.OPEN: "待认领",
+    TicketStatus.ASSIGNED: "待解答",
+    TicketStatus.ANSWERED: "已解答",
+    TicketStatus.CLOSED: "已结束",
+}
 
 REJECT_REPLY = (
     "这里专门解答生产一线的技术问题。工资、请假、会费、福利、评选等事务，"
@@ -14,9 +22,7 @@ REJECT_REPLY = (
 )
 SUGGEST_REPLY = "找到了相似的已解决案例，请看是否解决了您的问题。"
 ROUTE_REPLY = "暂时没有找到能直接解决的案例，已转给劳模工匠师傅，师傅回复后会通知您。"
-CONFIRM_REPLY = (
-    "可能是这个案例，已请师傅确认。师傅确认前请谨慎照做；如果已经按它解决了，请点「解决了」。"
-)
+CONFIRM_REPLY = "可能是这个案例，已请师傅确认。师傅确认前请谨慎照做；如果已经按它解决了，请点「解决了」。"
 # the expert's one-tap confirmation, as the message the worker receives
 CASE_CONFIRMED = "师傅确认：可以按这个案例处理。\n【{title}】\n{answer}"
 DEGRADED_REPLY = "知识库正在维护，您的问题将直接转给师傅解答。"
@@ -30,9 +36,7 @@ TG_WELCOME = (
     "/my 查看我的工单"
 )
 TG_WELCOME_SITE = "已记住您所在的车间：<b>{site}</b>。\n\n" + TG_WELCOME
-TG_UNKNOWN_SITE = (
-    "没有找到这个二维码对应的车间（可能已经停用）。不要紧，您仍然可以直接发问题给我。"
-)
+TG_UNKNOWN_SITE = "没有找到这个二维码对应的车间（可能已经停用）。不要紧，您仍然可以直接发问题给我。"
 TG_SUGGESTION = "<b>{title}</b>\n{answer}"
 TG_BTN_SOLVED = "解决了"
 TG_BTN_NOT_SOLVED = "没解决，找师傅"

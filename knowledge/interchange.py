@@ -171,7 +171,9 @@ def parse_file(path: Path, kind: Kind[R]) -> tuple[list[tuple[int, R]], list[For
         if key in first_line_of:
             problems.append(
                 FormatProblem(
-                    kind.file, number, kind.key,
+                    kind.file,
+                    number,
+                    kind.key,
                     f"duplicate {kind.key} {key!r} (first on line {first_line_of[key]})",
                 )
             )
@@ -181,9 +183,7 @@ def parse_file(path: Path, kind: Kind[R]) -> tuple[list[tuple[int, R]], list[For
     return records, problems
 
 
-async def import_dir(
-    session: AsyncSession, folder: Path, progress: Progress | None = None
-) -> ImportReport:
+async def import_dir(session: AsyncSession, folder: Path, progress: Progress | None = None) -> ImportReport:
     """Validate every interchange file in ``folder``, then upsert all in one transaction."""
     present = [kind for kind in KINDS if (folder / kind.file).is_file()]
     if not present:

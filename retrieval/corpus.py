@@ -62,15 +62,26 @@ class ExpertDoc:
 
 def case_doc(row: Case) -> CaseDoc:
     return CaseDoc(
-        id=row.id, title=row.title, question=row.question, answer=row.answer,
-        industry=row.industry, expert_id=row.expert_id, tags=tuple(row.tags or ()),
+        id=row.id,
+        title=row.title,
+        question=row.question,
+        answer=row.answer,
+        industry=row.industry,
+        expert_id=row.expert_id,
+        tags=tuple(row.tags or ()),
     )
 
 
 def expert_doc(row: Expert) -> ExpertDoc:
     return ExpertDoc(
-        id=row.id, name=row.name, title=row.title, org=row.org, region=row.region,
-        industries=tuple(row.industries or ()), skills=tuple(row.skills or ()), bio=row.bio,
+        id=row.id,
+        name=row.name,
+        title=row.title,
+        org=row.org,
+        region=row.region,
+        industries=tuple(row.industries or ()),
+        skills=tuple(row.skills or ()),
+        bio=row.bio,
     )
 
 
@@ -84,7 +95,8 @@ class Corpus:
         """Changes whenever anything the index is built from changes."""
         payload = json.dumps(
             [[asdict(c) for c in self.cases], [asdict(e) for e in self.experts]],
-            ensure_ascii=False, sort_keys=True,
+            ensure_ascii=False,
+            sort_keys=True,
         )
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 

@@ -23,8 +23,18 @@ import numpy as np
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 
 SUGGEST_FEATURES = (
-    "dense", "dense_z", "coverage", "bm25", "code_match", "code_conflict", "contrast",
-    "rival", "clause_min", "unknown", "bm25_raw", "answer_clause_min",
+    "dense",
+    "dense_z",
+    "coverage",
+    "bm25",
+    "code_match",
+    "code_conflict",
+    "contrast",
+    "rival",
+    "clause_min",
+    "unknown",
+    "bm25_raw",
+    "answer_clause_min",
 )
 REJECT_FEATURES = ("off_topic", "case_top", "expert_top", "off_minus_tech", "coverage")
 
@@ -45,8 +55,9 @@ class LogisticModel:
         return probabilities
 
     @classmethod
-    def fit(cls, features: tuple[str, ...], rows: np.ndarray, labels: np.ndarray,
-            c: float = 1.0) -> LogisticModel:
+    def fit(
+        cls, features: tuple[str, ...], rows: np.ndarray, labels: np.ndarray, c: float = 1.0
+    ) -> LogisticModel:
         from sklearn.linear_model import LogisticRegression
 
         mean = rows.mean(axis=0)
@@ -54,8 +65,9 @@ class LogisticModel:
         scale[scale == 0] = 1.0
         model = LogisticRegression(C=c, max_iter=2000, class_weight="balanced")
         model.fit((rows - mean) / scale, labels)
-        return cls(features, model.coef_[0].tolist(), float(model.intercept_[0]),
-                   mean.tolist(), scale.tolist())
+        return cls(
+            features, model.coef_[0].tolist(), float(model.intercept_[0]), mean.tolist(), scale.tolist()
+        )
 
 
 NEVER = 1.000001  # a threshold above any probability: the fit found no safe place for one
@@ -74,10 +86,15 @@ class Calibration:
     fit: dict[str, Any] = field(default_factory=dict)  # when and on what it was fitted, its figures
 
     def save(self, path: Path = CALIBRATION_FILE) -> None:
-        data = {"model_id": self.model_id, "suggest_threshold": self.suggest_threshold,
-                "confirm_threshold": self.confirm_threshold,
-                "reject_threshold": self.reject_threshold, "fit": self.fit,
-                "suggest": asdict(self.suggest), "reject": asdict(self.reject)}
+        data = {
+            "model_id": self.model_id,
+            "suggest_threshold": self.suggest_threshold,
+            "confirm_threshold": self.confirm_threshold,
+            "reject_threshold": self.reject_threshold,
+            "fit": self.fit,
+            "suggest": asdict(self.suggest),
+            "reject": asdict(self.reject),
+        }
         path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
     @classmethod
@@ -87,12 +104,19 @@ class Calibration:
         def model(d: dict[str, Any]) -> LogisticModel:
             return LogisticModel(tuple(d["features"]), d["weights"], d["bias"], d["mean"], d["scale"])
 
-        calibration = cls(data["model_id"], model(data["suggest"]), model(data["reject"]),
-                          data["suggest_threshold"], data["reject_threshold"],
-                          # fitted before the confirm band existed: no band
-                          data.get("confirm_threshold", data["suggest_threshold"]), data.get("fit", {}))
-        if (calibration.suggest.features, calibration.reject.features) != (
-                SUGGEST_FEATURES, REJECT_FEATURES):
-            raise ValueError(f"{path} was fitted on other features than this code computes; "
-                             "run scripts/evaluate.py --calibrate")
+        calibration = cls(
+            data["model_id"],
+            model(data["suggest"]),
+            model(data["reject"]),
+            data["suggest_threshold"],
+            data["reject_threshold"],
+            # fitted before the confirm band existed: no band
+            data.get("confirm_threshold", data["suggest_threshold"]),
+            data.get("fit", {}),
+        )
+        if (calibration.suggest.features, calibration.reject.features) != (SUGGEST_FEATURES, REJECT_FEATURES):
+            raise ValueError(
+                f"{path} was fitted on other features than this code computes; "
+                "run scripts/evaluate.py --calibrate"
+            )
         return calibration

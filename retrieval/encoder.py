@@ -46,7 +46,9 @@ def _normalize(vectors: np.ndarray) -> np.ndarray:
 class SentenceTransformerEncoder:
     """Reference encoder: sentence-transformers on torch, fp32, CPU."""
 
-    def __init__(self, path_or_name: str, prefix: str, model_id: str | None = None, batch_size: int = 32) -> None:
+    def __init__(
+        self, path_or_name: str, prefix: str, model_id: str | None = None, batch_size: int = 32
+    ) -> None:
         from sentence_transformers import SentenceTransformer
 
         started = time.perf_counter()
@@ -193,7 +195,9 @@ def load_encoder(model: str, cache_dir: Path, backend: str = "onnx-int8", thread
     prefix = default_prefix(model)
     if model != DEFAULT_MODEL:
         if backend != "torch":
-            logger.warning("Backend %s is only prepared for %s; running %s on torch", backend, DEFAULT_MODEL, model)
+            logger.warning(
+                "Backend %s is only prepared for %s; running %s on torch", backend, DEFAULT_MODEL, model
+            )
         return SentenceTransformerEncoder(model, prefix, model_id=f"{model}@torch")
 
     root = Path(cache_dir) / model_slug(model)

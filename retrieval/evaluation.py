@@ -55,9 +55,17 @@ def load_queries(path: Path) -> list[LabelledQuery]:
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             raw = json.loads(line)
-            queries.append(LabelledQuery(raw["id"], raw["text"], raw["kind"], raw.get("site"),
-                                         raw.get("case_id"), tuple(raw.get("experts") or ()),
-                                         str(raw.get("note") or "").startswith("hard")))
+            queries.append(
+                LabelledQuery(
+                    raw["id"],
+                    raw["text"],
+                    raw["kind"],
+                    raw.get("site"),
+                    raw.get("case_id"),
+                    tuple(raw.get("experts") or ()),
+                    str(raw.get("note") or "").startswith("hard"),
+                )
+            )
     return queries
 
 
@@ -72,9 +80,17 @@ def queries_from_labels(rows: list[tuple[int, str, str | None, str, bool, str]])
         key = (row[1], row[3])
         if key not in best or rank.get(row[5], 9) < rank.get(best[key][5], 9):
             best[key] = row
-    return [LabelledQuery(f"L{label_id}", text, "paraphrase" if answers else "near_miss", site,
-                          case_id if answers else None, ())
-            for label_id, text, site, case_id, answers, _ in best.values()]
+    return [
+        LabelledQuery(
+            f"L{label_id}",
+            text,
+            "paraphrase" if answers else "near_miss",
+            site,
+            case_id if answers else None,
+            (),
+        )
+        for label_id, text, site, case_id, answers, _ in best.values()
+    ]
 
 
 @dataclass
@@ -139,11 +155,19 @@ def score(queries: list[LabelledQuery], predictions: list[Prediction]) -> Metric
         suggest_precision=share(right),
         coverage=sum(right) / len(para) if para else float("nan"),
         suggested=len(suggested),
-        near_miss_suggested=share([p.decision == Decision.SUGGEST for q, p in pairs if q.kind == "near_miss"]),
+        near_miss_suggested=share(
+            [p.decision == Decision.SUGGEST for q, p in pairs if q.kind == "near_miss"]
+        ),
         confirmed=sum(p.decision == Decision.CONFIRM for p in predictions),
-        near_miss_confirmed=share([p.decision == Decision.CONFIRM for q, p in pairs if q.kind == "near_miss"]),
-        first_in_suggest_or_confirm=share([p.decision in (Decision.SUGGEST, Decision.CONFIRM) and p.cases[:1] == [q.case_id]
-                                           for q, p in para]),
+        near_miss_confirmed=share(
+            [p.decision == Decision.CONFIRM for q, p in pairs if q.kind == "near_miss"]
+        ),
+        first_in_suggest_or_confirm=share(
+            [
+                p.decision in (Decision.SUGGEST, Decision.CONFIRM) and p.cases[:1] == [q.case_id]
+                for q, p in para
+            ]
+        ),
         off_topic_rejected=share([p.decision == Decision.REJECT for q, p in pairs if q.kind == "off_topic"]),
         technical_rejected=share([p.decision == Decision.REJECT for q, p in pairs if q.kind != "off_topic"]),
         expert_top1=share([bool(p.experts[:1]) and p.experts[0] in q.experts for q, p in routed]),
@@ -209,8 +233,7 @@ def fit_calibration(
         p = suggest.probability(exam.suggest_rows) if len(exam.cases) else np.zeros(1)
         best = int(np.argmax(p))
         top_p.append(float(p[best]))
-        top_right.append(len(exam.cases) > 0 and q.kind == "paraphrase"
-                         and exam.cases[best].id == q.case_id)
+        top_right.append(len(exam.cases) > 0 and q.kind == "paraphrase" and exam.cases[best].id == q.case_id)
     suggest_at = pick_threshold(np.array(top_p), np.array(top_right), targets.suggest)
     confirm_at = min(pick_threshold(np.array(top_p), np.array(top_right), targets.confirm), suggest_at)
     p_off = reject.probability(reject_rows)
@@ -219,11 +242,20 @@ def fit_calibration(
     return Calibration(model_id, suggest, reject, suggest_at, reject_at, confirm_at)
 
 
-def predict(retriever: Retriever, index: KnowledgeIndex, exam: Examination,
-            site: SiteContext | None, calibration: Calibration) -> Prediction:
+def predict(
+    retriever: Retriever,
+    index: KnowledgeIndex,
+    exam: Examination,
+    site: SiteContext | None,
+    calibration: Calibration,
+) -> Prediction:
     outcome: Outcome = retriever.decide(index, exam, site, calibration=calibration)
-    return Prediction([h.case.id for h in outcome.cases], outcome.decision,
-                      [h.expert.id for h in outcome.experts], outcome.suggest_probability)
+    return Prediction(
+        [h.case.id for h in outcome.cases],
+        outcome.decision,
+        [h.expert.id for h in outcome.experts],
+        outcome.suggest_probability,
+    )
 
 
 def folds(queries: list[LabelledQuery], k: int, seed: int = 7) -> list[np.ndarray]:
@@ -240,24 +272,30 @@ def folds(queries: list[LabelledQuery], k: int, seed: int = 7) -> list[np.ndarra
 
 def mean_metrics(runs: list[Metrics]) -> Metrics:
     """Average of repeated cross-validation runs (each with other folds)."""
-    return Metrics(**{name: float(np.mean([getattr(m, name) for m in runs]))
-                      for name in Metrics.__dataclass_fields__})
+    return Metrics(
+        **{name: float(np.mean([getattr(m, name) for m in runs])) for name in Metrics.__dataclass_fields__}
+    )
 
 
 def cross_validate(
-    retriever: Retriever, index: KnowledgeIndex, queries: list[LabelledQuery],
-    exams: list[Examination], sites: dict[str, SiteContext], k: int, targets: Targets,
+    retriever: Retriever,
+    index: KnowledgeIndex,
+    queries: list[LabelledQuery],
+    exams: list[Examination],
+    sites: dict[str, SiteContext],
+    k: int,
+    targets: Targets,
     seed: int = 7,
 ) -> list[Prediction]:
     """Pooled k-fold: every fold mixes all authors (kept for comparison; optimistic)."""
     predictions: list[Prediction | None] = [None] * len(queries)
     for held_out in folds(queries, k, seed):
         train = [i for i in range(len(queries)) if i not in set(held_out.tolist())]
-        calibration = fit_calibration(
-            "cv", [queries[i] for i in train], [exams[i] for i in train], targets)
+        calibration = fit_calibration("cv", [queries[i] for i in train], [exams[i] for i in train], targets)
         for i in held_out:
-            predictions[i] = predict(retriever, index, exams[i], sites.get(queries[i].site or ""),
-                                     calibration)
+            predictions[i] = predict(
+                retriever, index, exams[i], sites.get(queries[i].site or ""), calibration
+            )
     return [p for p in predictions if p is not None]
 
 
@@ -286,29 +324,39 @@ class Scene:
 
 
 def fit_on(model_id: str, parts: list[QuerySet], targets: Targets) -> Calibration:
-    return fit_calibration(model_id, [q for p in parts for q in p.queries],
-                           [e for p in parts for e in p.exams], targets)
+    return fit_calibration(
+        model_id, [q for p in parts for q in p.queries], [e for p in parts for e in p.exams], targets
+    )
 
 
-def judge(retriever: Retriever, scene: Scene, held: QuerySet, sites: dict[str, SiteContext],
-          calibration: Calibration) -> list[Prediction]:
+def judge(
+    retriever: Retriever,
+    scene: Scene,
+    held: QuerySet,
+    sites: dict[str, SiteContext],
+    calibration: Calibration,
+) -> list[Prediction]:
     """``held`` decided with ``calibration``; a retriever with a verifier first has it read each
     question's top candidates in this calibration's order, as the service does in its own."""
     exams = held.exams
     if retriever.verifier is not None:
-        exams = [retriever.verify(retriever.corrected(scene.index, q.text), e, calibration)
-                 for q, e in zip(held.queries, exams, strict=True)]
-    return [predict(retriever, scene.index, e, sites.get(q.site or ""), calibration)
-            for q, e in zip(held.queries, exams, strict=True)]
+        exams = [
+            retriever.verify(retriever.corrected(scene.index, q.text), e, calibration)
+            for q, e in zip(held.queries, exams, strict=True)
+        ]
+    return [
+        predict(retriever, scene.index, e, sites.get(q.site or ""), calibration)
+        for q, e in zip(held.queries, exams, strict=True)
+    ]
 
 
-def cross_set(retriever: Retriever, scenes: list[Scene], held: str,
-              sites: dict[str, SiteContext], targets: Targets) -> dict[str, list[Prediction]]:
+def cross_set(
+    retriever: Retriever, scenes: list[Scene], held: str, sites: dict[str, SiteContext], targets: Targets
+) -> dict[str, list[Prediction]]:
     """Fit on every set but ``held`` in every scene, judge ``held`` in each scene: the figure
     for questions written by another hand than the ones the policy learnt from."""
     calibration = fit_on("cross-set", [s for scene in scenes for s in scene.learning(held)], targets)
-    return {scene.name: judge(retriever, scene, scene.held(held), sites, calibration)
-            for scene in scenes}
+    return {scene.name: judge(retriever, scene, scene.held(held), sites, calibration) for scene in scenes}
 
 
 def relabelled(queries: list[LabelledQuery], path: Path) -> list[LabelledQuery]:
@@ -318,14 +366,15 @@ def relabelled(queries: list[LabelledQuery], path: Path) -> list[LabelledQuery]:
         return queries
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     answers = {row["query"]: row["case_id"] for row in rows}
-    return [replace(q, kind="paraphrase", case_id=answers[q.id]) if q.id in answers else q
-            for q in queries]
+    return [replace(q, kind="paraphrase", case_id=answers[q.id]) if q.id in answers else q for q in queries]
 
 
 # ---- the plain BM25 baseline -------------------------------------------------------------
 
-def bm25_baseline(corpus: Corpus, queries: list[LabelledQuery], k: int,
-                  targets: Targets, seed: int = 7) -> list[Prediction]:
+
+def bm25_baseline(
+    corpus: Corpus, queries: list[LabelledQuery], k: int, targets: Targets, seed: int = 7
+) -> list[Prediction]:
     """Cases and experts ranked by BM25 alone (characters + bigrams); suggest and reject by a
     threshold on the raw top score, tuned by the same cross-validation."""
     cases = BM25Index([c.lexical_text for c in corpus.cases])
@@ -335,11 +384,17 @@ def bm25_baseline(corpus: Corpus, queries: list[LabelledQuery], k: int,
         scores = cases.match(q.text).scores
         order = np.argsort(-scores, kind="stable")[:5]
         expert_scores = experts.match(q.text).scores
-        ranked.append(([corpus.cases[i].id for i in order],
-                       [corpus.experts[i].id for i in np.argsort(-expert_scores, kind="stable")[:3]]))
+        ranked.append(
+            (
+                [corpus.cases[i].id for i in order],
+                [corpus.experts[i].id for i in np.argsort(-expert_scores, kind="stable")[:3]],
+            )
+        )
         tops.append(float(scores.max(initial=0.0)))
     tops_arr = np.array(tops)
-    right = np.array([q.kind == "paraphrase" and r[0][:1] == [q.case_id] for q, r in zip(queries, ranked, strict=True)])
+    right = np.array(
+        [q.kind == "paraphrase" and r[0][:1] == [q.case_id] for q, r in zip(queries, ranked, strict=True)]
+    )
     off = np.array([q.kind == "off_topic" for q in queries])
     predictions: list[Prediction | None] = [None] * len(queries)
     for held_out in folds(queries, k, seed):
@@ -348,8 +403,13 @@ def bm25_baseline(corpus: Corpus, queries: list[LabelledQuery], k: int,
         # off-topic = low lexical overlap: threshold on the negated score
         reject_at = pick_threshold(-tops_arr[train], off[train], targets.reject)
         for i in held_out:
-            decision = (Decision.REJECT if -tops_arr[i] >= reject_at
-                        else Decision.SUGGEST if tops_arr[i] >= suggest_at else Decision.ROUTE)
+            decision = (
+                Decision.REJECT
+                if -tops_arr[i] >= reject_at
+                else Decision.SUGGEST
+                if tops_arr[i] >= suggest_at
+                else Decision.ROUTE
+            )
             predictions[i] = Prediction(ranked[i][0], decision, ranked[i][1], tops_arr[i])
     return [p for p in predictions if p is not None]
 
@@ -368,15 +428,24 @@ def leave_one_out(retriever: Retriever, index: KnowledgeIndex) -> QuerySet:
     for i, vector in zip(chosen, vectors, strict=True):
         case = index.cases[i]
         others = [j for j in range(len(index.cases)) if j != i]
-        without = KnowledgeIndex(index.manifest, [index.cases[j] for j in others],
-                                 index.case_vectors[others], index.experts, index.expert_vectors)
+        without = KnowledgeIndex(
+            index.manifest,
+            [index.cases[j] for j in others],
+            index.case_vectors[others],
+            index.experts,
+            index.expert_vectors,
+        )
         queries.append(LabelledQuery(f"without-{case.id}", case.question, "novel", None, None, ()))
         exams.append(retriever.examine(without, case.question, vector))
     return QuerySet("each case left out", queries, exams)
 
 
-def examine_all(retriever: Retriever, index: KnowledgeIndex, queries: list[LabelledQuery],
-                progress: Callable[[int, int], None] | None = None) -> list[Examination]:
+def examine_all(
+    retriever: Retriever,
+    index: KnowledgeIndex,
+    queries: list[LabelledQuery],
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Examination]:
     texts = [retriever.corrected(index, q.text) for q in queries]
     vectors = retriever.encoder.encode(texts)
     exams = []

@@ -35,8 +35,9 @@ class IndexHolder:
             return True
         except IndexUnavailableError as exc:
             self.current, self.problem = None, str(exc)
-            log.error("no usable index, every question is routed; %s", REBUILD_HINT,
-                      extra={"problem": str(exc)})
+            log.error(
+                "no usable index, every question is routed; %s", REBUILD_HINT, extra={"problem": str(exc)}
+            )
             return False
 
     async def follow(self, interval: float = 2.0) -> None:
@@ -51,8 +52,10 @@ class IndexHolder:
                     index = await asyncio.to_thread(load_index, self.index_dir, self.model_id)
                 except IndexUnavailableError as exc:
                     unusable = on_disk
-                    log.warning("newer index on disk is unusable, keeping the current one",
-                                extra={"problem": str(exc)})
+                    log.warning(
+                        "newer index on disk is unusable, keeping the current one",
+                        extra={"problem": str(exc)},
+                    )
                     continue
                 if current_version(self.index_dir) == index.version:
                     self.swap(index)

@@ -103,8 +103,9 @@ class KnowledgeIndex:
         self.case_text = [normalize(c.search_text) for c in cases]
         self.case_contrasts = [contrast_words(text) for text in self.case_text]
         self.case_position = {c.id: i for i, c in enumerate(cases)}
-        self.typos = TypoCorrector((f"{c.lexical_text} {c.answer}" for c in cases),
-                                   (f"{c.title} {' '.join(c.tags)}" for c in cases))
+        self.typos = TypoCorrector(
+            (f"{c.lexical_text} {c.answer}" for c in cases), (f"{c.title} {' '.join(c.tags)}" for c in cases)
+        )
 
     @property
     def version(self) -> str:
@@ -117,7 +118,8 @@ class KnowledgeIndex:
         if k == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         scores, ids = self.case_search.search(
-            query_vector.reshape(1, -1).astype(np.float32), min(k * self.views, self.case_search.ntotal))
+            query_vector.reshape(1, -1).astype(np.float32), min(k * self.views, self.case_search.ntotal)
+        )
         keep = ids[0] >= 0
         positions = ids[0][keep] // self.views
         # hits come best first: a case's first hit is its closest view
@@ -146,8 +148,11 @@ class KnowledgeIndex:
             cases.append(case)
             vectors = np.concatenate([vectors, vector.reshape(1, *vectors.shape[1:])]).astype(np.float32)
         manifest = replace(
-            self.manifest, version=new_version(checksum), cases=len(cases),
-            knowledge_checksum=checksum, built_at=datetime.now(UTC).isoformat(),
+            self.manifest,
+            version=new_version(checksum),
+            cases=len(cases),
+            knowledge_checksum=checksum,
+            built_at=datetime.now(UTC).isoformat(),
         )
         return KnowledgeIndex(manifest, cases, vectors, self.experts, self.expert_vectors)
 
@@ -156,8 +161,9 @@ def new_version(checksum: str) -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{checksum[:8]}"
 
 
-def build_index(corpus: Corpus, encoder: Encoder, progress: Progress | None = None,
-                batch_size: int = 64) -> KnowledgeIndex:
+def build_index(
+    corpus: Corpus, encoder: Encoder, progress: Progress | None = None, batch_size: int = 64
+) -> KnowledgeIndex:
     """Encode every case (each of its views) and expert, in batches reporting progress, into a
     new index."""
     views = len(CASE_VIEWS)
@@ -171,9 +177,15 @@ def build_index(corpus: Corpus, encoder: Encoder, progress: Progress | None = No
     n_case_vectors = len(corpus.cases) * views
     checksum = corpus.checksum
     manifest = Manifest(
-        format=FORMAT, version=new_version(checksum), model_id=encoder.model_id, dim=encoder.dim,
-        cases=len(corpus.cases), experts=len(corpus.experts), knowledge_checksum=checksum,
-        built_at=datetime.now(UTC).isoformat(), views=views,
+        format=FORMAT,
+        version=new_version(checksum),
+        model_id=encoder.model_id,
+        dim=encoder.dim,
+        cases=len(corpus.cases),
+        experts=len(corpus.experts),
+        knowledge_checksum=checksum,
+        built_at=datetime.now(UTC).isoformat(),
+        views=views,
     )
     case_vectors = vectors[:n_case_vectors].reshape(len(corpus.cases), views, encoder.dim)
     return KnowledgeIndex(manifest, corpus.cases, case_vectors, corpus.experts, vectors[n_case_vectors:])
@@ -202,8 +214,15 @@ def save_index(index: KnowledgeIndex, index_dir: Path) -> Path:
     link.symlink_to(Path("versions") / index.version)
     os.replace(link, index_dir / "current")
     _prune(versions, keep=index.version)
-    log.info("index saved", extra={"version": index.version, "cases": len(index.cases),
-                                   "experts": len(index.experts), "path": str(final)})
+    log.info(
+        "index saved",
+        extra={
+            "version": index.version,
+            "cases": len(index.cases),
+            "experts": len(index.experts),
+            "path": str(final),
+        },
+    )
     return final
 
 
@@ -263,7 +282,9 @@ def load_index(index_dir: Path, model_id: str) -> KnowledgeIndex:
             f"index at {folder} was built with {manifest.model_id}, the service uses {model_id}"
         )
     if (len(cases), len(experts)) != (manifest.cases, manifest.experts) or (
-        len(case_vectors), len(expert_vectors)) != (manifest.cases * manifest.views, manifest.experts):
+        len(case_vectors),
+        len(expert_vectors),
+    ) != (manifest.cases * manifest.views, manifest.experts):
         raise IndexUnavailableError(f"index at {folder} is inconsistent with its manifest")
     case_vectors = case_vectors.reshape(manifest.cases, manifest.views, manifest.dim)
     return KnowledgeIndex(manifest, cases, case_vectors, experts, expert_vectors)

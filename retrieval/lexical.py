@@ -39,8 +39,7 @@ class BM25Index:
         self.lengths = np.asarray(lengths, dtype=np.float32)
         self.avg_length = float(self.lengths.mean()) if self.size else 0.0
         self.idf = {
-            token: math.log(1 + (self.size - len(p) + 0.5) / (len(p) + 0.5))
-            for token, p in postings.items()
+            token: math.log(1 + (self.size - len(p) + 0.5) / (len(p) + 0.5)) for token, p in postings.items()
         }
         # per token: the documents holding it, its count in each, and each one's BM25
         # denominator tf + k1 * (1 - b + b * length / avg_length) (float32, as summed)

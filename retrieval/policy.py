@@ -7,36 +7,55 @@ from pydantic import BaseModel, Field
 
 class RetrievalSettings(BaseModel):
     suggest_threshold: float | None = Field(
-        None, ge=0, le=1,
+        None,
+        ge=0,
+        le=1,
         description="suggest when the top case's answer probability reaches this; "
-                    "default: the value calibrated with the model (retrieval/calibration.json)")
+        "default: the value calibrated with the model (retrieval/calibration.json)",
+    )
     confirm_threshold: float | None = Field(
-        None, ge=0, le=1,
+        None,
+        ge=0,
+        le=1,
         description="ask an expert to confirm the top case when its probability reaches this "
-                    "(below the suggest threshold); default: calibrated")
+        "(below the suggest threshold); default: calibrated",
+    )
     reject_threshold: float | None = Field(
-        None, ge=0, le=1,
-        description="reject when the off-topic probability reaches this; default: calibrated")
+        None,
+        ge=0,
+        le=1,
+        description="reject when the off-topic probability reaches this; default: calibrated",
+    )
     correct_typos: bool = Field(
-        True, description="read a non-word that sounds like one word of the knowledge base as "
-                          "that word (液亚 -> 液压; retrieval/typos.py)")
+        True,
+        description="read a non-word that sounds like one word of the knowledge base as "
+        "that word (液亚 -> 液压; retrieval/typos.py)",
+    )
     use_verifier: bool = Field(
-        False, description="when on, and a verifier is installed under <data dir>/verifier "
-                           "(scripts/train_verifier.py --install), the suggest/confirm decision on "
-                           "the top candidates is made by the verifier's probability and its own "
-                           "fitted thresholds (the reject decision stays the policy's); turn it on "
-                           "only once scripts/evaluate.py --verifier shows it beats the policy on "
-                           "the cross-set figure")
+        False,
+        description="when on, and a verifier is installed under <data dir>/verifier "
+        "(scripts/train_verifier.py --install), the suggest/confirm decision on "
+        "the top candidates is made by the verifier's probability and its own "
+        "fitted thresholds (the reject decision stays the policy's); turn it on "
+        "only once scripts/evaluate.py --verifier shows it beats the policy on "
+        "the cross-set figure",
+    )
     verifier_candidates: int = Field(
-        3, ge=1, le=8, description="how many top candidates of the policy's order the verifier "
-                                   "reads; each costs a cross-encoder pass, so keep it small")
+        3,
+        ge=1,
+        le=8,
+        description="how many top candidates of the policy's order the verifier "
+        "reads; each costs a cross-encoder pass, so keep it small",
+    )
     max_suggestions: int = Field(5, ge=1, le=20)
     max_experts: int = Field(3, ge=1, le=10, description="experts shown with an answer")
     route_candidates: int = Field(
-        5, ge=1, le=20, description="ranked experts a ticket is offered to, one after another")
+        5, ge=1, le=20, description="ranked experts a ticket is offered to, one after another"
+    )
     candidate_pool: int = Field(256, ge=10, description="dense neighbours looked at per question")
     case_credit_sharpness: float = Field(
-        2.0, ge=0, description="how steeply a solved case's credit grows with its z-score")
+        2.0, ge=0, description="how steeply a solved case's credit grows with its z-score"
+    )
     profile_weight: float = Field(0.5, ge=0)
     region_bonus: float = Field(0.15, ge=0)
     industry_bonus: float = Field(0.10, ge=0)

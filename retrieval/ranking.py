@@ -68,8 +68,11 @@ def rank_experts(
     credit = np.zeros(len(experts))
     if len(pool_cases):
         weights = np.exp(params.case_credit_sharpness * np.clip(_z(pool_similarity), -5, 5))
-        solvers = np.fromiter((-1 if case.expert_id is None else position.get(case.expert_id, -1)
-                               for case in pool_cases), dtype=np.intp, count=len(pool_cases))
+        solvers = np.fromiter(
+            (-1 if case.expert_id is None else position.get(case.expert_id, -1) for case in pool_cases),
+            dtype=np.intp,
+            count=len(pool_cases),
+        )
         known = solvers >= 0
         np.add.at(credit, solvers[known], weights[known])  # in pool order, as a loop would add
         if credit.sum() > 0:

@@ -35,8 +35,10 @@ async def rebuild_index(
         return index
 
     index = await asyncio.to_thread(work)
-    log.info("index rebuild done", extra={"version": index.version,
-                                          "seconds": round(time.perf_counter() - started, 2)})
+    log.info(
+        "index rebuild done",
+        extra={"version": index.version, "seconds": round(time.perf_counter() - started, 2)},
+    )
     return index
 
 

@@ -75,8 +75,13 @@ class Outcome:
 
 
 class Retriever:
-    def __init__(self, encoder: Encoder, calibration: Calibration | None, params: RetrievalSettings,
-                 verifier: Verifier | None = None):
+    def __init__(
+        self,
+        encoder: Encoder,
+        calibration: Calibration | None,
+        params: RetrievalSettings,
+        verifier: Verifier | None = None,
+    ):
         self.encoder = encoder
         self.calibration = calibration
         self.params = params
@@ -91,8 +96,16 @@ class Retriever:
     ) -> Outcome:
         """No usable index: every question is routed, experts ranked by region, industry and
         load alone."""
-        hits = rank_experts(experts, None, [], np.zeros(0), site, availability or {},
-                            self.params, max(self.params.max_experts, self.params.route_candidates))
+        hits = rank_experts(
+            experts,
+            None,
+            [],
+            np.zeros(0),
+            site,
+            availability or {},
+            self.params,
+            max(self.params.max_experts, self.params.route_candidates),
+        )
         return Outcome(Decision.ROUTE, [], hits, 0.0, 0.0, None)
 
     def examine_text(self, index: KnowledgeIndex, text: str) -> Examination:
@@ -110,21 +123,31 @@ class Retriever:
         positions, dense = index.search_cases(vector, self.params.candidate_pool)
         lexical = index.lexical.match(text)
         shortlist = _fuse(positions, lexical)
-        expert_similarity = (index.expert_vectors @ vector if len(index.experts)
-                             else np.zeros(0, dtype=np.float32))
+        expert_similarity = (
+            index.expert_vectors @ vector if len(index.experts) else np.zeros(0, dtype=np.float32)
+        )
         cosines = index.case_similarity(shortlist, vector)
         rows = _suggest_features(index, text, shortlist, cosines, dense, lexical)
         off_topic = float((self.off_topic_vectors @ vector).max())
         case_top = float(dense.max()) if dense.size else 0.0
         expert_top = float(expert_similarity.max()) if expert_similarity.size else 0.0
         coverage_top = max((float(lexical.coverage[p]) for p in shortlist), default=0.0)
-        reject = {"off_topic": off_topic, "case_top": case_top, "expert_top": expert_top,
-                  "off_minus_tech": off_topic - max(case_top, expert_top), "coverage": coverage_top}
+        reject = {
+            "off_topic": off_topic,
+            "case_top": case_top,
+            "expert_top": expert_top,
+            "off_minus_tech": off_topic - max(case_top, expert_top),
+            "coverage": coverage_top,
+        }
         return Examination(
-            cases=[index.cases[p] for p in shortlist], dense=cosines.tolist(), suggest_rows=rows,
+            cases=[index.cases[p] for p in shortlist],
+            dense=cosines.tolist(),
+            suggest_rows=rows,
             reject_row=np.array([reject[name] for name in REJECT_FEATURES]),
-            pool_cases=[index.cases[p] for p in positions], pool_similarity=dense,
-            expert_similarity=expert_similarity, index_version=index.version,
+            pool_cases=[index.cases[p] for p in positions],
+            pool_similarity=dense,
+            expert_similarity=expert_similarity,
+            index_version=index.version,
         )
 
     def verify(self, text: str, exam: Examination, calibration: Calibration | None = None) -> Examination:
@@ -139,8 +162,9 @@ class Retriever:
         verified[read] = self.verifier.probability(text, [case_text(exam.cases[i]) for i in read])
         return replace(exam, verified=verified)
 
-    def case_thresholds(self, exam: Examination,
-                        calibration: Calibration | None = None) -> tuple[float, float]:
+    def case_thresholds(
+        self, exam: Examination, calibration: Calibration | None = None
+    ) -> tuple[float, float]:
         """(suggest, confirm) that ``exam``'s case scores are held to: the verifier's own when it
         read the candidates, else the policy's (``thresholds``)."""
         if len(exam.verified):
@@ -155,9 +179,15 @@ class Retriever:
         Confirm never lies above suggest."""
         calibration = _required(calibration or self.calibration)
         params = self.params
-        suggest_at = calibration.suggest_threshold if params.suggest_threshold is None else params.suggest_threshold
-        confirm_at = calibration.confirm_threshold if params.confirm_threshold is None else params.confirm_threshold
-        reject_at = calibration.reject_threshold if params.reject_threshold is None else params.reject_threshold
+        suggest_at = (
+            calibration.suggest_threshold if params.suggest_threshold is None else params.suggest_threshold
+        )
+        confirm_at = (
+            calibration.confirm_threshold if params.confirm_threshold is None else params.confirm_threshold
+        )
+        reject_at = (
+            calibration.reject_threshold if params.reject_threshold is None else params.reject_threshold
+        )
         return suggest_at, min(confirm_at, suggest_at), reject_at
 
     def decide(
@@ -184,8 +214,15 @@ class Retriever:
         else:
             scores = p_case
             order = sorted(range(len(exam.cases)), key=lambda i: -p_case[i])
-        hits = [CaseHit(exam.cases[i], float(scores[i]), exam.dense[i],
-                        dict(zip(SUGGEST_FEATURES, exam.suggest_rows[i].tolist(), strict=True))) for i in order]
+        hits = [
+            CaseHit(
+                exam.cases[i],
+                float(scores[i]),
+                exam.dense[i],
+                dict(zip(SUGGEST_FEATURES, exam.suggest_rows[i].tolist(), strict=True)),
+            )
+            for i in order
+        ]
         top_p = hits[0].score if hits else 0.0
         p_reject = float(calibration.reject.probability(exam.reject_row.reshape(1, -1))[0])
         if p_reject >= reject_at:
@@ -196,11 +233,17 @@ class Retriever:
             decision = Decision.CONFIRM
         else:
             decision = Decision.ROUTE
-        experts = rank_experts(index.experts, exam.expert_similarity, exam.pool_cases,
-                               exam.pool_similarity, site, availability or {}, params,
-                               max(params.max_experts, params.route_candidates))
-        return Outcome(decision, hits[: params.max_suggestions], experts, top_p, p_reject,
-                       exam.index_version)
+        experts = rank_experts(
+            index.experts,
+            exam.expert_similarity,
+            exam.pool_cases,
+            exam.pool_similarity,
+            site,
+            availability or {},
+            params,
+            max(params.max_experts, params.route_candidates),
+        )
+        return Outcome(decision, hits[: params.max_suggestions], experts, top_p, p_reject, exam.index_version)
 
 
 def _required(calibration: Calibration | None) -> Calibration:
@@ -249,20 +292,33 @@ def _suggest_features(
     present = [{t for t in lexical.query_idf if t in index.lexical.doc_tokens[p]} for p in shortlist]
     idf = index.lexical.idf
     # each clause's own words (bigrams and latin tokens, no single characters) that the KB knows
-    clause_words = [w for w in ({t for t in lexical_tokens(c) if len(t) > 1 and t in idf}
-                                for c in clauses(text)) if w]
+    clause_words = [
+        w for w in ({t for t in lexical_tokens(c) if len(t) > 1 and t in idf} for c in clauses(text)) if w
+    ]
     query_bigrams = [t for t in lexical_tokens(text) if len(t) == 2 and not t.isascii()]
 
     def weakest_clause(words_of_case: set[str]) -> float:
         """The smallest share of a clause's IDF mass found among ``words_of_case``."""
-        return min((sum(idf[w] for w in words if w in words_of_case) / sum(idf[w] for w in words)
-                    for words in clause_words), default=0.0)
+        return min(
+            (
+                sum(idf[w] for w in words if w in words_of_case) / sum(idf[w] for w in words)
+                for words in clause_words
+            ),
+            default=0.0,
+        )
+
     unknown = sum(t not in idf for t in query_bigrams) / len(query_bigrams) if query_bigrams else 0.0
     rows = []
     for i, pos in enumerate(shortlist):
         code_match, code_conflict = code_relation(query_codes, index.case_codes[pos])
-        rival = max((sum(lexical.query_idf[t] for t in present[j] - present[i])
-                     for j in range(len(shortlist)) if j != i), default=0.0)
+        rival = max(
+            (
+                sum(lexical.query_idf[t] for t in present[j] - present[i])
+                for j in range(len(shortlist))
+                if j != i
+            ),
+            default=0.0,
+        )
         features = {
             "dense": float(cosines[i]),
             "dense_z": (float(cosines[i]) - mean) / std,

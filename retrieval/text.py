@@ -80,9 +80,33 @@ def code_relation(query_codes: set[str], case_codes: set[str]) -> tuple[bool, bo
 # Characters that name the two sides of one thing in general Chinese (high/low, in/out, open/
 # shut, voltage/current, warp/weft...). No list of words: the words come from the knowledge base.
 ANTONYM_CHARACTERS = (
-    "高低", "上下", "左右", "前后", "内外", "进出", "正反", "开关", "冷热", "增减", "加减",
-    "升降", "大小", "快慢", "长短", "粗细", "松紧", "强弱", "轻重", "过欠", "满空", "吸排",
-    "经纬", "合分", "正负", "顺逆", "压流",
+    "高低",
+    "上下",
+    "左右",
+    "前后",
+    "内外",
+    "进出",
+    "正反",
+    "开关",
+    "冷热",
+    "增减",
+    "加减",
+    "升降",
+    "大小",
+    "快慢",
+    "长短",
+    "粗细",
+    "松紧",
+    "强弱",
+    "轻重",
+    "过欠",
+    "满空",
+    "吸排",
+    "经纬",
+    "合分",
+    "正负",
+    "顺逆",
+    "压流",
 )
 _FLIP: dict[str, str] = {}
 for _a, _b in map(tuple, ANTONYM_CHARACTERS):  # each a pair of characters
@@ -97,7 +121,7 @@ def flips(word: str) -> set[str]:
     sides = [(ch, _FLIP.get(ch)) for ch in word]
     for i, (_, other) in enumerate(sides):
         if other:
-            out.add(word[:i] + other + word[i + 1:])
+            out.add(word[:i] + other + word[i + 1 :])
     if len(word) == 2 and all(other for _, other in sides):
         out.add("".join(other or "" for _, other in sides))
     out.discard(word)
@@ -110,7 +134,7 @@ def contrast_words(text: str) -> dict[str, set[str]]:
 
 
 def _bigrams(text: str) -> set[str]:
-    return {run[i:i + 2] for run in _CJK_RUN.findall(text) for i in range(len(run) - 1)}
+    return {run[i : i + 2] for run in _CJK_RUN.findall(text) for i in range(len(run) - 1)}
 
 
 def contrast_conflict(q: str, c: str, case_words: dict[str, set[str]] | None = None) -> bool:

@@ -35,7 +35,7 @@ RARE_CHARACTER = 3  # a typed character in more knowledge-base words than this w
 def _fold(syllable: str) -> str:
     for long, short in _FUZZY_INITIALS:
         if syllable.startswith(long):
-            syllable = short + syllable[len(long):]
+            syllable = short + syllable[len(long) :]
             break
     for long, short in _FUZZY_FINALS:
         if syllable.endswith(long):
@@ -100,8 +100,7 @@ class TypoCorrector:
         """The one knowledge-base word the non-word ``word`` is a typo of, or None."""
         if word in self.known or word in self.words:
             return None
-        candidates = {c for c in self.by_sound.get(sound(word), ())
-                      if (c[0] == word[0]) != (c[1] == word[1])}
+        candidates = {c for c in self.by_sound.get(sound(word), ()) if (c[0] == word[0]) != (c[1] == word[1])}
         if len(candidates) != 1:
             return None
         meant = candidates.pop()
@@ -116,18 +115,18 @@ class TypoCorrector:
         for run in _CJK_RUN.finditer(text):
             i = run.start()
             while i < run.end() - 1:
-                word = "".join(chars[i:i + 2])
+                word = "".join(chars[i : i + 2])
                 meant = self.meant(word)
-                before = "".join(chars[i - 1:i + 1]) if i > run.start() else ""
-                after = "".join(chars[i + 1:i + 3]) if i + 2 < run.end() else ""
+                before = "".join(chars[i - 1 : i + 1]) if i > run.start() else ""
+                after = "".join(chars[i + 1 : i + 3]) if i + 2 < run.end() else ""
                 if meant is None or before in self.words or after in self.words:
                     i += 1
                     continue
-                chars[i:i + 2] = list(meant)
+                chars[i : i + 2] = list(meant)
                 corrections.append(Correction(word, meant))
                 i += 2
         return "".join(chars), corrections
 
 
 def _words(text: str) -> set[str]:
-    return {run[i:i + 2] for run in _CJK_RUN.findall(text) for i in range(len(run) - 1)}
+    return {run[i : i + 2] for run in _CJK_RUN.findall(text) for i in range(len(run) - 1)}

@@ -93,12 +93,14 @@ def open_tokenizer(path: Path, max_length: int) -> Tokenizer:
     return tokenizer
 
 
-def pair_batch(tokenizer: Tokenizer, pairs: list[tuple[str, str]],
-               pad_id: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def pair_batch(
+    tokenizer: Tokenizer, pairs: list[tuple[str, str]], pad_id: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
     """(input_ids, attention_mask) for (question, case text) pairs, padded to the longest row
     (XLM-R's pad id is 1)."""
-    encodings = tokenizer.encode_batch([(QUERY_PREFIX + question, PASSAGE_PREFIX + text)
-                                        for question, text in pairs])
+    encodings = tokenizer.encode_batch(
+        [(QUERY_PREFIX + question, PASSAGE_PREFIX + text) for question, text in pairs]
+    )
     width = max(len(e.ids) for e in encodings)
     ids = np.full((len(encodings), width), pad_id, dtype=np.int64)
     mask = np.zeros((len(encodings), width), dtype=np.int64)
@@ -123,8 +125,9 @@ class Verifier:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self._session = ort.InferenceSession(str(folder / MODEL_FILE), options,
-                                             providers=["CPUExecutionProvider"])
+        self._session = ort.InferenceSession(
+            str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"]
+        )
 
     @property
     def version(self) -> str:
@@ -157,8 +160,7 @@ def sigmoid(logits: np.ndarray) -> np.ndarray:
 def _ort_errors() -> tuple[type[Exception], ...]:
     from onnxruntime.capi import onnxruntime_pybind11_state as state
 
-    return (state.Fail, state.InvalidProtobuf, state.InvalidGraph, state.NoSuchFile,
-            state.InvalidArgument)
+    return (state.Fail, state.InvalidProtobuf, state.InvalidGraph, state.NoSuchFile, state.InvalidArgument)
 
 
 def load_verifier(path: Path) -> Verifier:
@@ -202,8 +204,7 @@ def save_verifier(source: Path, verifier_dir: Path) -> Path:
     link.symlink_to(Path("versions") / version)
     os.replace(link, verifier_dir / "current")
     _prune(versions, keep=version)
-    log.info("verifier installed", extra={"version": version, "path": str(final),
-                                          "kept": KEEP_VERSIONS})
+    log.info("verifier installed", extra={"version": version, "path": str(final), "kept": KEEP_VERSIONS})
     return final
 
 

@@ -43,8 +43,10 @@ def read_cases(folder: Path) -> list[CaseDoc]:
     records, problems = parse_file(path, CASES)
     if problems:
         raise KnowledgeFormatError(problems)
-    return [CaseDoc(r.id, r.title, r.question, r.answer, r.industry, r.expert_id, tuple(r.tags))
-            for _, r in records]
+    return [
+        CaseDoc(r.id, r.title, r.question, r.answer, r.industry, r.expert_id, tuple(r.tags))
+        for _, r in records
+    ]
 
 
 def read_label_file(path: Path, case_ids: set[str]) -> list[LabelledPair]:
@@ -92,17 +94,26 @@ async def stored_pairs(session: AsyncSession) -> list[LabelledPair]:
     """The pairs in ``decision_labels`` with their questions' text; where sources disagree on a
     pair, the same precedence as the policy's refit (``queries_from_labels``) decides."""
     labels = await session.execute(
-        select(DecisionLabel.id, Question.text, Question.site_code, DecisionLabel.case_id,
-               DecisionLabel.answers, DecisionLabel.source)
-        .join(Question, Question.id == DecisionLabel.question_id))
+        select(
+            DecisionLabel.id,
+            Question.text,
+            Question.site_code,
+            DecisionLabel.case_id,
+            DecisionLabel.answers,
+            DecisionLabel.source,
+        ).join(Question, Question.id == DecisionLabel.question_id)
+    )
     rows: list[tuple[int, str, str | None, str, bool, str]] = [
         (label_id, text, site, case_id, answers, source)
-        for label_id, text, site, case_id, answers, source in labels.all()]
+        for label_id, text, site, case_id, answers, source in labels.all()
+    ]
     by_label = {f"L{row[0]}": row for row in rows}
     # queries_from_labels keeps one label per (text, case) and drops a declined case's id,
     # so the id it names is used to find the row again
-    return [LabelledPair(row[1].strip(), row[3], bool(row[4]), row[5])
-            for row in (by_label[q.id] for q in queries_from_labels(rows))]
+    return [
+        LabelledPair(row[1].strip(), row[3], bool(row[4]), row[5])
+        for row in (by_label[q.id] for q in queries_from_labels(rows))
+    ]
 
 
 def knowledge_views(cases: list[CaseDoc], vectors: np.ndarray, negatives: int = 2) -> list[LabelledPair]:
@@ -118,19 +129,26 @@ def knowledge_views(cases: list[CaseDoc], vectors: np.ndarray, negatives: int = 
     return pairs
 
 
-def grouped_split(pairs: list[LabelledPair], held_out: float, seed: int = 7,
-                  ) -> tuple[list[LabelledPair], list[LabelledPair]]:
+def grouped_split(
+    pairs: list[LabelledPair],
+    held_out: float,
+    seed: int = 7,
+) -> tuple[list[LabelledPair], list[LabelledPair]]:
     """(train, test): whole questions go to one side, about ``held_out`` of them to test."""
     questions = sorted({p.question for p in pairs})
     rng = np.random.default_rng(seed)
     rng.shuffle(questions)
     test_questions = set(questions[: max(1, round(len(questions) * held_out))])
-    return ([p for p in pairs if p.question not in test_questions],
-            [p for p in pairs if p.question in test_questions])
+    return (
+        [p for p in pairs if p.question not in test_questions],
+        [p for p in pairs if p.question in test_questions],
+    )
 
 
 def label_counts(pairs: list[LabelledPair]) -> dict[str, dict[str, int]]:
     """{source: {"yes": n, "no": m}}, as the manifest and the admin page show them."""
     counts = Counter((p.source, p.answers) for p in pairs)
-    return {source: {"yes": counts[(source, True)], "no": counts[(source, False)]}
-            for source in sorted({p.source for p in pairs})}
+    return {
+        source: {"yes": counts[(source, True)], "no": counts[(source, False)]}
+        for source in sorted({p.source for p in pairs})
+    }

@@ -46,8 +46,13 @@ def _halves(questions: list[str], seed: int) -> np.ndarray:
     return np.array([q in first for q in questions])
 
 
-def judge(questions: list[str], probabilities: np.ndarray, answers: np.ndarray,
-          targets: Targets = Targets(), seed: int = 7) -> tuple[Thresholds, dict[str, object]]:
+def judge(
+    questions: list[str],
+    probabilities: np.ndarray,
+    answers: np.ndarray,
+    targets: Targets = Targets(),
+    seed: int = 7,
+) -> tuple[Thresholds, dict[str, object]]:
     """The thresholds to ship (fitted on all these pairs) and the figures judged across the two
     halves: AUC, and per band the threshold, precision, its lower bound and coverage."""
     answers = answers.astype(bool)
@@ -60,18 +65,22 @@ def judge(questions: list[str], probabilities: np.ndarray, answers: np.ndarray,
         shown["confirm"][judged] = probabilities[judged] >= picked.confirm
     shipped = pick_thresholds(probabilities, answers, targets)
     figures: dict[str, object] = {
-        "pairs": len(answers), "questions": len(set(questions)),
-        "answering_pairs": int(answers.sum()), "auc": round(auc(answers, probabilities), 4),
+        "pairs": len(answers),
+        "questions": len(set(questions)),
+        "answering_pairs": int(answers.sum()),
+        "auc": round(auc(answers, probabilities), 4),
     }
     for band, target in (("suggest", targets.suggest), ("confirm", targets.confirm)):
         mask = shown[band]
         hits = int((mask & answers).sum())
         figures[band] = {
-            "threshold": getattr(shipped, band), "target_lower_bound": target,
+            "threshold": getattr(shipped, band),
+            "target_lower_bound": target,
             "shown": int(mask.sum()),
             "precision": round(hits / mask.sum(), 4) if mask.any() else None,
-            "precision_lower_bound": round(float(precision_lower_bound(
-                np.array([hits]), np.array([max(int(mask.sum()), 1)]))[0]), 4),
+            "precision_lower_bound": round(
+                float(precision_lower_bound(np.array([hits]), np.array([max(int(mask.sum()), 1)]))[0]), 4
+            ),
             "coverage": round(hits / answers.sum(), 4) if answers.any() else None,
         }
     return shipped, figures

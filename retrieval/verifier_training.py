@@ -87,7 +87,8 @@ def load_base(folder: Path, seed: int) -> PreTrainedModel:
     torch.manual_seed(seed)
     hf_logging.set_verbosity_error()  # its load report lists the new head as "missing": expected
     model: PreTrainedModel = AutoModelForSequenceClassification.from_pretrained(
-        str(folder), num_labels=1, attn_implementation="eager")
+        str(folder), num_labels=1, attn_implementation="eager"
+    )
     model.get_input_embeddings().weight.requires_grad_(False)
     return model
 
@@ -104,8 +105,14 @@ def planned_steps(examples: int, config: TrainingConfig) -> int:
     return min(steps, config.max_steps) if config.max_steps else steps
 
 
-def train(model: PreTrainedModel, tokenizer: Tokenizer, examples: list[Example], config: TrainingConfig,
-          progress: Progress | None = None, report_every: int = 10) -> dict[str, float]:
+def train(
+    model: PreTrainedModel,
+    tokenizer: Tokenizer,
+    examples: list[Example],
+    config: TrainingConfig,
+    progress: Progress | None = None,
+    report_every: int = 10,
+) -> dict[str, float]:
     """Binary cross-entropy on shuffled batches, AdamW at a constant rate, gradients clipped.
     Returns what the manifest records: steps, seconds, last mean loss.
 
@@ -117,10 +124,15 @@ def train(model: PreTrainedModel, tokenizer: Tokenizer, examples: list[Example],
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     head = [p for name, p in model.named_parameters() if name.startswith("classifier")]
-    body = [p for name, p in model.named_parameters()
-            if p.requires_grad and not name.startswith("classifier")]
-    optimizer = torch.optim.AdamW([{"params": body, "lr": config.learning_rate},
-                                   {"params": head, "lr": config.learning_rate * HEAD_SPEEDUP}])
+    body = [
+        p for name, p in model.named_parameters() if p.requires_grad and not name.startswith("classifier")
+    ]
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": body, "lr": config.learning_rate},
+            {"params": head, "lr": config.learning_rate * HEAD_SPEEDUP},
+        ]
+    )
     total = planned_steps(len(examples), config)
     started, step, losses, mean_loss = time.perf_counter(), 0, [], float("nan")
     model.train()
@@ -149,8 +161,9 @@ def train(model: PreTrainedModel, tokenizer: Tokenizer, examples: list[Example],
     return {"steps": step, "seconds": round(time.perf_counter() - started, 1), "loss": round(mean_loss, 4)}
 
 
-def torch_logits(model: PreTrainedModel, tokenizer: Tokenizer, examples: list[Example],
-                 batch_size: int = 32) -> np.ndarray:
+def torch_logits(
+    model: PreTrainedModel, tokenizer: Tokenizer, examples: list[Example], batch_size: int = 32
+) -> np.ndarray:
     """The fine-tuned model's logits, the reference the exported model is checked against."""
     import torch
 
@@ -163,8 +176,7 @@ def torch_logits(model: PreTrainedModel, tokenizer: Tokenizer, examples: list[Ex
     return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
 
-def export_int8(model: PreTrainedModel, tokenizer: Tokenizer, folder: Path,
-                keep_fp32: bool = False) -> Path:
+def export_int8(model: PreTrainedModel, tokenizer: Tokenizer, folder: Path, keep_fp32: bool = False) -> Path:
     """Export to ``folder/model.onnx`` (fp32; removed unless ``keep_fp32``) and quantize it to
     ``folder/model_int8.onnx`` the way the encoder is (per-channel QInt8 weights). The graph
     takes input_ids and attention_mask (dynamic batch and length) and returns one logit per
@@ -183,25 +195,40 @@ def export_int8(model: PreTrainedModel, tokenizer: Tokenizer, folder: Path,
     started = time.perf_counter()
     model.eval()
     # two rows of different length, so the padding path is traced
-    ids, mask = _tensors(tokenizer, [Example("报警", "伺服报警怎么处理", True),
-                                     Example("主轴不转", "主轴不转，变频器显示正常，怎么查", False)])
+    ids, mask = _tensors(
+        tokenizer,
+        [
+            Example("报警", "伺服报警怎么处理", True),
+            Example("主轴不转", "主轴不转，变频器显示正常，怎么查", False),
+        ],
+    )
     fp32 = folder / "model.onnx"
     dynamic = {0: "batch", 1: "sequence"}
     with warnings.catch_warnings(record=True) as caught, torch.no_grad():
         warnings.simplefilter("always")  # the legacy exporter's deprecation and tracer notes
         torch.onnx.export(
-            Logit(model).eval(), (ids, mask), str(fp32),
-            input_names=["input_ids", "attention_mask"], output_names=["logits"],
+            Logit(model).eval(),
+            (ids, mask),
+            str(fp32),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["logits"],
             dynamic_axes={"input_ids": dynamic, "attention_mask": dynamic, "logits": {0: "batch"}},
-            opset_version=17, do_constant_folding=True, dynamo=False,
+            opset_version=17,
+            do_constant_folding=True,
+            dynamo=False,
         )
     for w in caught:
         log.debug("onnx export warning: %s: %s", w.category.__name__, w.message)
     quantize_int8(fp32, folder / MODEL_FILE)
     if not keep_fp32:
         fp32.unlink()
-    log.info("verifier exported", extra={"seconds": round(time.perf_counter() - started, 1),
-                                         "int8_mb": round((folder / MODEL_FILE).stat().st_size / 1e6, 1)})
+    log.info(
+        "verifier exported",
+        extra={
+            "seconds": round(time.perf_counter() - started, 1),
+            "int8_mb": round((folder / MODEL_FILE).stat().st_size / 1e6, 1),
+        },
+    )
     return folder / MODEL_FILE
 
 
@@ -219,10 +246,18 @@ class FittedVerifier:
     int8_logits: np.ndarray
 
 
-def fit_verifier(cases: list[CaseDoc], labelled: list[LabelledPair], case_vectors: np.ndarray,
-                 model_cache: Path, folder: Path, config: TrainingConfig, held_out: float = 0.25,
-                 progress: Progress | None = None, report_every: int = 10,
-                 keep_fp32: bool = False) -> FittedVerifier:
+def fit_verifier(
+    cases: list[CaseDoc],
+    labelled: list[LabelledPair],
+    case_vectors: np.ndarray,
+    model_cache: Path,
+    folder: Path,
+    config: TrainingConfig,
+    held_out: float = 0.25,
+    progress: Progress | None = None,
+    report_every: int = 10,
+    keep_fp32: bool = False,
+) -> FittedVerifier:
     """Train on the labelled pairs outside the held-out questions plus the knowledge-base
     views, export to int8 into ``folder`` (which must be empty), check the export against
     torch, judge it on the held-out questions and write ``verifier.json`` last."""
@@ -235,17 +270,26 @@ def fit_verifier(cases: list[CaseDoc], labelled: list[LabelledPair], case_vector
     if len({p.answers for p in test_labels}) < 2:
         raise InvalidInputError(
             f"{len(labelled)} labelled pairs on {len({p.question for p in labelled})} questions: the "
-            f"held-out questions need pairs that answer and pairs that do not; more labels are needed")
+            f"held-out questions need pairs that answer and pairs that do not; more labels are needed"
+        )
     held_questions = {p.question for p in test_labels}
     # a published case's question is also a stored question: keep it out of training
     views = [v for v in knowledge_views(cases, case_vectors) if v.question not in held_questions]
     answering = sum(p.answers for p in test_labels)
     if answering < fewest_answering_pairs(Targets().suggest):
-        log.warning("too few held-out answering pairs for a suggest threshold: it will not suggest",
-                    extra={"answering": answering, "needed": fewest_answering_pairs(Targets().suggest)})
-    log.info("training pairs", extra={"labelled": len(train_labels), "knowledge_views": len(views),
-                                      "held_out": len(test_labels),
-                                      "held_out_questions": len(held_questions)})
+        log.warning(
+            "too few held-out answering pairs for a suggest threshold: it will not suggest",
+            extra={"answering": answering, "needed": fewest_answering_pairs(Targets().suggest)},
+        )
+    log.info(
+        "training pairs",
+        extra={
+            "labelled": len(train_labels),
+            "knowledge_views": len(views),
+            "held_out": len(test_labels),
+            "held_out_questions": len(held_questions),
+        },
+    )
 
     base = base_model_dir(model_cache)
     tokenizer = open_tokenizer(base / TOKENIZER_FILE, config.max_length)
@@ -257,8 +301,11 @@ def fit_verifier(cases: list[CaseDoc], labelled: list[LabelledPair], case_vector
     export_int8(model, tokenizer, folder, keep_fp32)
     shutil.copy2(base / TOKENIZER_FILE, folder / TOKENIZER_FILE)
     manifest = VerifierManifest(
-        model_id=DEFAULT_MODEL, trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        max_length=config.max_length, suggest_threshold=1.0, confirm_threshold=1.0,
+        model_id=DEFAULT_MODEL,
+        trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        max_length=config.max_length,
+        suggest_threshold=1.0,
+        confirm_threshold=1.0,
         labels={"train": label_counts(train_labels + views), "held_out": label_counts(test_labels)},
     )
     int8 = int8_logits(Verifier(folder, manifest), test)
@@ -267,17 +314,26 @@ def fit_verifier(cases: list[CaseDoc], labelled: list[LabelledPair], case_vector
         raise DisagreementError(
             f"the int8 model disagrees with torch: logit correlation {agreement:.4f} < "
             f"{MIN_AGREEMENT} on {len(test)} held-out pairs (torch logits spread {reference.std():.3f}; "
-            f"a barely trained model scores every pair alike and needs more steps)")
+            f"a barely trained model scores every pair alike and needs more steps)"
+        )
     answers = np.array([e.answers for e in test])
     thresholds, figures = judge([e.question for e in test], sigmoid(int8), answers)
-    manifest = replace(manifest, suggest_threshold=thresholds.suggest,
-                       confirm_threshold=thresholds.confirm, evaluation={
-                           **figures, "torch_auc": round(auc(answers, reference), 4),
-                           "int8_torch_logit_correlation": round(agreement, 5),
-                           "training": {**training, "pairs": len(train_labels) + len(views),
-                                        "batch_size": config.batch_size,
-                                        "learning_rate": config.learning_rate},
-                       })
+    manifest = replace(
+        manifest,
+        suggest_threshold=thresholds.suggest,
+        confirm_threshold=thresholds.confirm,
+        evaluation={
+            **figures,
+            "torch_auc": round(auc(answers, reference), 4),
+            "int8_torch_logit_correlation": round(agreement, 5),
+            "training": {
+                **training,
+                "pairs": len(train_labels) + len(views),
+                "batch_size": config.batch_size,
+                "learning_rate": config.learning_rate,
+            },
+        },
+    )
     manifest.write(folder / MANIFEST_FILE)  # last: a folder without one was never finished
     return FittedVerifier(folder, manifest, model, test, reference, int8)
 

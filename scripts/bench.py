@@ -50,8 +50,12 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--requests", type=int, default=400, help="requests per concurrency level")
     parser.add_argument("--max-seconds", type=float, default=60, help="time bound per level")
-    parser.add_argument("--build-copies", type=int, default=12,
-                        help="the demo cases repeated this often for the build benchmark")
+    parser.add_argument(
+        "--build-copies",
+        type=int,
+        default=12,
+        help="the demo cases repeated this often for the build benchmark",
+    )
     parser.add_argument("--out", type=Path, help="also write the report to this file")
     return parser.parse_args()
 
@@ -114,10 +118,13 @@ async def load(url: str, texts: list[str], clients: int, total: int, max_seconds
 
 def start_server(data_dir: Path, model_cache: Path) -> tuple[subprocess.Popen, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRAFTDESK_")}
-    env |= {"CRAFTDESK_DATA_DIR": str(data_dir), "CRAFTDESK_MODEL_CACHE": str(model_cache),
-            "CRAFTDESK_LOG_LEVEL": "WARNING",
-            # the load comes from one address: lift the limits for the measurement
-            **RateLimitSettings.lifted_environment()}
+    env |= {
+        "CRAFTDESK_DATA_DIR": str(data_dir),
+        "CRAFTDESK_MODEL_CACHE": str(model_cache),
+        "CRAFTDESK_LOG_LEVEL": "WARNING",
+        # the load comes from one address: lift the limits for the measurement
+        **RateLimitSettings.lifted_environment(),
+    }
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "bot", "--port", str(port)], cwd=REPO, env=env)
     url = f"http://127.0.0.1:{port}"
@@ -140,9 +147,12 @@ def main() -> None:
     setup_logging("WARNING")
     encoder = make_encoder(settings)
     queries = [q.text for q in load_queries(REPO / "knowledge" / "eval" / "queries.jsonl")]
-    lines = [f"model {encoder.model_id}, encoder threads {settings.encoder_threads}, "
-             f"{os.cpu_count()} CPUs, {len(queries)} distinct question texts, "
-             f"load average at start {os.getloadavg()[0]:.2f}", ""]
+    lines = [
+        f"model {encoder.model_id}, encoder threads {settings.encoder_threads}, "
+        f"{os.cpu_count()} CPUs, {len(queries)} distinct question texts, "
+        f"load average at start {os.getloadavg()[0]:.2f}",
+        "",
+    ]
 
     with tempfile.TemporaryDirectory() as tmp:
         server, url = start_server(Path(tmp) / "var", settings.model_cache_dir)
@@ -159,30 +169,42 @@ def main() -> None:
                 cpu_after = cpu_seconds(server.pid)
                 # what the server spent per answer (warm-up included), next to the floor: on a
                 # shared machine it moves less than the latencies do
-                cpu = ("" if cpu_before is None or cpu_after is None
-                       else f"{1000 * (cpu_after - cpu_before) / (len(latencies) + 10):.2f}")
+                cpu = (
+                    ""
+                    if cpu_before is None or cpu_after is None
+                    else f"{1000 * (cpu_after - cpu_before) / (len(latencies) + 10):.2f}"
+                )
                 rows.append((clients, latencies, rate, cpu))
                 if clients == 1:
                     after = bare_encode_ms(encoder, queries)
             floor = statistics.median(before + after)
-            lines += ["| /api/ask | p50 ms | p99 ms | requests/s | p50 / bare encode | server CPU ms / request |",
-                      "|---|---|---|---|---|---|",
-                      f"| bare encode of one query (floor; {statistics.median(before):.2f} before, "
-                      f"{statistics.median(after):.2f} after the 1-client level) | {floor:.2f} | | | 1.00 | |"]
+            lines += [
+                "| /api/ask | p50 ms | p99 ms | requests/s | p50 / bare encode | server CPU ms / request |",
+                "|---|---|---|---|---|---|",
+                f"| bare encode of one query (floor; {statistics.median(before):.2f} before, "
+                f"{statistics.median(after):.2f} after the 1-client level) | {floor:.2f} | | | 1.00 | |",
+            ]
             for clients, latencies, rate, cpu in rows:
                 p50 = percentile(latencies, 50)
-                lines.append(f"| {clients} client{'s' if clients > 1 else ''} ({len(latencies)} requests) "
-                             f"| {p50:.2f} | {percentile(latencies, 99):.2f} | {rate:.0f} "
-                             f"| {p50 / floor:.2f} | {cpu} |")
+                lines.append(
+                    f"| {clients} client{'s' if clients > 1 else ''} ({len(latencies)} requests) "
+                    f"| {p50:.2f} | {percentile(latencies, 99):.2f} | {rate:.0f} "
+                    f"| {p50 / floor:.2f} | {cpu} |"
+                )
         finally:
             server.terminate()
             server.wait(timeout=30)
 
     records, _ = parse_file(REPO / "knowledge" / "demo" / "cases.jsonl", CASES)
-    demo = [CaseDoc(r.id, r.title, r.question, r.answer, r.industry, r.expert_id, tuple(r.tags))
-            for _, r in records]
-    cases = [CaseDoc(f"{c.id}-{n}", c.title, c.question, c.answer, c.industry, c.expert_id, c.tags)
-             for n in range(args.build_copies) for c in demo]
+    demo = [
+        CaseDoc(r.id, r.title, r.question, r.answer, r.industry, r.expert_id, tuple(r.tags))
+        for _, r in records
+    ]
+    cases = [
+        CaseDoc(f"{c.id}-{n}", c.title, c.question, c.answer, c.industry, c.expert_id, c.tags)
+        for n in range(args.build_copies)
+        for c in demo
+    ]
     corpus = Corpus(cases, [])
     texts = [view for c in cases for view in c.views]  # what build_index encodes
     started = time.perf_counter()
@@ -191,12 +213,18 @@ def main() -> None:
     started = time.perf_counter()
     build_index(corpus, encoder)
     build_rate = len(texts) / (time.perf_counter() - started)
-    lines += ["", "| index build | texts/s | ratio |", "|---|---|---|",
-              f"| bare batch encoding ({len(texts)} case texts: {len(cases)} cases, every view) "
-              f"| {bare_rate:.1f} | 1.00 |",
-              f"| build_index (encode + faiss + BM25 + typo words) | {build_rate:.1f} "
-              f"| {build_rate / bare_rate:.2f} |"]
-    lines.append(f"\nload average at the end {os.getloadavg()[0]:.2f}: other work on the machine skews every figure")
+    lines += [
+        "",
+        "| index build | texts/s | ratio |",
+        "|---|---|---|",
+        f"| bare batch encoding ({len(texts)} case texts: {len(cases)} cases, every view) "
+        f"| {bare_rate:.1f} | 1.00 |",
+        f"| build_index (encode + faiss + BM25 + typo words) | {build_rate:.1f} "
+        f"| {build_rate / bare_rate:.2f} |",
+    ]
+    lines.append(
+        f"\nload average at the end {os.getloadavg()[0]:.2f}: other work on the machine skews every figure"
+    )
     report = "\n".join(lines)
     print(report)
     if args.out:

@@ -62,8 +62,13 @@ from retrieval.search import Retriever
 from retrieval.verifier import load_verifier
 
 REPO = Path(__file__).resolve().parent.parent
-FIT_FIGURES = ("suggest_precision", "coverage", "near_miss_suggested", "first_in_suggest_or_confirm",
-               "off_topic_rejected")
+FIT_FIGURES = (
+    "suggest_precision",
+    "coverage",
+    "near_miss_suggested",
+    "first_in_suggest_or_confirm",
+    "off_topic_rejected",
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -73,41 +78,79 @@ def parse_args() -> argparse.Namespace:
         epilog="example: python scripts/evaluate.py --calibrate",
     )
     parser.add_argument("--knowledge", type=Path, default=REPO / "knowledge" / "demo")
-    parser.add_argument("--distractors", type=Path, default=REPO / "knowledge" / "eval" / "distractors",
-                        help="cases added to the knowledge for a second scene, so the policy learns "
-                             "and is judged among as many cases as a real knowledge base holds "
-                             "(default: knowledge/eval/distractors, 240 cases, half of them "
-                             "look-alikes of demo cases; its relabel.jsonl names the queries they answer)")
-    parser.add_argument("--no-distractors", dest="distractors", action="store_const", const=None,
-                        help="the knowledge base at its own size only")
-    parser.add_argument("--sets", type=Path, default=REPO / "knowledge" / "eval",
-                        help="a folder of labelled query sets, queries*.jsonl")
+    parser.add_argument(
+        "--distractors",
+        type=Path,
+        default=REPO / "knowledge" / "eval" / "distractors",
+        help="cases added to the knowledge for a second scene, so the policy learns "
+        "and is judged among as many cases as a real knowledge base holds "
+        "(default: knowledge/eval/distractors, 240 cases, half of them "
+        "look-alikes of demo cases; its relabel.jsonl names the queries they answer)",
+    )
+    parser.add_argument(
+        "--no-distractors",
+        dest="distractors",
+        action="store_const",
+        const=None,
+        help="the knowledge base at its own size only",
+    )
+    parser.add_argument(
+        "--sets",
+        type=Path,
+        default=REPO / "knowledge" / "eval",
+        help="a folder of labelled query sets, queries*.jsonl",
+    )
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="pooled cross-validation repeated with other folds, figures averaged")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="pooled cross-validation repeated with other folds, figures averaged",
+    )
     targets = Targets()
-    parser.add_argument("--precision", type=float, default=targets.suggest,
-                        help="lower confidence bound of suggest precision the threshold keeps on "
-                             f"the fitting data (default {targets.suggest})")
-    parser.add_argument("--confirm-precision", type=float, default=targets.confirm,
-                        help="the same for sending the top case to an expert to confirm "
-                             f"(default {targets.confirm})")
-    parser.add_argument("--reject-precision", type=float, default=targets.reject,
-                        help="the same for rejecting a question as off-topic "
-                             f"(default {targets.reject})")
-    parser.add_argument("--show-errors", action="store_true",
-                        help="list the queries the cross-set policy got wrong")
-    parser.add_argument("--calibrate", action="store_true",
-                        help="refit on all sets and write retrieval/calibration.json; refused when "
-                             "the new policy is less precise than the shipped one on any set")
+    parser.add_argument(
+        "--precision",
+        type=float,
+        default=targets.suggest,
+        help="lower confidence bound of suggest precision the threshold keeps on "
+        f"the fitting data (default {targets.suggest})",
+    )
+    parser.add_argument(
+        "--confirm-precision",
+        type=float,
+        default=targets.confirm,
+        help=f"the same for sending the top case to an expert to confirm (default {targets.confirm})",
+    )
+    parser.add_argument(
+        "--reject-precision",
+        type=float,
+        default=targets.reject,
+        help=f"the same for rejecting a question as off-topic (default {targets.reject})",
+    )
+    parser.add_argument(
+        "--show-errors", action="store_true", help="list the queries the cross-set policy got wrong"
+    )
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="refit on all sets and write retrieval/calibration.json; refused when "
+        "the new policy is less precise than the shipped one on any set",
+    )
     parser.add_argument("--force", action="store_true", help="write the refit even so")
-    parser.add_argument("--labels", action="store_true",
-                        help="add the labelled pairs the service stored (CRAFTDESK_DATABASE_URL or "
-                             "the data dir's database) as one more set")
-    parser.add_argument("--verifier", type=Path, metavar="DIR",
-                        help="also judge the held sets with this verifier deciding suggest and "
-                             "confirm (a trained verifier folder, or a verifier dir such as "
-                             "var/verifier), as the service does with use_verifier on")
+    parser.add_argument(
+        "--labels",
+        action="store_true",
+        help="add the labelled pairs the service stored (CRAFTDESK_DATABASE_URL or "
+        "the data dir's database) as one more set",
+    )
+    parser.add_argument(
+        "--verifier",
+        type=Path,
+        metavar="DIR",
+        help="also judge the held sets with this verifier deciding suggest and "
+        "confirm (a trained verifier folder, or a verifier dir such as "
+        "var/verifier), as the service does with use_verifier on",
+    )
     return parser.parse_args()
 
 
@@ -123,18 +166,23 @@ def table(columns: dict[str, Metrics]) -> str:
     return "\n".join(lines)
 
 
-def cross_set_columns(scenes: list[Scene], names: list[str],
-                      held_predictions: dict[str, dict[str, list[Prediction]]],
-                      who: str = "") -> dict[str, Metrics]:
+def cross_set_columns(
+    scenes: list[Scene],
+    names: list[str],
+    held_predictions: dict[str, dict[str, list[Prediction]]],
+    who: str = "",
+) -> dict[str, Metrics]:
     """Each held set in each scene, judged by the policy fitted on the others, and all pooled."""
     columns = {}
     for place in scenes:
         for held in names:
             columns[f"{who}{held}, {place.name} (fit on the others)"] = score(
-                place.held(held).queries, held_predictions[held][place.name])
+                place.held(held).queries, held_predictions[held][place.name]
+            )
         columns[f"{who}cross-set pooled, {place.name}"] = score(
             [q for s in place.sets for q in s.queries],
-            [p for held in names for p in held_predictions[held][place.name]])
+            [p for held in names for p in held_predictions[held][place.name]],
+        )
     return columns
 
 
@@ -146,22 +194,29 @@ def errors(held: QuerySet, predictions: list) -> list[str]:
         missed = q.kind == "paraphrase" and p.decision != Decision.SUGGEST
         misrejected = (q.kind == "off_topic") != (p.decision == Decision.REJECT)
         if wrong or missed or misrejected:
-            label = ("wrong suggestion" if wrong else f"missed ({p.decision})" if missed
-                     else "reject error")
-            out.append(f"{label:18} {q.id} {q.kind:10} p={p.top_probability:.3f} "
-                       f"top={p.cases[:1]} want={q.case_id} {q.text}")
+            label = "wrong suggestion" if wrong else f"missed ({p.decision})" if missed else "reject error"
+            out.append(
+                f"{label:18} {q.id} {q.kind:10} p={p.top_probability:.3f} "
+                f"top={p.cases[:1]} want={q.case_id} {q.text}"
+            )
     return out
 
 
-def less_precise(retriever: Retriever, scenes: list[Scene], sites: dict[str, SiteContext],
-                 new: Calibration, old: Calibration) -> list[str]:
+def less_precise(
+    retriever: Retriever,
+    scenes: list[Scene],
+    sites: dict[str, SiteContext],
+    new: Calibration,
+    old: Calibration,
+) -> list[str]:
     """The sets (in each scene) on which the new policy's suggestions are less precise than the
     old one's."""
     worse = []
     for place in scenes:
         for s in place.sets:
-            before, after = (score(s.queries, judge(retriever, place, s, sites, c)).suggest_precision
-                             for c in (old, new))
+            before, after = (
+                score(s.queries, judge(retriever, place, s, sites, c)).suggest_precision for c in (old, new)
+            )
             if before == before and after == after and after < before - 0.005:  # nan: none made
                 worse.append(f"{s.name}, {place.name} ({after:.3f} < {before:.3f})")
     return worse
@@ -171,12 +226,24 @@ async def stored_labels(settings: Settings) -> list:
     """The service's labelled pairs with their questions' text, from its own database."""
     async with database(settings) as (_, sessions):
         async with sessions() as session:
-            rows = (await session.execute(
-                select(DecisionLabel.id, Question.text, Question.site_code, DecisionLabel.case_id,
-                       DecisionLabel.answers, DecisionLabel.source)
-                .join(Question, Question.id == DecisionLabel.question_id))).all()
-    return queries_from_labels([(label_id, text, site, case_id, answers, source)
-                                for label_id, text, site, case_id, answers, source in rows])
+            rows = (
+                await session.execute(
+                    select(
+                        DecisionLabel.id,
+                        Question.text,
+                        Question.site_code,
+                        DecisionLabel.case_id,
+                        DecisionLabel.answers,
+                        DecisionLabel.source,
+                    ).join(Question, Question.id == DecisionLabel.question_id)
+                )
+            ).all()
+    return queries_from_labels(
+        [
+            (label_id, text, site, case_id, answers, source)
+            for label_id, text, site, case_id, answers, source in rows
+        ]
+    )
 
 
 async def load_knowledge(settings: Settings, folders: list[Path]) -> tuple[Corpus, dict[str, SiteContext]]:
@@ -188,18 +255,26 @@ async def load_knowledge(settings: Settings, folders: list[Path]) -> tuple[Corpu
                 for folder in folders:
                     await import_dir(session, folder)
                 corpus = await load_corpus(session)
-                sites = {s.code: SiteContext(s.region, s.industry)
-                         for s in (await session.scalars(select(Site))).all()}
+                sites = {
+                    s.code: SiteContext(s.region, s.industry)
+                    for s in (await session.scalars(select(Site))).all()
+                }
     return corpus, sites
 
 
-def scene(retriever: Retriever, name: str, corpus: Corpus, query_sets: dict[str, list[LabelledQuery]]) -> Scene:
+def scene(
+    retriever: Retriever, name: str, corpus: Corpus, query_sets: dict[str, list[LabelledQuery]]
+) -> Scene:
     index = build_index(corpus, retriever.encoder)
-    sets = [QuerySet(set_name, queries, examine_all(retriever, index, queries))
-            for set_name, queries in query_sets.items()]
+    sets = [
+        QuerySet(set_name, queries, examine_all(retriever, index, queries))
+        for set_name, queries in query_sets.items()
+    ]
     look_alikes = leave_one_out(retriever, index)
-    print(f"{name}: {len(corpus.cases)} cases, {len(corpus.experts)} experts; learns as well from "
-          f"{len(look_alikes.queries)} case questions asked without their case")
+    print(
+        f"{name}: {len(corpus.cases)} cases, {len(corpus.experts)} experts; learns as well from "
+        f"{len(look_alikes.queries)} case questions asked without their case"
+    )
     return Scene(name, index, sets, look_alikes)
 
 
@@ -219,9 +294,11 @@ async def main(settings: Settings, args: argparse.Namespace) -> None:
     if args.verifier:
         verifier = load_verifier(args.verifier)
         checking = Retriever(encoder, shipped, settings.retrieval, verifier)
-        print(f"verifier {verifier.version}: reads the policy's top {settings.retrieval.verifier_candidates} "
-              f"candidates; suggest at {verifier.suggest_threshold:.4f}, confirm at "
-              f"{verifier.confirm_threshold:.4f}")
+        print(
+            f"verifier {verifier.version}: reads the policy's top {settings.retrieval.verifier_candidates} "
+            f"candidates; suggest at {verifier.suggest_threshold:.4f}, confirm at "
+            f"{verifier.confirm_threshold:.4f}"
+        )
     targets = Targets(suggest=args.precision, confirm=args.confirm_precision, reject=args.reject_precision)
     query_sets = {}
     for path in files:
@@ -230,18 +307,30 @@ async def main(settings: Settings, args: argparse.Namespace) -> None:
         print(f"{path.name}: {len(queries)} queries {kinds}, {sum(q.hard for q in queries)} marked hard")
     if args.labels:
         stored = query_sets["labels"] = await stored_labels(settings)
-        print(f"labels from the service: {len(stored)} pairs "
-              f"({sum(q.kind == 'paraphrase' for q in stored)} answered by their case)")
-    print(f"model {encoder.model_id}; thresholds at lower 95% bounds of precision: suggest "
-          f"{targets.suggest}, confirm {targets.confirm}, reject {targets.reject}")
+        print(
+            f"labels from the service: {len(stored)} pairs "
+            f"({sum(q.kind == 'paraphrase' for q in stored)} answered by their case)"
+        )
+    print(
+        f"model {encoder.model_id}; thresholds at lower 95% bounds of precision: suggest "
+        f"{targets.suggest}, confirm {targets.confirm}, reject {targets.reject}"
+    )
     scenes = [scene(retriever, "knowledge", corpus, query_sets)]
     if args.distractors:
         grown, _ = await load_knowledge(settings, [args.knowledge, args.distractors])
         relabel = args.distractors / "relabel.jsonl"
-        scenes.append(scene(retriever, "with distractors", grown,
-                            {name: relabelled(queries, relabel) for name, queries in query_sets.items()}))
+        scenes.append(
+            scene(
+                retriever,
+                "with distractors",
+                grown,
+                {name: relabelled(queries, relabel) for name, queries in query_sets.items()},
+            )
+        )
     base = scenes[0]
-    every = QuerySet("all", [q for s in base.sets for q in s.queries], [e for s in base.sets for e in s.exams])
+    every = QuerySet(
+        "all", [q for s in base.sets for q in s.queries], [e for s in base.sets for e in s.exams]
+    )
 
     columns: dict[str, Metrics] = {}
     held_predictions: dict[str, dict[str, list[Prediction]]] = {}
@@ -253,8 +342,11 @@ async def main(settings: Settings, args: argparse.Namespace) -> None:
     verified_columns: dict[str, Metrics] = {}
     if checking is not None and len(names) > 1:
         by_verifier = cross_set_columns(
-            scenes, names, {held: cross_set(checking, scenes, held, sites, targets) for held in names},
-            who="verifier: ")
+            scenes,
+            names,
+            {held: cross_set(checking, scenes, held, sites, targets) for held in names},
+            who="verifier: ",
+        )
         for place in scenes:  # the pooled figures side by side, then the verifier's per held set
             pooled = f"cross-set pooled, {place.name}"
             verified_columns[f"policy: {pooled}"] = columns[pooled]
@@ -265,32 +357,55 @@ async def main(settings: Settings, args: argparse.Namespace) -> None:
     seeds = range(7, 7 + args.repeats)
     label = f"{args.repeats}x{args.folds}-fold CV, all mixed, knowledge"
     columns[f"craftdesk, {label}"] = mean_metrics(
-        [score(every.queries, cross_validate(retriever, base.index, every.queries, every.exams, sites,
-                                             args.folds, targets, s)) for s in seeds])
+        [
+            score(
+                every.queries,
+                cross_validate(
+                    retriever, base.index, every.queries, every.exams, sites, args.folds, targets, s
+                ),
+            )
+            for s in seeds
+        ]
+    )
     columns[f"BM25, {label}"] = mean_metrics(
-        [score(every.queries, bm25_baseline(corpus, every.queries, args.folds, targets, s)) for s in seeds])
+        [score(every.queries, bm25_baseline(corpus, every.queries, args.folds, targets, s)) for s in seeds]
+    )
     if args.calibrate:
         refit = fit_on(encoder.model_id, [s for place in scenes for s in place.learning()], targets)
-        refit.fit = {"fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                     "sets": {f"{s.name}, {place.name}": len(s.queries)
-                              for place in scenes for s in place.learning()},
-                     "cross_set": {place.name: {name: round(getattr(columns[f"cross-set pooled, {place.name}"], name), 4)
-                                                for name in FIT_FIGURES}
-                                   for place in scenes if f"cross-set pooled, {place.name}" in columns}}
-        worse = [] if shipped is None or args.force else less_precise(retriever, scenes, sites, refit, shipped)
+        refit.fit = {
+            "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "sets": {f"{s.name}, {place.name}": len(s.queries) for place in scenes for s in place.learning()},
+            "cross_set": {
+                place.name: {
+                    name: round(getattr(columns[f"cross-set pooled, {place.name}"], name), 4)
+                    for name in FIT_FIGURES
+                }
+                for place in scenes
+                if f"cross-set pooled, {place.name}" in columns
+            },
+        }
+        worse = (
+            [] if shipped is None or args.force else less_precise(retriever, scenes, sites, refit, shipped)
+        )
         if worse:
-            print("refit refused: it is less precise than the shipped policy on " + "; ".join(worse)
-                  + " (--force writes it anyway)")
+            print(
+                "refit refused: it is less precise than the shipped policy on "
+                + "; ".join(worse)
+                + " (--force writes it anyway)"
+            )
         else:
             shipped = refit
             shipped.save()
-            print(f"calibration written: suggest at {shipped.suggest_threshold:.4f}, confirm at "
-                  f"{shipped.confirm_threshold:.4f}, reject at {shipped.reject_threshold:.4f}")
+            print(
+                f"calibration written: suggest at {shipped.suggest_threshold:.4f}, confirm at "
+                f"{shipped.confirm_threshold:.4f}, reject at {shipped.reject_threshold:.4f}"
+            )
     if shipped is not None:
         for place in scenes:
             columns[f"shipped calibration, in-sample, {place.name}"] = score(
                 [q for s in place.sets for q in s.queries],
-                [p for s in place.sets for p in judge(retriever, place, s, sites, shipped)])
+                [p for s in place.sets for p in judge(retriever, place, s, sites, shipped)],
+            )
     print(table(columns))
     if verified_columns:
         print("\nthe verifier deciding suggest and confirm (reject, ranking and experts as the policy's):")

@@ -64,8 +64,12 @@ SLOW_MS = 5000
 WINDOW_S = 10
 DRAIN_S = 5.0  # after the deadline, requests in flight get this long before they are cut
 TICKET_PROBLEMS = ("token hash missing", "without owner", "without worker message", "without outbox row")
-FOLLOW_UPS = ("补充一下：设备型号在铭牌上看不清，我拍张照片发上来", "刚才又报了一次，复位后能跑一会儿",
-              "现场急用，麻烦师傅尽快看看", "已经按说明查过接线，没发现松动")
+FOLLOW_UPS = (
+    "补充一下：设备型号在铭牌上看不清，我拍张照片发上来",
+    "刚才又报了一次，复位后能跑一会儿",
+    "现场急用，麻烦师傅尽快看看",
+    "已经按说明查过接线，没发现松动",
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -73,27 +77,48 @@ def parse_args() -> argparse.Namespace:
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="example: python scripts/loadtest.py --clients 200 --seconds 300 --kill-at 120 "
-               "--compare-clients 8 --out /tmp/loadtest.md",
+        "--compare-clients 8 --out /tmp/loadtest.md",
     )
     parser.add_argument("--clients", type=int, default=200, help="concurrent workers (default 200)")
     parser.add_argument("--seconds", type=float, default=300, help="length of the main phase (default 300)")
     parser.add_argument("--think-ms", type=float, default=0, help="pause between a worker's calls")
     parser.add_argument("--timeout", type=float, default=30, help="per-request timeout in s (default 30)")
-    parser.add_argument("--kill-at", type=float, metavar="SECONDS",
-                        help="SIGKILL the server this long into the main phase, then restart it")
-    parser.add_argument("--compare-clients", type=int, metavar="N",
-                        help="run a short phase with N clients first and compare the throughputs")
+    parser.add_argument(
+        "--kill-at",
+        type=float,
+        metavar="SECONDS",
+        help="SIGKILL the server this long into the main phase, then restart it",
+    )
+    parser.add_argument(
+        "--compare-clients",
+        type=int,
+        metavar="N",
+        help="run a short phase with N clients first and compare the throughputs",
+    )
     parser.add_argument("--compare-seconds", type=float, default=30, help="length of that phase (default 30)")
-    parser.add_argument("--encoder-seconds", type=float, default=5,
-                        help="how long the bare encoder is measured (default 5)")
-    parser.add_argument("--settle-seconds", type=float, default=15,
-                        help="after the load, wait up to this long for the outbox to drain")
+    parser.add_argument(
+        "--encoder-seconds", type=float, default=5, help="how long the bare encoder is measured (default 5)"
+    )
+    parser.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=15,
+        help="after the load, wait up to this long for the outbox to drain",
+    )
     parser.add_argument("--allow-slow", action="store_true", help="requests over 5 s do not fail the run")
-    parser.add_argument("--database-url", help="run on this database (e.g. postgresql+asyncpg://...); "
-                                               "default: SQLite in the scratch data dir")
-    parser.add_argument("--model-cache", type=Path, help="converted models (default: an existing "
-                        "CRAFTDESK_MODEL_CACHE, CRAFTDESK_TEST_MODEL_CACHE or .cache/test-models)")
-    parser.add_argument("--data-dir", type=Path, help="keep the server's data here (default: a temporary dir)")
+    parser.add_argument(
+        "--database-url",
+        help="run on this database (e.g. postgresql+asyncpg://...); default: SQLite in the scratch data dir",
+    )
+    parser.add_argument(
+        "--model-cache",
+        type=Path,
+        help="converted models (default: an existing "
+        "CRAFTDESK_MODEL_CACHE, CRAFTDESK_TEST_MODEL_CACHE or .cache/test-models)",
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, help="keep the server's data here (default: a temporary dir)"
+    )
     parser.add_argument("--seed", type=int, default=1, help="random seed of the workers")
     parser.add_argument("--out", type=Path, help="also write the report to this file")
     args = parser.parse_args()
@@ -190,8 +215,17 @@ class ServerError(Exception):
 class Worker:
     """One phone: one keep-alive connection, one question after another."""
 
-    def __init__(self, url: str, http: aiohttp.ClientSession, phase: Phase, deadline: float,
-                 texts: list[str], sites: list[str | None], think_ms: float, rng: random.Random):
+    def __init__(
+        self,
+        url: str,
+        http: aiohttp.ClientSession,
+        phase: Phase,
+        deadline: float,
+        texts: list[str],
+        sites: list[str | None],
+        think_ms: float,
+        rng: random.Random,
+    ):
         self.url, self.http, self.phase, self.deadline = url, http, phase, deadline
         self.texts, self.sites, self.think_ms, self.rng = texts, sites, think_ms, rng
 
@@ -212,8 +246,9 @@ class Worker:
         if self.think_ms > 0:
             await asyncio.sleep(self.think_ms * (0.5 + self.rng.random()) / 1000)
 
-    async def call(self, name: str, method: str, path: str, body: Any = None,
-                   token: str | None = None) -> tuple[int, Any]:
+    async def call(
+        self, name: str, method: str, path: str, body: Any = None, token: str | None = None
+    ) -> tuple[int, Any]:
         if time.monotonic() >= self.deadline:
             raise Deadline
         headers = {"X-Ticket-Token": token} if token else None
@@ -226,8 +261,13 @@ class Worker:
             self.phase.calls.append(Call(name, started, time.monotonic(), None, "cut at deadline"))
             raise
         except (TimeoutError, aiohttp.ClientError) as exc:
-            kind = ("timeout" if isinstance(exc, TimeoutError) else
-                    "connection" if isinstance(exc, aiohttp.ClientConnectionError) else type(exc).__name__)
+            kind = (
+                "timeout"
+                if isinstance(exc, TimeoutError)
+                else "connection"
+                if isinstance(exc, aiohttp.ClientConnectionError)
+                else type(exc).__name__
+            )
             self.phase.calls.append(Call(name, started, time.monotonic(), None, kind))
             raise NoAnswer(kind) from None
         self.phase.calls.append(Call(name, started, time.monotonic(), status))
@@ -253,29 +293,40 @@ class Worker:
             solved = self.rng.random() < 0.5
             case_id = asked["suggestions"][0]["case_id"] if solved and asked["suggestions"] else None
             await self.think()
-            status, answer = await self.call("feedback", "POST", f"/api/questions/{question_id}/feedback",
-                                             {"solved": solved, "case_id": case_id})
+            status, answer = await self.call(
+                "feedback",
+                "POST",
+                f"/api/questions/{question_id}/feedback",
+                {"solved": solved, "case_id": case_id},
+            )
             if status == 200 and not solved:
                 ticket = self.acknowledge(answer.get("ticket"), question_id, "feedback")
         elif decision in (Decision.ROUTE, Decision.CONFIRM):
             ticket = self.acknowledge(asked.get("ticket"), question_id, "ask")
             if ticket is None:  # a server from before the `ticket` field: open it explicitly
                 await self.think()
-                status, opened = await self.call("ticket open", "POST", "/api/tickets",
-                                                 {"question_id": question_id})
+                status, opened = await self.call(
+                    "ticket open", "POST", "/api/tickets", {"question_id": question_id}
+                )
                 if status in (200, 201):
                     ticket = self.acknowledge(opened, question_id, "open")
         if ticket is None:
             return
         await self.think()
-        status, read = await self.call("ticket read", "GET", f"/api/tickets/{ticket.ticket_id}",
-                                       token=ticket.token)
+        status, read = await self.call(
+            "ticket read", "GET", f"/api/tickets/{ticket.ticket_id}", token=ticket.token
+        )
         if status == 200 and read.get("ticket_id") != ticket.ticket_id:
             self.phase.readback_wrong += 1
         if self.rng.random() < 0.5:
             await self.think()
-            await self.call("message", "POST", f"/api/tickets/{ticket.ticket_id}/messages",
-                            {"text": self.rng.choice(FOLLOW_UPS)}, token=ticket.token)
+            await self.call(
+                "message",
+                "POST",
+                f"/api/tickets/{ticket.ticket_id}/messages",
+                {"text": self.rng.choice(FOLLOW_UPS)},
+                token=ticket.token,
+            )
 
 
 # ---- the server process --------------------------------------------------------------------
@@ -300,7 +351,12 @@ class Server:
         with self.log_path.open("ab") as log_file:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "bot", "--host", "127.0.0.1", "--port", str(self.port)],
-                cwd=REPO, env=self.env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+                cwd=REPO,
+                env=self.env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     async def wait_healthy(self, seconds: float = 300) -> None:
         deadline = time.monotonic() + seconds
@@ -343,8 +399,11 @@ class Server:
     def error_lines(self) -> list[str]:
         if not self.log_path.exists():
             return []
-        return [line for line in self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
-                if " ERROR " in line or " CRITICAL " in line]
+        return [
+            line
+            for line in self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+            if " ERROR " in line or " CRITICAL " in line
+        ]
 
 
 def server_env(settings: Any, data_dir: Path, model_cache: Path, database_url: str | None) -> dict[str, str]:
@@ -369,9 +428,16 @@ def server_env(settings: Any, data_dir: Path, model_cache: Path, database_url: s
 def find_model_cache(given: Path | None, model: str) -> Path:
     """The first folder holding the converted model; else the first one named (converted there
     once, by this process, before the server starts)."""
-    candidates = [given] if given else [
-        Path(p) for p in (os.environ.get("CRAFTDESK_MODEL_CACHE"), os.environ.get("CRAFTDESK_TEST_MODEL_CACHE"))
-        if p] + [REPO / ".cache" / "test-models"]
+    candidates = (
+        [given]
+        if given
+        else [
+            Path(p)
+            for p in (os.environ.get("CRAFTDESK_MODEL_CACHE"), os.environ.get("CRAFTDESK_TEST_MODEL_CACHE"))
+            if p
+        ]
+        + [REPO / ".cache" / "test-models"]
+    )
     for folder in candidates:
         if (folder / model_slug(model) / "onnx" / "craftdesk_conversion.json").is_file():
             return folder
@@ -436,32 +502,60 @@ async def progress(phase: Phase, server: Server, restarting: asyncio.Task | None
         no_answer = sum(1 for c in phase.calls if c.status is None)
         errors_5xx = sum(1 for c in phase.calls if c.status is not None and c.status >= 500)
         backlog = await outbox_backlog(db)
-        log(f"{phase.name} {now - phase.started:.0f} s: {len(phase.calls)} requests, "
+        log(
+            f"{phase.name} {now - phase.started:.0f} s: {len(phase.calls)} requests, "
             f"{(asks - seen_asks) / (now - last):.1f} asks/s now ({asks} answered), "
             f"{no_answer} without answer, {errors_5xx} 5xx, {len(phase.acks)} tickets, "
-            f"outbox pending {backlog if backlog is not None else '?'}")
+            f"outbox pending {backlog if backlog is not None else '?'}"
+        )
         seen_asks, last = asks, now
         if server.exited() is not None and (restarting is None or restarting.done()):
             log(f"{phase.name}: the server exited on its own with code {server.exited()}")
 
 
-async def run_phase(phase: Phase, server: Server, texts: list[str], sites: list[str | None],
-                    args: argparse.Namespace, kill_at: float | None, db: Database) -> None:
+async def run_phase(
+    phase: Phase,
+    server: Server,
+    texts: list[str],
+    sites: list[str | None],
+    args: argparse.Namespace,
+    kill_at: float | None,
+    db: Database,
+) -> None:
     log(f"{phase.name}: {phase.clients} clients for {phase.seconds:.0f} s")
     phase.started = time.monotonic()
     deadline = phase.started + phase.seconds
     rng = random.Random(f"{args.seed}-{phase.name}")
-    sessions = [aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1),  # one phone, one connection
-                                      timeout=aiohttp.ClientTimeout(total=args.timeout),
-                                      headers={"X-Client-Id": secrets.token_hex(8)})  # as the web chat sends
-                for _ in range(phase.clients)]
-    restarting = (asyncio.create_task(kill_and_restart(server, phase, phase.started + kill_at))
-                  if kill_at is not None else None)
+    sessions = [
+        aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=1),  # one phone, one connection
+            timeout=aiohttp.ClientTimeout(total=args.timeout),
+            headers={"X-Client-Id": secrets.token_hex(8)},
+        )  # as the web chat sends
+        for _ in range(phase.clients)
+    ]
+    restarting = (
+        asyncio.create_task(kill_and_restart(server, phase, phase.started + kill_at))
+        if kill_at is not None
+        else None
+    )
     reporter = asyncio.create_task(progress(phase, server, restarting, db))
     try:
-        tasks = [asyncio.create_task(Worker(server.url, http, phase, deadline, texts, sites,
-                                            args.think_ms, random.Random(rng.random())).run())
-                 for http in sessions]
+        tasks = [
+            asyncio.create_task(
+                Worker(
+                    server.url,
+                    http,
+                    phase,
+                    deadline,
+                    texts,
+                    sites,
+                    args.think_ms,
+                    random.Random(rng.random()),
+                ).run()
+            )
+            for http in sessions
+        ]
         _, pending = await asyncio.wait(tasks, timeout=deadline + DRAIN_S - time.monotonic())
         for task in pending:  # bounded: whatever still runs is cut (and counted)
             task.cancel()
@@ -515,8 +609,15 @@ async def outbox_states(db: Database) -> Counter[str]:
     rows = await db.rows("SELECT delivered_at IS NOT NULL, attempts, dead_at IS NOT NULL FROM outbox")
     limit, states = max_attempts(), Counter[str]()
     for delivered, attempts, dead_lettered in rows:
-        states["delivered" if delivered else "dead-lettered" if dead_lettered else
-               "pending" if (attempts or 0) < limit else "stuck"] += 1
+        states[
+            "delivered"
+            if delivered
+            else "dead-lettered"
+            if dead_lettered
+            else "pending"
+            if (attempts or 0) < limit
+            else "stuck"
+        ] += 1
     return states
 
 
@@ -547,11 +648,18 @@ def _as_list(value: Any) -> list:
 
 async def verify(db: Database, acks: list[Ack], sqlite: bool) -> dict[str, Any]:
     """The first token of a ticket is stored on it, tokens re-issued to retries in ticket_tokens."""
-    tickets = {row[0]: row for row in await db.rows(
-        "SELECT id, token_hash, question_id, expert_id, offered_to, tier FROM tickets")}
+    tickets = {
+        row[0]: row
+        for row in await db.rows(
+            "SELECT id, token_hash, question_id, expert_id, offered_to, tier FROM tickets"
+        )
+    }
     stored_hashes = {(r[0], r[1]) for r in await db.rows("SELECT ticket_id, token_hash FROM ticket_tokens")}
-    worker_messages = dict(await db.rows(
-        "SELECT ticket_id, COUNT(*) FROM ticket_messages WHERE author = 'worker' GROUP BY ticket_id"))
+    worker_messages = dict(
+        await db.rows(
+            "SELECT ticket_id, COUNT(*) FROM ticket_messages WHERE author = 'worker' GROUP BY ticket_id"
+        )
+    )
     outbox_rows = dict(await db.rows("SELECT ticket_id, COUNT(*) FROM outbox GROUP BY ticket_id"))
     found: Counter = Counter()
     tokens: dict[str, set[str]] = {}
@@ -579,10 +687,13 @@ async def verify(db: Database, acks: list[Ack], sqlite: bool) -> dict[str, Any]:
     acked_per_question: dict[str, set[str]] = {}
     for ack in acks:
         acked_per_question.setdefault(ack.question_id, set()).add(ack.ticket_id)
-    duplicates = await db.rows("SELECT question_id, COUNT(*) FROM tickets WHERE question_id IS NOT NULL "
-                               "GROUP BY question_id HAVING COUNT(*) > 1")
+    duplicates = await db.rows(
+        "SELECT question_id, COUNT(*) FROM tickets WHERE question_id IS NOT NULL "
+        "GROUP BY question_id HAVING COUNT(*) > 1"
+    )
     return {
-        "acknowledged": len(tokens), "found": found,
+        "acknowledged": len(tokens),
+        "found": found,
         "duplicates": len(duplicates),
         "acked_duplicates": sum(1 for ids in acked_per_question.values() if len(ids) > 1),
         "tickets_in_db": len(tickets),
@@ -612,37 +723,62 @@ def slow(phase: Phase, call: Call) -> bool:
 
 
 def phase_report(phase: Phase, bare: float) -> list[str]:
-    lines = [f"## {phase.name}: {phase.clients} clients × {phase.seconds:.0f} s", "",
-             "| call | answers | p50 ms | p95 ms | p99 ms | max ms | > 5 s | no answer (outage) |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"## {phase.name}: {phase.clients} clients × {phase.seconds:.0f} s",
+        "",
+        "| call | answers | p50 ms | p95 ms | p99 ms | max ms | > 5 s | no answer (outage) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for name in CALLS:
         calls = [c for c in phase.calls if c.name == name]
         answered = [c.ms for c in calls if c.status is not None]
         failed = [c for c in calls if c.status is None]
-        lines.append(f"| {name} | {len(answered)} | {pct(answered, 50)} | {pct(answered, 95)} | "
-                     f"{pct(answered, 99)} | {max(answered, default=0):.0f} | "
-                     f"{sum(slow(phase, c) for c in calls)} | "
-                     f"{len(failed)} ({sum(phase.in_outage(c) for c in failed)}) |")
-    outcomes = sorted({str(c.status) if c.status is not None else f"no answer: {c.error}" for c in phase.calls})
+        lines.append(
+            f"| {name} | {len(answered)} | {pct(answered, 50)} | {pct(answered, 95)} | "
+            f"{pct(answered, 99)} | {max(answered, default=0):.0f} | "
+            f"{sum(slow(phase, c) for c in calls)} | "
+            f"{len(failed)} ({sum(phase.in_outage(c) for c in failed)}) |"
+        )
+    outcomes = sorted(
+        {str(c.status) if c.status is not None else f"no answer: {c.error}" for c in phase.calls}
+    )
     lines += ["", f"| answers | {' | '.join(CALLS)} | total |", "|---" * (len(CALLS) + 2) + "|"]
     for outcome in outcomes:
-        counts = [sum(1 for c in phase.calls if c.name == n and
-                      (str(c.status) if c.status is not None else f"no answer: {c.error}") == outcome)
-                  for n in CALLS]
+        counts = [
+            sum(
+                1
+                for c in phase.calls
+                if c.name == n
+                and (str(c.status) if c.status is not None else f"no answer: {c.error}") == outcome
+            )
+            for n in CALLS
+        ]
         lines.append(f"| {outcome} | {' | '.join(map(str, counts))} | {sum(counts)} |")
     sources = Counter(a.source for a in phase.acks)
-    lines += ["", f"- decisions: {', '.join(f'{k} {v}' for k, v in sorted(phase.decisions.items())) or 'none'}",
-              f"- tickets acknowledged: {len(phase.acks)} (from the ask answer {sources['ask']}, "
-              f"feedback {sources['feedback']}, POST /api/tickets {sources['open']})",
-              f"- /api/ask throughput: {phase.asks_answered() / phase.elapsed:.1f} answers/s overall, "
-              f"{rate(phase):.1f} while the server was up; server / bare encoder: {rate(phase) / bare:.2f}"]
+    lines += [
+        "",
+        f"- decisions: {', '.join(f'{k} {v}' for k, v in sorted(phase.decisions.items())) or 'none'}",
+        f"- tickets acknowledged: {len(phase.acks)} (from the ask answer {sources['ask']}, "
+        f"feedback {sources['feedback']}, POST /api/tickets {sources['open']})",
+        f"- /api/ask throughput: {phase.asks_answered() / phase.elapsed:.1f} answers/s overall, "
+        f"{rate(phase):.1f} while the server was up; server / bare encoder: {rate(phase) / bare:.2f}",
+    ]
     failed_in_outage = sum(1 for c in phase.calls if c.status is None and phase.in_outage(c))
     for o in phase.outages:
-        lines.append(f"- outage: SIGKILL at {o.killed - phase.started:.1f} s, " + (
-            f"healthy again at {o.back - phase.started:.1f} s ({o.back - o.killed:.1f} s down)"
-            if o.back is not None else "never healthy again") + f"; {failed_in_outage} requests failed during it")
-    lines += ["", "| window | ask answers/s | requests | no answer | 5xx | ask p95 ms |",
-              "|---|---|---|---|---|---|"]
+        lines.append(
+            f"- outage: SIGKILL at {o.killed - phase.started:.1f} s, "
+            + (
+                f"healthy again at {o.back - phase.started:.1f} s ({o.back - o.killed:.1f} s down)"
+                if o.back is not None
+                else "never healthy again"
+            )
+            + f"; {failed_in_outage} requests failed during it"
+        )
+    lines += [
+        "",
+        "| window | ask answers/s | requests | no answer | 5xx | ask p95 ms |",
+        "|---|---|---|---|---|---|",
+    ]
     starts = list(range(0, int(np.ceil(phase.seconds / WINDOW_S)) * WINDOW_S, WINDOW_S))
     for start in starts:  # the last window also holds what ended while the phase drained
         end = start + WINDOW_S if start != starts[-1] else max(phase.elapsed, start + WINDOW_S)
@@ -650,14 +786,17 @@ def phase_report(phase: Phase, bare: float) -> list[str]:
         asks = [c.ms for c in calls if c.name == "ask" and c.status == 200]
         width = min(end, phase.elapsed) - start
         down = any(o.overlaps(phase.started + start, phase.started + end) for o in phase.outages)
-        lines.append(f"| {start}-{end:.0f} s{' (outage)' if down else ''} | {len(asks) / width:.1f} | "
-                     f"{len(calls)} | {sum(c.status is None for c in calls)} | "
-                     f"{sum(c.status is not None and c.status >= 500 for c in calls)} | {pct(asks, 95)} |")
+        lines.append(
+            f"| {start}-{end:.0f} s{' (outage)' if down else ''} | {len(asks) / width:.1f} | "
+            f"{len(calls)} | {sum(c.status is None for c in calls)} | "
+            f"{sum(c.status is not None and c.status >= 500 for c in calls)} | {pct(asks, 95)} |"
+        )
     return lines
 
 
-def failed_checks(phases: list[Phase], db: dict[str, Any], died: int | None, args: argparse.Namespace,
-                  kill_restarted: bool) -> list[str]:
+def failed_checks(
+    phases: list[Phase], db: dict[str, Any], died: int | None, args: argparse.Namespace, kill_restarted: bool
+) -> list[str]:
     calls = [(p, c) for p in phases for c in p.calls]
     outside = [c for p, c in calls if not p.in_outage(c)]
     reasons = []
@@ -666,13 +805,18 @@ def failed_checks(phases: list[Phase], db: dict[str, Any], died: int | None, arg
     no_answer = [c for c in outside if c.status is None and c.error != "cut at deadline"]  # cut: slow
     if no_answer:
         kinds = Counter(c.error for c in no_answer)
-        reasons.append(f"{len(no_answer)} requests without an answer outside the outage "
-                       f"({', '.join(f'{k} {v}' for k, v in kinds.items())})")
-    unexpected = Counter(f"{c.name} {c.status}" for c in outside
-                         if c.status is not None and 400 <= c.status < 500)
+        reasons.append(
+            f"{len(no_answer)} requests without an answer outside the outage "
+            f"({', '.join(f'{k} {v}' for k, v in kinds.items())})"
+        )
+    unexpected = Counter(
+        f"{c.name} {c.status}" for c in outside if c.status is not None and 400 <= c.status < 500
+    )
     if unexpected:
-        reasons.append(f"{sum(unexpected.values())} 4xx answers to valid requests "
-                       f"({', '.join(f'{k}: {v}' for k, v in unexpected.most_common(5))})")
+        reasons.append(
+            f"{sum(unexpected.values())} 4xx answers to valid requests "
+            f"({', '.join(f'{k}: {v}' for k, v in unexpected.most_common(5))})"
+        )
     if not args.allow_slow and (n := sum(slow(p, c) for p, c in calls)):
         reasons.append(f"{n} requests took longer than 5 s (--allow-slow accepts that)")
     if n := sum(p.readback_wrong for p in phases):
@@ -701,20 +845,23 @@ def failed_checks(phases: list[Phase], db: dict[str, Any], died: int | None, arg
 
 def db_report(db: dict[str, Any], settled: tuple[float, int | None]) -> list[str]:
     found, outbox = db["found"], db["outbox"]
-    return ["## Database checks (read directly after the server stopped)", "",
-            f"- tickets acknowledged: {db['acknowledged']}",
-            f"- tickets verified: {found['verified']} (stored, its token's hash on it or in ticket_tokens, "
-            "an owner, the worker's message, an outbox row)",
-            f"- tickets lost: {found['lost']}",
-            *(f"- acknowledged tickets {p}: {found[p]}" for p in TICKET_PROBLEMS),
-            f"- questions with more than one ticket: {db['duplicates']} in the database, "
-            f"{db['acked_duplicates']} among the acknowledged",
-            f"- tickets in the database: {db['tickets_in_db']}",
-            f"- outbox rows: delivered {outbox['delivered']}, pending {outbox['pending']} "
-            f"(attempts below {max_attempts()}), dead-lettered {outbox['dead-lettered']}, "
-            f"stuck {outbox['stuck']}; "
-            f"({settled[1]} pending when the load stopped; waited {settled[0]:.1f} s for the dispatcher)",
-            f"- PRAGMA quick_check: {'n/a (PostgreSQL)' if db['quick_check'] is None else db['quick_check']}"]
+    return [
+        "## Database checks (read directly after the server stopped)",
+        "",
+        f"- tickets acknowledged: {db['acknowledged']}",
+        f"- tickets verified: {found['verified']} (stored, its token's hash on it or in ticket_tokens, "
+        "an owner, the worker's message, an outbox row)",
+        f"- tickets lost: {found['lost']}",
+        *(f"- acknowledged tickets {p}: {found[p]}" for p in TICKET_PROBLEMS),
+        f"- questions with more than one ticket: {db['duplicates']} in the database, "
+        f"{db['acked_duplicates']} among the acknowledged",
+        f"- tickets in the database: {db['tickets_in_db']}",
+        f"- outbox rows: delivered {outbox['delivered']}, pending {outbox['pending']} "
+        f"(attempts below {max_attempts()}), dead-lettered {outbox['dead-lettered']}, "
+        f"stuck {outbox['stuck']}; "
+        f"({settled[1]} pending when the load stopped; waited {settled[0]:.1f} s for the dispatcher)",
+        f"- PRAGMA quick_check: {'n/a (PostgreSQL)' if db['quick_check'] is None else db['quick_check']}",
+    ]
 
 
 # ---- main ----------------------------------------------------------------------------------------
@@ -730,8 +877,9 @@ class Run:
     error_lines: list[str] = field(default_factory=list)
 
 
-async def drive(args: argparse.Namespace, server: Server, texts: list[str], sites: list[str | None],
-                db: Database) -> Run:
+async def drive(
+    args: argparse.Namespace, server: Server, texts: list[str], sites: list[str | None], db: Database
+) -> Run:
     server.start()
     log(f"waiting for the server on {server.url} (the first start imports the demo and builds the index)")
     await server.wait_healthy()
@@ -751,29 +899,43 @@ async def drive(args: argparse.Namespace, server: Server, texts: list[str], site
     return run
 
 
-def report(args: argparse.Namespace, settings: Any, bare: tuple[int, float, int], run: Run,
-           load: tuple[float, float]) -> str:
+def report(
+    args: argparse.Namespace, settings: Any, bare: tuple[int, float, int], run: Run, load: tuple[float, float]
+) -> str:
     threads, rate_bare, encodes = bare
     first, main_phase = run.phases[0], run.phases[-1]
-    lines = [f"# craftdesk load test, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC", "",
-             f"{args.clients} clients × {args.seconds:.0f} s, think {args.think_ms:.0f} ms, "
-             f"timeout {args.timeout:.0f} s, kill at {f'{args.kill_at:.0f} s' if args.kill_at else 'never'}; "
-             f"{'PostgreSQL' if args.database_url else 'SQLite'}; model {settings.embedding_model} "
-             f"({settings.embedding_backend}, {settings.encoder_threads} encoder thread per request); "
-             f"{os.cpu_count()} CPUs shared with the load generator; 1-minute load average "
-             f"{load[0]:.1f} before, {load[1]:.1f} after",
-             "", "## Bare encoder (this process, before the server started)", "",
-             "| threads | single-query encodes | queries/s |", "|---|---|---|",
-             f"| {threads} | {encodes} in {args.encoder_seconds:.0f} s | {rate_bare:.1f} |", ""]
+    lines = [
+        f"# craftdesk load test, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        "",
+        f"{args.clients} clients × {args.seconds:.0f} s, think {args.think_ms:.0f} ms, "
+        f"timeout {args.timeout:.0f} s, kill at {f'{args.kill_at:.0f} s' if args.kill_at else 'never'}; "
+        f"{'PostgreSQL' if args.database_url else 'SQLite'}; model {settings.embedding_model} "
+        f"({settings.embedding_backend}, {settings.encoder_threads} encoder thread per request); "
+        f"{os.cpu_count()} CPUs shared with the load generator; 1-minute load average "
+        f"{load[0]:.1f} before, {load[1]:.1f} after",
+        "",
+        "## Bare encoder (this process, before the server started)",
+        "",
+        "| threads | single-query encodes | queries/s |",
+        "|---|---|---|",
+        f"| {threads} | {encodes} in {args.encoder_seconds:.0f} s | {rate_bare:.1f} |",
+        "",
+    ]
     for phase in run.phases:
         lines += phase_report(phase, rate_bare) + [""]
     if len(run.phases) > 1:
         ratio = rate(main_phase) / rate(first) if rate(first) else 0.0
-        lines += [f"Main / {first.clients}-client /api/ask throughput (while up): "
-                  f"{rate(main_phase):.1f} / {rate(first):.1f} = {ratio:.2f}", ""]
+        lines += [
+            f"Main / {first.clients}-client /api/ask throughput (while up): "
+            f"{rate(main_phase):.1f} / {rate(first):.1f} = {ratio:.2f}",
+            "",
+        ]
     lines += db_report(run.checked, run.settled)
-    lines += ["", f"Server log: {len(run.error_lines)} ERROR lines"
-              + (f"; first: `{run.error_lines[0][:300]}`" if run.error_lines else "")]
+    lines += [
+        "",
+        f"Server log: {len(run.error_lines)} ERROR lines"
+        + (f"; first: `{run.error_lines[0][:300]}`" if run.error_lines else ""),
+    ]
     return "\n".join(lines)
 
 

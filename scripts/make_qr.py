@@ -27,10 +27,18 @@ def parse_args() -> argparse.Namespace:
         epilog="example: python scripts/make_qr.py --out qr/ --site xcmg-hv-3 --bot craftdesk_bot",
     )
     parser.add_argument("--out", type=Path, required=True, help="folder to write (created when missing)")
-    parser.add_argument("--site", action="append", default=[], metavar="CODE",
-                        help="a site code; repeat for several (default: every site)")
-    parser.add_argument("--bot", metavar="NAME", help="Telegram bot username, for the deep link "
-                        "(default: CRAFTDESK_TELEGRAM__BOT_USERNAME when set)")
+    parser.add_argument(
+        "--site",
+        action="append",
+        default=[],
+        metavar="CODE",
+        help="a site code; repeat for several (default: every site)",
+    )
+    parser.add_argument(
+        "--bot",
+        metavar="NAME",
+        help="Telegram bot username, for the deep link (default: CRAFTDESK_TELEGRAM__BOT_USERNAME when set)",
+    )
     parser.add_argument("--font", type=Path, help="a .ttf/.ttc/.otf font with Chinese glyphs")
     return parser.parse_args()
 
@@ -39,8 +47,9 @@ async def main(settings: Settings, args: argparse.Namespace) -> None:
     font = find_cjk_font(args.font)  # before any work: a missing font is the likely problem
     async with database(settings) as (_, sessions):
         async with sessions() as session:
-            cards = await site_cards(session, settings.public_url, args.site,
-                                     args.bot or settings.telegram.bot_username)
+            cards = await site_cards(
+                session, settings.public_url, args.site, args.bot or settings.telegram.bot_username
+            )
     args.out.mkdir(parents=True, exist_ok=True)
     for card in cards:
         for suffix, link in (("", card.url), ("-telegram", card.telegram)):

@@ -39,8 +39,10 @@ async def main(settings: Settings) -> None:
                 bar.update(done - bar.n)
 
             index = await rebuild_index(sessions, encoder, settings.index_dir, progress)
-    print(f"index {index.version}: {len(index.cases)} cases, {len(index.experts)} experts "
-          f"-> {settings.index_dir}")
+    print(
+        f"index {index.version}: {len(index.cases)} cases, {len(index.experts)} experts "
+        f"-> {settings.index_dir}"
+    )
 
 
 if __name__ == "__main__":

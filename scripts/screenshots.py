@@ -24,12 +24,19 @@ def main() -> int:
         description=__doc__.split("\n\n")[0],
         epilog="example: python scripts/screenshots.py --out docs/screenshots",
     )
-    parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots",
-                        help="folder for the PNG files (default: docs/screenshots)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=REPO / "docs" / "screenshots",
+        help="folder for the PNG files (default: docs/screenshots)",
+    )
     args = parser.parse_args()
     env = os.environ | {"SCREENSHOTS_DIR": str(args.out.resolve())}
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           "tests/web/test_screenshots.py"], cwd=REPO, env=env)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/web/test_screenshots.py"],
+        cwd=REPO,
+        env=env,
+    )
     if done.returncode != 0:
         print("error: the screenshot run failed (see above)", file=sys.stderr)
         return 1

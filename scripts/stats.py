@@ -36,10 +36,14 @@ TOTALS = [
     ("ratings", "评分数", "ratings"),
 ]
 GROUP_COLUMNS = [
-    ("questions", "问题", "questions"), ("suggested", "推荐", "suggested"),
-    ("solved_by_suggestion", "已解决", "solved"), ("routed", "转师傅", "routed"),
-    ("tickets", "工单", "tickets"), ("tickets_answered", "已答", "answered"),
-    ("tickets_closed", "关闭", "closed"), ("tickets_open", "待答", "open"),
+    ("questions", "问题", "questions"),
+    ("suggested", "推荐", "suggested"),
+    ("solved_by_suggestion", "已解决", "solved"),
+    ("routed", "转师傅", "routed"),
+    ("tickets", "工单", "tickets"),
+    ("tickets_answered", "已答", "answered"),
+    ("tickets_closed", "关闭", "closed"),
+    ("tickets_open", "待答", "open"),
     ("median_first_response_minutes", "首答(分)", "median min"),
     ("rating_average", "评分", "rating"),
 ]
@@ -49,18 +53,27 @@ SECTIONS = [
     ("by_industry", "按行业", "by industry", [("key", "行业", "industry")]),
 ]
 EXPERT_COLUMNS = [
-    ("key", "编号", "id"), ("name", "姓名", "name"), ("tickets", "工单", "tickets"),
-    ("tickets_answered", "已答", "answered"), ("tickets_closed", "关闭", "closed"),
+    ("key", "编号", "id"),
+    ("name", "姓名", "name"),
+    ("tickets", "工单", "tickets"),
+    ("tickets_answered", "已答", "answered"),
+    ("tickets_closed", "关闭", "closed"),
     ("median_first_response_minutes", "首答(分)", "median min"),
-    ("rating_average", "评分", "rating"), ("ratings", "评分数", "ratings"),
+    ("rating_average", "评分", "rating"),
+    ("ratings", "评分数", "ratings"),
 ]
 WEEKLY_COLUMNS = [
-    ("week", "周", "week"), ("questions", "问题", "questions"), ("suggested", "推荐", "suggested"),
-    ("solved_by_suggestion", "已解决", "solved"), ("tickets", "工单", "tickets"),
+    ("week", "周", "week"),
+    ("questions", "问题", "questions"),
+    ("suggested", "推荐", "suggested"),
+    ("solved_by_suggestion", "已解决", "solved"),
+    ("tickets", "工单", "tickets"),
     ("tickets_answered", "已答", "answered"),
 ]
 UNANSWERED_COLUMNS = [
-    ("count", "次数", "count"), ("oldest", "最早", "oldest"), ("site_codes", "站点", "sites"),
+    ("count", "次数", "count"),
+    ("oldest", "最早", "oldest"),
+    ("site_codes", "站点", "sites"),
     ("text", "问题", "question"),
 ]
 
@@ -71,7 +84,8 @@ def moment(value: str) -> datetime:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"not a date: {value!r} (expected e.g. 2026-11-01 or 2026-11-01T00:00+08:00)") from None
+            f"not a date: {value!r} (expected e.g. 2026-11-01 or 2026-11-01T00:00+08:00)"
+        ) from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
@@ -106,8 +120,11 @@ def table(rows: list[dict[str, Any]], columns: list[tuple[str, str, str]]) -> li
     grid = [[zh for _, zh, _ in columns], [en for _, _, en in columns]]
     grid += [[cell(row[key]) for key, _, _ in columns] for row in rows]
     widths = [max(width(line[i]) for line in grid) for i in range(len(columns))]
-    return ["  " + "  ".join(text + " " * (w - width(text)) for text, w in zip(line, widths, strict=True)).rstrip()
-            for line in grid]
+    return [
+        "  "
+        + "  ".join(text + " " * (w - width(text)) for text, w in zip(line, widths, strict=True)).rstrip()
+        for line in grid
+    ]
 
 
 def render(stats: dict[str, Any]) -> str:
@@ -115,9 +132,11 @@ def render(stats: dict[str, Any]) -> str:
     lines = [f"统计 Statistics  {since} → {until}", "", "总计 Totals"]
     lines += [f"  {cell(stats['totals'][key]):>6}  {zh} {en}" for key, zh, en in TOTALS]
     sections = [(key, zh, en, first + GROUP_COLUMNS) for key, zh, en, first in SECTIONS]
-    sections += [("by_expert", "按专家", "by expert", EXPERT_COLUMNS),
-                 ("weekly", "按周", "weekly", WEEKLY_COLUMNS),
-                 ("unanswered", "未获解答的问题", "never answered", UNANSWERED_COLUMNS)]
+    sections += [
+        ("by_expert", "按专家", "by expert", EXPERT_COLUMNS),
+        ("weekly", "按周", "weekly", WEEKLY_COLUMNS),
+        ("unanswered", "未获解答的问题", "never answered", UNANSWERED_COLUMNS),
+    ]
     for key, zh, en, columns in sections:
         lines += ["", f"{zh} {en}"]
         lines += table(stats[key], columns) if stats[key] else ["  (无 none)"]

@@ -52,26 +52,42 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     defaults = TrainingConfig()
     parser.add_argument("--out", type=Path, required=True, help="a new folder for the trained verifier")
-    parser.add_argument("--labels", type=Path, action="append", default=[],
-                        help="a JSON Lines file of labelled pairs (may be given more than once)")
-    parser.add_argument("--no-stored-labels", action="store_true",
-                        help="do not read the pairs stored in the database")
+    parser.add_argument(
+        "--labels",
+        type=Path,
+        action="append",
+        default=[],
+        help="a JSON Lines file of labelled pairs (may be given more than once)",
+    )
+    parser.add_argument(
+        "--no-stored-labels", action="store_true", help="do not read the pairs stored in the database"
+    )
     parser.add_argument("--database-url", help="the service database (default: the service settings)")
-    parser.add_argument("--knowledge", type=Path,
-                        help="a knowledge folder with cases.jsonl (default: the database's cases)")
-    parser.add_argument("--held-out", type=float, default=0.25,
-                        help="share of the labelled questions kept out of training and judged")
+    parser.add_argument(
+        "--knowledge", type=Path, help="a knowledge folder with cases.jsonl (default: the database's cases)"
+    )
+    parser.add_argument(
+        "--held-out",
+        type=float,
+        default=0.25,
+        help="share of the labelled questions kept out of training and judged",
+    )
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--max-steps", type=int, help="stop after this many batches")
-    parser.add_argument("--max-length", type=int, default=defaults.max_length,
-                        help=f"tokens of question + case text (default {defaults.max_length})")
+    parser.add_argument(
+        "--max-length",
+        type=int,
+        default=defaults.max_length,
+        help=f"tokens of question + case text (default {defaults.max_length})",
+    )
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--log-every", type=int, default=10, help="log progress every N steps")
     parser.add_argument("--keep-fp32", action="store_true", help="keep model.onnx next to the int8 one")
-    parser.add_argument("--install", action="store_true",
-                        help="make it the service's current verifier (<data dir>/verifier)")
+    parser.add_argument(
+        "--install", action="store_true", help="make it the service's current verifier (<data dir>/verifier)"
+    )
     args = parser.parse_args(argv)
     if not 0 < args.held_out < 1:
         parser.error("--held-out must be between 0 and 1")
@@ -80,8 +96,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-async def read_inputs(settings: Settings,
-                      args: argparse.Namespace) -> tuple[list[CaseDoc], list[LabelledPair]]:
+async def read_inputs(
+    settings: Settings, args: argparse.Namespace
+) -> tuple[list[CaseDoc], list[LabelledPair]]:
     """The cases and the labelled pairs; every bad input raises before any model is loaded."""
     if args.knowledge is not None:
         cases = read_cases(args.knowledge)
@@ -114,23 +131,48 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
     cases, labelled = await read_inputs(settings, args)
     encoder = await asyncio.to_thread(make_encoder, settings)
     vectors = encoder.encode([c.search_text for c in cases])
-    config = TrainingConfig(epochs=args.epochs, max_steps=args.max_steps, max_length=args.max_length,
-                            batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed)
+    config = TrainingConfig(
+        epochs=args.epochs,
+        max_steps=args.max_steps,
+        max_length=args.max_length,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        seed=args.seed,
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{args.out.name}.tmp-", dir=args.out.parent))
     try:
         fitted = await asyncio.to_thread(
-            fit_verifier, cases, labelled, vectors, settings.model_cache_dir, work, config,
-            args.held_out, progress, args.log_every, args.keep_fp32)
+            fit_verifier,
+            cases,
+            labelled,
+            vectors,
+            settings.model_cache_dir,
+            work,
+            config,
+            args.held_out,
+            progress,
+            args.log_every,
+            args.keep_fp32,
+        )
         if args.out.exists():
             args.out.rmdir()  # empty, checked above
         os.rename(work, args.out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(json.dumps({"out": str(args.out), "labels": fitted.manifest.labels,
-                      "suggest_threshold": fitted.manifest.suggest_threshold,
-                      "confirm_threshold": fitted.manifest.confirm_threshold,
-                      "evaluation": fitted.manifest.evaluation}, indent=2, ensure_ascii=False))
+    print(
+        json.dumps(
+            {
+                "out": str(args.out),
+                "labels": fitted.manifest.labels,
+                "suggest_threshold": fitted.manifest.suggest_threshold,
+                "confirm_threshold": fitted.manifest.confirm_threshold,
+                "evaluation": fitted.manifest.evaluation,
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+    )
     if args.install:
         installed = save_verifier(args.out, settings.data_dir / DIRNAME)
         print(f"installed as {installed}")

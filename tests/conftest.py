@@ -43,13 +43,22 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str) -> Se
     for name in list(os.environ):
         if name.startswith("CRAFTDESK_") and name != "CRAFTDESK_TEST_MODEL_CACHE":
             monkeypatch.delenv(name)
-    return Settings(env="test", data_dir=tmp_path / "var", database_url=db_url,
-                    import_demo_when_empty=False, admin_token=ADMIN_TOKEN,
-                    rate_limit=RateLimitSettings(
-                        ask_per_minute=100_000, tickets_per_minute=100_000,
-                        messages_per_minute=100_000, ask_per_address_per_minute=100_000,
-                        tickets_per_address_per_minute=100_000,
-                        messages_per_address_per_minute=100_000, ask_per_site_per_minute=100_000))
+    return Settings(
+        env="test",
+        data_dir=tmp_path / "var",
+        database_url=db_url,
+        import_demo_when_empty=False,
+        admin_token=ADMIN_TOKEN,
+        rate_limit=RateLimitSettings(
+            ask_per_minute=100_000,
+            tickets_per_minute=100_000,
+            messages_per_minute=100_000,
+            ask_per_address_per_minute=100_000,
+            tickets_per_address_per_minute=100_000,
+            messages_per_address_per_minute=100_000,
+            ask_per_site_per_minute=100_000,
+        ),
+    )
 
 
 @pytest.fixture
@@ -90,8 +99,9 @@ def trained_verifier(encoder, tmp_path_factory: pytest.TempPathFactory):
     from retrieval.verifier_data import read_cases
     from tests.utils.verifier import train_small_verifier
 
-    return train_small_verifier(read_cases(DEMO_DIR), encoder, MODEL_CACHE,
-                                tmp_path_factory.mktemp("verifier"))
+    return train_small_verifier(
+        read_cases(DEMO_DIR), encoder, MODEL_CACHE, tmp_path_factory.mktemp("verifier")
+    )
 
 
 @pytest.fixture(scope="session")

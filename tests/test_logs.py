@@ -32,10 +32,13 @@ def fields(out: str, message: str) -> dict[str, str]:
     return dict(part.split("=", 1) for part in shlex.split(pairs))
 
 
-@pytest.mark.parametrize("path", [
-    "/api/x\n2024-01-01 00:00:00,000 INFO bot: admin login user=root\r\x1b[2J\x85\u2028\u2029\x7f",
-    "/api/x\nCRITICAL\x1cforged=1\x0bline\x85\u2028",  # no space: once written raw
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/x\n2024-01-01 00:00:00,000 INFO bot: admin login user=root\r\x1b[2J\x85\u2028\u2029\x7f",
+        "/api/x\nCRITICAL\x1cforged=1\x0bline\x85\u2028",  # no space: once written raw
+    ],
+)
 def test_a_forged_path_stays_on_one_line_and_one_field(path: str):
     out = emit("unhandled error", path=path, status=500)
     assert len(out.splitlines()) == 1  # splitlines also breaks on \r, \x1c, \x85, \u2028...
@@ -67,8 +70,13 @@ def test_tokens_are_masked_in_message_fields_and_exceptions():
     try:
         raise RuntimeError(f"404, message='Not Found', url='{url}'")
     except RuntimeError as exc:
-        out = emit("download of %s failed", url, exc=exc, error=f"token {TOKEN} rejected",
-                   url=url.replace(":", "%3A"))
+        out = emit(
+            "download of %s failed",
+            url,
+            exc=exc,
+            error=f"token {TOKEN} rejected",
+            url=url.replace(":", "%3A"),
+        )
     assert SECRET not in out and "123456789" not in out
     assert "/file/bot<token>/photos/file_1.jpg" in out and "token <token> rejected" in out
     assert "RuntimeError: 404" in out
@@ -90,8 +98,12 @@ async def test_a_failed_telegram_download_does_not_carry_the_token():
     from tests.utils.telegram_updates import message
 
     async def get_file(request: web.Request) -> web.Response:
-        return web.json_response({"ok": True, "result": {
-            "file_id": "f1", "file_unique_id": "f1", "file_path": "photos/file_1.jpg"}})
+        return web.json_response(
+            {
+                "ok": True,
+                "result": {"file_id": "f1", "file_unique_id": "f1", "file_path": "photos/file_1.jpg"},
+            }
+        )
 
     app = web.Application()
     app.router.add_post("/bot{token}/getFile", get_file)

@@ -58,29 +58,47 @@ async def find_site(session: AsyncSession, code: str | None) -> Site | None:
 
 
 class AskService:
-    def __init__(self, retriever: Retriever, index: IndexHolder, tickets: TicketService,
-                 gate: WriteGate | None = None, availability: AvailabilityCache | None = None):
+    def __init__(
+        self,
+        retriever: Retriever,
+        index: IndexHolder,
+        tickets: TicketService,
+        gate: WriteGate | None = None,
+        availability: AvailabilityCache | None = None,
+    ):
         self.retriever = retriever
         self.index = index
         self.tickets = tickets
         self.gate = gate or WriteGate(None)
         self.availability = availability or AvailabilityCache()
 
-    async def ask(self, session: AsyncSession, text: str, site_code: str | None, channel: Channel = Channel.WEB,
-                  worker_chat_id: int | None = None) -> AskResult:
+    async def ask(
+        self,
+        session: AsyncSession,
+        text: str,
+        site_code: str | None,
+        channel: Channel = Channel.WEB,
+        worker_chat_id: int | None = None,
+    ) -> AskResult:
         """Decide, log the question and, when it is routed, open its ticket: all in one
         transaction, so an acknowledged question always has the ticket its answer named."""
         text = clean_question(text)
         index = self.index.current
         # encoding runs in a worker thread while the site and the experts are read
-        examining = (asyncio.ensure_future(asyncio.to_thread(self.retriever.examine_text, index, text))
-                     if index is not None else None)
+        examining = (
+            asyncio.ensure_future(asyncio.to_thread(self.retriever.examine_text, index, text))
+            if index is not None
+            else None
+        )
         try:
             site = await find_site(session, site_code)
             availability = await self.availability.get(session)
             context = SiteContext(region=site.region, industry=site.industry) if site else None
-            experts = ([expert_doc(e) for e in (await session.scalars(select(Expert))).all()]
-                       if examining is None else [])
+            experts = (
+                [expert_doc(e) for e in (await session.scalars(select(Expert))).all()]
+                if examining is None
+                else []
+            )
             # hand the pooled connection back while the encoder works: under a rush, requests
             # waiting for the encoder must not hold the connections the writers need
             if session.in_transaction():
@@ -94,24 +112,42 @@ class AskService:
                 examining.cancel()
         top = outcome.cases[0] if outcome.cases else None
         question = Question(
-            id=uuid.uuid4().hex, text=text, site_code=site.code if site else None, channel=channel,
-            asked_at=self.tickets.clock.now(), decision=outcome.decision,
-            top_case_id=top.case.id if top else None, top_score=top.score if top else None,
+            id=uuid.uuid4().hex,
+            text=text,
+            site_code=site.code if site else None,
+            channel=channel,
+            asked_at=self.tickets.clock.now(),
+            decision=outcome.decision,
+            top_case_id=top.case.id if top else None,
+            top_score=top.score if top else None,
             index_version=outcome.index_version,
             expert_ids=[hit.expert.id for hit in outcome.experts],
         )
         async with self.gate.writing(session):
             session.add(question)
-            ticket = (await self.tickets.open_new(
-                session, question, channel, worker_chat_id,
-                proposed_case_id=top.case.id if outcome.decision == Decision.CONFIRM and top else None)
-                if outcome.decision in (Decision.ROUTE, Decision.CONFIRM) else None)
+            ticket = (
+                await self.tickets.open_new(
+                    session,
+                    question,
+                    channel,
+                    worker_chat_id,
+                    proposed_case_id=top.case.id if outcome.decision == Decision.CONFIRM and top else None,
+                )
+                if outcome.decision in (Decision.ROUTE, Decision.CONFIRM)
+                else None
+            )
             await session.commit()
-        return AskResult(question.id, outcome, _message(outcome, index is None), ticket, shown_to_worker(outcome))
+        return AskResult(
+            question.id, outcome, _message(outcome, index is None), ticket, shown_to_worker(outcome)
+        )
 
 
 def _message(outcome: Outcome, degraded: bool) -> str:
     if degraded:
         return texts.DEGRADED_REPLY
-    return {Decision.REJECT: texts.REJECT_REPLY, Decision.SUGGEST: texts.SUGGEST_REPLY,
-            Decision.CONFIRM: texts.CONFIRM_REPLY, Decision.ROUTE: texts.ROUTE_REPLY}[outcome.decision]
+    return {
+        Decision.REJECT: texts.REJECT_REPLY,
+        Decision.SUGGEST: texts.SUGGEST_REPLY,
+        Decision.CONFIRM: texts.CONFIRM_REPLY,
+        Decision.ROUTE: texts.ROUTE_REPLY,
+    }[outcome.decision]

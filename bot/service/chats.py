@@ -20,17 +20,29 @@ async def ticket_for_chat(session: AsyncSession, ticket_id: str, channel: Channe
     return ticket
 
 
-async def tickets_for_chat(session: AsyncSession, channel: Channel, chat_id: int,
-                           limit: int = 20) -> list[Ticket]:
+async def tickets_for_chat(
+    session: AsyncSession, channel: Channel, chat_id: int, limit: int = 20
+) -> list[Ticket]:
     """The chat's tickets, newest first."""
-    return list((await session.scalars(
-        select(Ticket).where(Ticket.channel == channel, Ticket.worker_chat_id == chat_id)
-        .order_by(Ticket.created_at.desc()).limit(limit))).all())
+    return list(
+        (
+            await session.scalars(
+                select(Ticket)
+                .where(Ticket.channel == channel, Ticket.worker_chat_id == chat_id)
+                .order_by(Ticket.created_at.desc())
+                .limit(limit)
+            )
+        ).all()
+    )
 
 
 async def latest_open_ticket(session: AsyncSession, channel: Channel, chat_id: int) -> Ticket | None:
     """The newest ticket of the chat that is not closed (where a loose photo goes)."""
     return await session.scalar(
-        select(Ticket).where(Ticket.channel == channel, Ticket.worker_chat_id == chat_id,
-                             Ticket.status != TicketStatus.CLOSED)
-        .order_by(Ticket.created_at.desc()).limit(1))
+        select(Ticket)
+        .where(
+            Ticket.channel == channel, Ticket.worker_chat_id == chat_id, Ticket.status != TicketStatus.CLOSED
+        )
+        .order_by(Ticket.created_at.desc())
+        .limit(1)
+    )

@@ -41,9 +41,13 @@ async def experts_with_load(session: AsyncSession) -> list[tuple[Expert, int]]:
 def _availability_query() -> Select[str, bool, int, int]:
     """Each expert with the tickets they hold open now, in one statement (built once: the
     statement and its cache key are reused by every ticket opened)."""
-    open_tickets = (select(func.count()).select_from(Ticket)
-                    .where(Ticket.expert_id == Expert.id, Ticket.status.in_(OCCUPYING))
-                    .correlate(Expert).scalar_subquery())
+    open_tickets = (
+        select(func.count())
+        .select_from(Ticket)
+        .where(Ticket.expert_id == Expert.id, Ticket.status.in_(OCCUPYING))
+        .correlate(Expert)
+        .scalar_subquery()
+    )
     return select(Expert.id, Expert.active, Expert.max_open_tickets, open_tickets)
 
 
@@ -88,8 +92,11 @@ async def issue_token(session: AsyncSession, expert_id: str, clock: Clock, valid
     token = new_token()
     now = clock.now()
     await session.execute(delete(ExpertToken).where(ExpertToken.expert_id == expert_id))
-    session.add(ExpertToken(token_hash=token_hash(token), expert_id=expert_id, created_at=now,
-                            expires_at=now + valid_for))
+    session.add(
+        ExpertToken(
+            token_hash=token_hash(token), expert_id=expert_id, created_at=now, expires_at=now + valid_for
+        )
+    )
     await session.commit()
     return token
 

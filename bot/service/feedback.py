@@ -14,8 +14,13 @@ from knowledge.states import Channel, LabelSource
 
 
 async def record_feedback(
-    session: AsyncSession, tickets: TicketService, question_id: str, solved: bool,
-    case_id: str | None, channel: Channel = Channel.WEB, worker_chat_id: int | None = None,
+    session: AsyncSession,
+    tickets: TicketService,
+    question_id: str,
+    solved: bool,
+    case_id: str | None,
+    channel: Channel = Channel.WEB,
+    worker_chat_id: int | None = None,
 ) -> OpenedTicket | None:
     """Store the verdict (and, on a shown case, a label); 'not solved' opens a ticket (a retry
     gets the same ticket); 'solved' by the case proposed on the question's ticket closes it."""
@@ -38,8 +43,13 @@ async def record_feedback(
 
 
 async def ask_and_open_ticket(
-    session: AsyncSession, ask: AskService, tickets: TicketService, text: str,
-    site_code: str | None, channel: Channel = Channel.WEB, worker_chat_id: int | None = None,
+    session: AsyncSession,
+    ask: AskService,
+    tickets: TicketService,
+    text: str,
+    site_code: str | None,
+    channel: Channel = Channel.WEB,
+    worker_chat_id: int | None = None,
 ) -> OpenedTicket:
     """A worker who wants a master straight away: the question is logged, then ticketed (a
     routed question already has its ticket from the same call)."""

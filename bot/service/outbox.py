@@ -51,14 +51,20 @@ def expert_of(recipient: str) -> str | None:
     return recipient.removeprefix(_EXPERT_PREFIX) if recipient.startswith(_EXPERT_PREFIX) else None
 
 
-def emit(session: AsyncSession, kind: EventKind, ticket: Ticket, recipient: str, at: datetime,
-         **payload: Any) -> None:
+def emit(
+    session: AsyncSession, kind: EventKind, ticket: Ticket, recipient: str, at: datetime, **payload: Any
+) -> None:
     """Queue a notification in the caller's transaction (committed with the change)."""
-    session.add(OutboxEvent(
-        kind=kind, ticket_id=ticket.id, recipient=recipient,
-        payload={"channel": ticket.channel, "chat_id": ticket.worker_chat_id, **payload},
-        created_at=at, attempts=0,
-    ))
+    session.add(
+        OutboxEvent(
+            kind=kind,
+            ticket_id=ticket.id,
+            recipient=recipient,
+            payload={"channel": ticket.channel, "chat_id": ticket.worker_chat_id, **payload},
+            created_at=at,
+            attempts=0,
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -90,7 +96,7 @@ def describe_error(exc: BaseException) -> str:
     """``Type: message`` for ``last_error``: bot tokens masked (error texts can hold the API
     URL), cut to the column's size."""
     text = mask_bot_tokens(f"{type(exc).__name__}: {exc}")
-    return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS - 1] + "…"
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
 
 
 class OutboxDispatcher:
@@ -99,9 +105,17 @@ class OutboxDispatcher:
     The waits after failure n are min(2**n s, ``max_delay``) plus up to ``jitter`` of that; with
     the defaults the 35th failure, about 24 h after the first, dead-letters the row."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], notifiers: Sequence[Notifier],
-                 batch: int = 50, max_attempts: int = 35, clock: Clock | None = None,
-                 max_delay: float = 3600.0, jitter: float = 0.1, gate: WriteGate | None = None):
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        notifiers: Sequence[Notifier],
+        batch: int = 50,
+        max_attempts: int = 35,
+        clock: Clock | None = None,
+        max_delay: float = 3600.0,
+        jitter: float = 0.1,
+        gate: WriteGate | None = None,
+    ):
         self.sessions = sessions
         self.gate = gate or WriteGate(None)
         self.notifiers = list(notifiers)
@@ -126,10 +140,14 @@ class OutboxDispatcher:
             return 0
         due = or_(OutboxEvent.next_attempt_at.is_(None), OutboxEvent.next_attempt_at <= now)
         async with self.sessions() as session:
-            events = (await session.scalars(
-                select(OutboxEvent).where(OutboxEvent.delivered_at.is_(None),
-                                          OutboxEvent.dead_at.is_(None), due)
-                .order_by(OutboxEvent.id).limit(self.batch))).all()
+            events = (
+                await session.scalars(
+                    select(OutboxEvent)
+                    .where(OutboxEvent.delivered_at.is_(None), OutboxEvent.dead_at.is_(None), due)
+                    .order_by(OutboxEvent.id)
+                    .limit(self.batch)
+                )
+            ).all()
             delivered = 0
             for event in events:
                 note = Notification(event.id, event.kind, event.ticket_id, event.recipient, event.payload)
@@ -152,22 +170,32 @@ class OutboxDispatcher:
         event.next_attempt_at = self.clock.now() + timedelta(seconds=wait.seconds)
         event.last_error = describe_error(wait)
         self.paused_until = event.next_attempt_at
-        log.info("notification deferred by the channel",
-                 extra={"event": event.id, "kind": event.kind, "seconds": wait.seconds})
+        log.info(
+            "notification deferred by the channel",
+            extra={"event": event.id, "kind": event.kind, "seconds": wait.seconds},
+        )
 
     def _failed(self, event: OutboxEvent, exc: Exception) -> None:
         now = self.clock.now()
         event.attempts += 1
         event.last_error = describe_error(exc)
-        facts = {"event": event.id, "kind": event.kind, "ticket": event.ticket_id,
-                 "attempts": event.attempts, "error": event.last_error}
+        facts = {
+            "event": event.id,
+            "kind": event.kind,
+            "ticket": event.ticket_id,
+            "attempts": event.attempts,
+            "error": event.last_error,
+        }
         if event.attempts >= self.max_attempts:
             event.dead_at = now
             log.warning("notification dead-lettered: an admin can retry it", extra=facts)
             return
         event.next_attempt_at = now + self.delay(event.attempts)
-        log.warning("notification not delivered, will retry", exc_info=True,
-                    extra=facts | {"retry_at": event.next_attempt_at.isoformat()})
+        log.warning(
+            "notification not delivered, will retry",
+            exc_info=True,
+            extra=facts | {"retry_at": event.next_attempt_at.isoformat()},
+        )
 
     async def run(self, interval: float = 1.0) -> None:
         """A pass every ``interval``; right away again while passes deliver full batches (a
@@ -189,8 +217,9 @@ _REVIVED = {"dead_at": None, "attempts": 0, "next_attempt_at": None}
 
 async def dead_letters(session: AsyncSession, limit: int = 500) -> Sequence[OutboxEvent]:
     """Dead-lettered events, oldest first."""
-    return (await session.scalars(
-        select(OutboxEvent).where(*_DEAD).order_by(OutboxEvent.id).limit(limit))).all()
+    return (
+        await session.scalars(select(OutboxEvent).where(*_DEAD).order_by(OutboxEvent.id).limit(limit))
+    ).all()
 
 
 async def retry_dead(session: AsyncSession, event_id: int) -> OutboxEvent:
@@ -210,7 +239,11 @@ async def retry_dead(session: AsyncSession, event_id: int) -> OutboxEvent:
 async def retry_all_dead(session: AsyncSession) -> int:
     """Put every dead letter back in the queue; returns how many."""
     # an UPDATE gives a CursorResult (AsyncSession.execute is typed with the plain Result)
-    result = cast("CursorResult[Any]", await session.execute(
-        update(OutboxEvent).where(*_DEAD).values(**_REVIVED).execution_options(synchronize_session=False)))
+    result = cast(
+        "CursorResult[Any]",
+        await session.execute(
+            update(OutboxEvent).where(*_DEAD).values(**_REVIVED).execution_options(synchronize_session=False)
+        ),
+    )
     await session.commit()
     return result.rowcount or 0

@@ -49,8 +49,9 @@ def _decode(data: bytes, kind: str, max_pixels: int) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise InvalidInputError(too_big) from exc
     except _DECODE_ERRORS as exc:
-        raise InvalidInputError(f"photo: the file does not decode as a {_FORMATS[kind]} image "
-                                "(damaged or cut short)") from exc
+        raise InvalidInputError(
+            f"photo: the file does not decode as a {_FORMATS[kind]} image (damaged or cut short)"
+        ) from exc
 
 
 def reencode(data: bytes, kind: str, max_pixels: int = MAX_PHOTO_PIXELS) -> bytes:

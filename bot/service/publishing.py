@@ -34,15 +34,22 @@ class Candidate:
 
 
 async def candidates(session: AsyncSession) -> list[Candidate]:
-    tickets = (await session.scalars(
-        select(Ticket).where(Ticket.first_answer_at.is_not(None), Ticket.published_case_id.is_(None))
-        .order_by(Ticket.first_answer_at.desc()))).all()
+    tickets = (
+        await session.scalars(
+            select(Ticket)
+            .where(Ticket.first_answer_at.is_not(None), Ticket.published_case_id.is_(None))
+            .order_by(Ticket.first_answer_at.desc())
+        )
+    ).all()
     out = []
     for ticket in tickets:
-        answers = (await session.scalars(
-            select(TicketMessage.text).where(TicketMessage.ticket_id == ticket.id,
-                                             TicketMessage.author == Author.EXPERT)
-            .order_by(TicketMessage.id))).all()
+        answers = (
+            await session.scalars(
+                select(TicketMessage.text)
+                .where(TicketMessage.ticket_id == ticket.id, TicketMessage.author == Author.EXPERT)
+                .order_by(TicketMessage.id)
+            )
+        ).all()
         out.append(Candidate(ticket, "\n".join(a for a in answers if a)))
     return out
 
@@ -54,8 +61,9 @@ class Publisher:
         self.clock = clock
         self._lock = asyncio.Lock()  # one index update at a time
 
-    async def publish(self, session: AsyncSession, ticket_id: str, title: str, question: str,
-                      answer: str) -> Case:
+    async def publish(
+        self, session: AsyncSession, ticket_id: str, title: str, question: str, answer: str
+    ) -> Case:
         title = clean_text(title, "title", MAX_TITLE_CHARS, "title")
         question = clean_text(question, "question", MAX_CASE_TEXT_CHARS, "question")
         answer = clean_text(answer, "answer", MAX_CASE_TEXT_CHARS, "answer")
@@ -65,11 +73,21 @@ class Publisher:
         if ticket.published_case_id:
             raise ConflictError(f"already published as case {ticket.published_case_id!r}")
         site = await session.get(Site, ticket.site_code) if ticket.site_code else None
-        case = Case(id=f"T{ticket.id[:10].upper()}", industry=site.industry if site else None,
-                    tags=[], expert_id=ticket.expert_id, created_at=self.clock.now().date().isoformat(),
-                    extra={"ticket_id": ticket.id}, title=title, question=question, answer=answer)
+        case = Case(
+            id=f"T{ticket.id[:10].upper()}",
+            industry=site.industry if site else None,
+            tags=[],
+            expert_id=ticket.expert_id,
+            created_at=self.clock.now().date().isoformat(),
+            extra={"ticket_id": ticket.id},
+            title=title,
+            question=question,
+            answer=answer,
+        )
         if ticket.question_id:  # the question it came from is answered by it: a label
-            await record_label(session, ticket.question_id, case.id, True, LabelSource.PUBLISHED, self.clock.now())
+            await record_label(
+                session, ticket.question_id, case.id, True, LabelSource.PUBLISHED, self.clock.now()
+            )
         session.add(case)
         ticket.published_case_id = case.id
         try:

@@ -53,8 +53,9 @@ class SiteCard:
     telegram: str | None = None
 
 
-async def site_cards(session: AsyncSession, public_url: str, codes: list[str] | None = None,
-                     bot_username: str | None = None) -> list[SiteCard]:
+async def site_cards(
+    session: AsyncSession, public_url: str, codes: list[str] | None = None, bot_username: str | None = None
+) -> list[SiteCard]:
     """Cards for the given site codes (in that order), or for every site by code."""
     if codes:
         sites = []
@@ -65,6 +66,13 @@ async def site_cards(session: AsyncSession, public_url: str, codes: list[str] | 
             sites.append(site)
     else:
         sites = list((await session.scalars(select(Site).order_by(Site.code))).all())
-    return [SiteCard(code=s.code, name=s.name, org=s.org, url=site_url(public_url, s.code),
-                     telegram=telegram_link(bot_username, s.code) if bot_username else None)
-            for s in sites]
+    return [
+        SiteCard(
+            code=s.code,
+            name=s.name,
+            org=s.org,
+            url=site_url(public_url, s.code),
+            telegram=telegram_link(bot_username, s.code) if bot_username else None,
+        )
+        for s in sites
+    ]

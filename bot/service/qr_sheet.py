@@ -27,8 +27,10 @@ MARGIN_MM = 8.0
 PROGRAMME = "劳模工匠助企行 · 技术答疑"
 INSTRUCTION = "扫码提问 劳模工匠在线答疑"
 CODE_LABEL = "现场编号："
-FONT_HINT = ("install one, e.g. `apt-get install fonts-wqy-microhei` (Debian/Ubuntu), "
-             "or pass the path of a .ttf/.ttc/.otf font with Chinese glyphs (--font)")
+FONT_HINT = (
+    "install one, e.g. `apt-get install fonts-wqy-microhei` (Debian/Ubuntu), "
+    "or pass the path of a .ttf/.ttc/.otf font with Chinese glyphs (--font)"
+)
 FONT_CANDIDATES = (  # most likely first; any one with Chinese glyphs will do
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
     "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
@@ -75,8 +77,9 @@ def _faces(path: Path) -> list[CjkFont]:
 def _fontconfig_candidates() -> list[Path]:
     if shutil.which("fc-list") is None:
         return []
-    listed = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True,
-                            timeout=30, check=False).stdout
+    listed = subprocess.run(
+        ["fc-list", ":lang=zh", "file"], capture_output=True, text=True, timeout=30, check=False
+    ).stdout
     return sorted({Path(line.split(":")[0].strip()) for line in listed.splitlines() if line.strip()})
 
 
@@ -120,7 +123,7 @@ def draw_pages(cards: Sequence[SiteCard], font: CjkFont, dpi: int = DPI) -> list
         page = SheetPage(Image.new("L", (width, height), 255))
         draw = ImageDraw.Draw(page.image)
         _cut_lines(draw, width, height, dpi)
-        for slot, card in enumerate(cards[start:start + CARDS_PER_PAGE]):
+        for slot, card in enumerate(cards[start : start + CARDS_PER_PAGE]):
             left, top = (slot % 2) * card_w, (slot // 2) * card_h
             page.boxes.append(_draw_card(draw, card, font, (left, top, card_w, card_h), dpi))
         pages.append(page)
@@ -130,8 +133,14 @@ def draw_pages(cards: Sequence[SiteCard], font: CjkFont, dpi: int = DPI) -> list
 def sheet_pdf(pages: Sequence[SheetPage], dpi: int = DPI) -> bytes:
     images = [p.image.point(lambda v: 255 if v >= 160 else 0, mode="1") for p in pages]
     buffer = io.BytesIO()
-    images[0].save(buffer, format="PDF", resolution=float(dpi), save_all=True,
-                   append_images=images[1:], title="craftdesk QR")
+    images[0].save(
+        buffer,
+        format="PDF",
+        resolution=float(dpi),
+        save_all=True,
+        append_images=images[1:],
+        title="craftdesk QR",
+    )
     return buffer.getvalue()
 
 
@@ -160,16 +169,23 @@ def _wrap(draw: ImageDraw.ImageDraw, text: str, face: ImageFont.FreeTypeFont, wi
     return lines + ([current] if current else [])
 
 
-def _text(draw: ImageDraw.ImageDraw, text: str, face: ImageFont.FreeTypeFont, center_x: int,
-          y: int, bold: bool = False) -> tuple[int, int, int, int]:
+def _text(
+    draw: ImageDraw.ImageDraw,
+    text: str,
+    face: ImageFont.FreeTypeFont,
+    center_x: int,
+    y: int,
+    bold: bool = False,
+) -> tuple[int, int, int, int]:
     stroke = max(1, face.size // 40) if bold else 0
     draw.text((center_x, y), text, font=face, fill=0, anchor="ma", stroke_width=stroke, stroke_fill=0)
     left, top, right, bottom = draw.textbbox((center_x, y), text, font=face, anchor="ma", stroke_width=stroke)
     return int(left), int(top), int(right), int(bottom)  # whole pixels with a FreeType font
 
 
-def _draw_card(draw: ImageDraw.ImageDraw, card: SiteCard, font: CjkFont,
-               box: tuple[int, int, int, int], dpi: int) -> dict[str, tuple[int, int, int, int]]:
+def _draw_card(
+    draw: ImageDraw.ImageDraw, card: SiteCard, font: CjkFont, box: tuple[int, int, int, int], dpi: int
+) -> dict[str, tuple[int, int, int, int]]:
     left, top, width, height = box
     inner = width - 2 * mm(MARGIN_MM, dpi)
     cx = left + width // 2
@@ -186,8 +202,12 @@ def _draw_card(draw: ImageDraw.ImageDraw, card: SiteCard, font: CjkFont,
     for line in lines[:2]:
         name_boxes.append(_text(draw, line, face, cx, y, bold=True))
         y += round(face.size * 1.25)
-    boxes["name"] = (min(b[0] for b in name_boxes), name_boxes[0][1],
-                     max(b[2] for b in name_boxes), name_boxes[-1][3])
+    boxes["name"] = (
+        min(b[0] for b in name_boxes),
+        name_boxes[0][1],
+        max(b[2] for b in name_boxes),
+        name_boxes[-1][3],
+    )
     if card.org and card.org not in card.name:
         boxes["org"] = _text(draw, card.org, font.at(mm(4.5, dpi)), cx, y)
         y = boxes["org"][3]
@@ -196,8 +216,12 @@ def _draw_card(draw: ImageDraw.ImageDraw, card: SiteCard, font: CjkFont,
     y = boxes["instruction"][3] + mm(1, dpi)
 
     small = font.at(mm(3, dpi))
-    bottom_lines = [line for text in (card.url, f"Telegram: {card.telegram}" if card.telegram else "")
-                    if text for line in _wrap(draw, text, small, inner)]
+    bottom_lines = [
+        line
+        for text in (card.url, f"Telegram: {card.telegram}" if card.telegram else "")
+        if text
+        for line in _wrap(draw, text, small, inner)
+    ]
     bottom = top + height - mm(MARGIN_MM, dpi) - len(bottom_lines) * round(small.size * 1.3)
     code_face = font.at(mm(5, dpi))
     code_top = bottom - round(code_face.size * 1.6)
@@ -209,8 +233,9 @@ def _draw_card(draw: ImageDraw.ImageDraw, card: SiteCard, font: CjkFont,
     return boxes
 
 
-def _draw_qr(draw: ImageDraw.ImageDraw, data: str, left: int, top: int,
-             side: int) -> tuple[int, int, int, int]:
+def _draw_qr(
+    draw: ImageDraw.ImageDraw, data: str, left: int, top: int, side: int
+) -> tuple[int, int, int, int]:
     """The code drawn module by module, each module a whole number of pixels (no blur); the
     box includes the white quiet zone scanners need."""
     code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4)  # quiet zone
@@ -223,6 +248,13 @@ def _draw_qr(draw: ImageDraw.ImageDraw, data: str, left: int, top: int,
     for row, cells in enumerate(matrix):
         for col, dark in enumerate(cells):
             if dark:
-                draw.rectangle([x0 + col * module, y0 + row * module,
-                                x0 + (col + 1) * module - 1, y0 + (row + 1) * module - 1], fill=0)
+                draw.rectangle(
+                    [
+                        x0 + col * module,
+                        y0 + row * module,
+                        x0 + (col + 1) * module - 1,
+                        y0 + (row + 1) * module - 1,
+                    ],
+                    fill=0,
+                )
     return x0, y0, x0 + module * len(matrix), y0 + module * len(matrix)

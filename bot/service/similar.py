@@ -14,8 +14,9 @@ from retrieval.holder import IndexHolder
 from retrieval.search import CaseHit, Retriever
 
 
-async def similar_cases(retriever: Retriever, holder: IndexHolder, text: str,
-                        limit: int = 5) -> list[CaseHit]:
+async def similar_cases(
+    retriever: Retriever, holder: IndexHolder, text: str, limit: int = 5
+) -> list[CaseHit]:
     """Past cases plausible for ``text``, most likely first; none while no index is loaded."""
     index = holder.current
     if index is None or not text.strip():

@@ -26,14 +26,31 @@ from knowledge.errors import InvalidInputError
 from knowledge.models import Expert, OutboxEvent, Question, Site, Ticket
 from knowledge.states import Decision, TicketStatus
 
-QUESTION_COUNTS = ("questions", "suggested", "confirmed", "rejected", "routed", "solved_by_suggestion",
-                   "not_solved")
+QUESTION_COUNTS = (
+    "questions",
+    "suggested",
+    "confirmed",
+    "rejected",
+    "routed",
+    "solved_by_suggestion",
+    "not_solved",
+)
 TICKET_COUNTS = ("tickets", "tickets_answered", "tickets_closed", "tickets_open")
-EXPERT_FIELDS = ("tickets", "tickets_answered", "tickets_closed",
-                 "median_first_response_minutes", "rating_average", "ratings")
+EXPERT_FIELDS = (
+    "tickets",
+    "tickets_answered",
+    "tickets_closed",
+    "median_first_response_minutes",
+    "rating_average",
+    "ratings",
+)
 WEEKLY_FIELDS = ("questions", "suggested", "solved_by_suggestion", "tickets", "tickets_answered")
-DECISION_COUNTER = {Decision.SUGGEST: "suggested", Decision.CONFIRM: "confirmed",
-                    Decision.REJECT: "rejected", Decision.ROUTE: "routed"}
+DECISION_COUNTER = {
+    Decision.SUGGEST: "suggested",
+    Decision.CONFIRM: "confirmed",
+    Decision.REJECT: "rejected",
+    Decision.ROUTE: "routed",
+}
 DIMENSIONS = ("by_site", "by_region", "by_industry")
 
 
@@ -76,9 +93,11 @@ class _Tally:
 class _Report:
     totals: _Tally = field(default_factory=_Tally)
     groups: dict[str, defaultdict[Hashable, _Tally]] = field(
-        default_factory=lambda: {name: defaultdict(_Tally) for name in (*DIMENSIONS, "by_expert")})
+        default_factory=lambda: {name: defaultdict(_Tally) for name in (*DIMENSIONS, "by_expert")}
+    )
     names: dict[str, dict[Hashable, str | None]] = field(
-        default_factory=lambda: {"by_site": {}, "by_expert": {}})
+        default_factory=lambda: {"by_site": {}, "by_expert": {}}
+    )
     weekly: defaultdict[str, _Tally] = field(default_factory=lambda: defaultdict(_Tally))
 
     def site_tallies(self, row: Row[Any]) -> list[_Tally]:
@@ -98,12 +117,14 @@ class _Report:
         for dim, tallies in self.groups.items():
             fields = EXPERT_FIELDS if dim == "by_expert" else None
             out[dim] = [
-                {"key": key} | ({"name": self.names[dim][key]} if dim in self.names else {})
+                {"key": key}
+                | ({"name": self.names[dim][key]} if dim in self.names else {})
                 | tally.figures(fields)
                 for key, tally in sorted(tallies.items(), key=_none_last)
             ]
-        out["weekly"] = [{"week": week} | tally.figures(WEEKLY_FIELDS)
-                         for week, tally in sorted(self.weekly.items())]
+        out["weekly"] = [
+            {"week": week} | tally.figures(WEEKLY_FIELDS) for week, tally in sorted(self.weekly.items())
+        ]
         return out
 
 
@@ -120,16 +141,26 @@ async def compute_stats(
     for row in await _question_counts(session, since, until):
         for tally in report.site_tallies(row):
             tally.add_questions(row.decision, row.solved, row.n)
-    for row in await _rows(session, select(Question.asked_at, Question.decision, Question.solved),
-                           Question.asked_at, since, until):
+    for row in await _rows(
+        session,
+        select(Question.asked_at, Question.decision, Question.solved),
+        Question.asked_at,
+        since,
+        until,
+    ):
         report.weekly[iso_week(row.asked_at)].add_questions(row.decision, row.solved)
     for ticket in await _tickets(session, since, until):
         report.add_ticket(ticket)
-    window = {name: moment and moment.astimezone(UTC).isoformat()
-              for name, moment in (("since", since), ("until", until))}
-    return {"window": window, **report.as_dict(),
-            "unanswered": await _unanswered(session, since, until, top_unanswered),
-            "outbox": await _outbox(session)}
+    window = {
+        name: moment and moment.astimezone(UTC).isoformat()
+        for name, moment in (("since", since), ("until", until))
+    }
+    return {
+        "window": window,
+        **report.as_dict(),
+        "unanswered": await _unanswered(session, since, until, top_unanswered),
+        "outbox": await _outbox(session),
+    }
 
 
 def iso_week(moment: datetime) -> str:
@@ -151,51 +182,83 @@ def _check_arguments(since: datetime | None, until: datetime | None, top: int) -
         raise InvalidInputError(f"top_unanswered: must be 0 or more, not {top}")
 
 
-def _window(column: InstrumentedAttribute[datetime], since: datetime | None,
-            until: datetime | None) -> list[ColumnElement[bool]]:
+def _window(
+    column: InstrumentedAttribute[datetime], since: datetime | None, until: datetime | None
+) -> list[ColumnElement[bool]]:
     return ([column >= since] if since else []) + ([column < until] if until else [])
 
 
-async def _rows(session: AsyncSession, query: Any, column: InstrumentedAttribute[datetime],
-                since: datetime | None, until: datetime | None) -> Sequence[Row[Any]]:
+async def _rows(
+    session: AsyncSession,
+    query: Any,
+    column: InstrumentedAttribute[datetime],
+    since: datetime | None,
+    until: datetime | None,
+) -> Sequence[Row[Any]]:
     return (await session.execute(query.where(*_window(column, since, until)))).all()
 
 
-async def _question_counts(session: AsyncSession, since: datetime | None,
-                           until: datetime | None) -> Sequence[Row[Any]]:
+async def _question_counts(
+    session: AsyncSession, since: datetime | None, until: datetime | None
+) -> Sequence[Row[Any]]:
     """Question counts per (site, decision, solved), with the site's name/region/industry."""
-    keys = (Question.site_code, Site.name.label("site_name"), Site.region, Site.industry,
-            Question.decision, Question.solved)
-    query = (select(*keys, func.count().label("n"))
-             .outerjoin(Site, Site.code == Question.site_code).group_by(*keys))
+    keys = (
+        Question.site_code,
+        Site.name.label("site_name"),
+        Site.region,
+        Site.industry,
+        Question.decision,
+        Question.solved,
+    )
+    query = (
+        select(*keys, func.count().label("n"))
+        .outerjoin(Site, Site.code == Question.site_code)
+        .group_by(*keys)
+    )
     return await _rows(session, query, Question.asked_at, since, until)
 
 
-async def _tickets(session: AsyncSession, since: datetime | None,
-                   until: datetime | None) -> Sequence[Row[Any]]:
-    query = (select(Ticket.site_code, Site.name.label("site_name"), Site.region, Site.industry,
-                    Ticket.expert_id, Expert.name.label("expert_name"), Ticket.status,
-                    Ticket.created_at, Ticket.first_answer_at, Ticket.rating)
-             .outerjoin(Site, Site.code == Ticket.site_code)
-             .outerjoin(Expert, Expert.id == Ticket.expert_id))
+async def _tickets(
+    session: AsyncSession, since: datetime | None, until: datetime | None
+) -> Sequence[Row[Any]]:
+    query = (
+        select(
+            Ticket.site_code,
+            Site.name.label("site_name"),
+            Site.region,
+            Site.industry,
+            Ticket.expert_id,
+            Expert.name.label("expert_name"),
+            Ticket.status,
+            Ticket.created_at,
+            Ticket.first_answer_at,
+            Ticket.rating,
+        )
+        .outerjoin(Site, Site.code == Ticket.site_code)
+        .outerjoin(Expert, Expert.id == Ticket.expert_id)
+    )
     return await _rows(session, query, Ticket.created_at, since, until)
 
 
-async def _unanswered(session: AsyncSession, since: datetime | None, until: datetime | None,
-                      top: int) -> list[dict[str, Any]]:
+async def _unanswered(
+    session: AsyncSession, since: datetime | None, until: datetime | None, top: int
+) -> list[dict[str, Any]]:
     """Never-answered tickets grouped by their text (whitespace collapsed), most frequent first."""
-    query = select(Ticket.text, Ticket.site_code, Ticket.created_at).where(
-        Ticket.first_answer_at.is_(None))
+    query = select(Ticket.text, Ticket.site_code, Ticket.created_at).where(Ticket.first_answer_at.is_(None))
     groups: defaultdict[str, list[Row[Any]]] = defaultdict(list)
     for row in await _rows(session, query, Ticket.created_at, since, until):
         if text := normalize_text(row.text):
             groups[text].append(row)
-    ranked = sorted(groups.items(),
-                    key=lambda item: (-len(item[1]), min(r.created_at for r in item[1]), item[0]))
+    ranked = sorted(
+        groups.items(), key=lambda item: (-len(item[1]), min(r.created_at for r in item[1]), item[0])
+    )
     return [
-        {"text": text, "count": len(rows),
-         "site_codes": sorted({r.site_code for r in rows if r.site_code is not None}),
-         "oldest": min(r.created_at for r in rows).isoformat()}
+        {
+            "text": text,
+            "count": len(rows),
+            "site_codes": sorted({r.site_code for r in rows if r.site_code is not None}),
+            "oldest": min(r.created_at for r in rows).isoformat(),
+        }
         for text, rows in ranked[:top]
     ]
 

@@ -93,8 +93,13 @@ class TicketService:
 
     # ---- worker side ---------------------------------------------------------------------
 
-    async def open_for_question(self, session: AsyncSession, question_id: str, channel: Channel = Channel.WEB,
-                                worker_chat_id: int | None = None) -> OpenedTicket:
+    async def open_for_question(
+        self,
+        session: AsyncSession,
+        question_id: str,
+        channel: Channel = Channel.WEB,
+        worker_chat_id: int | None = None,
+    ) -> OpenedTicket:
         """The ticket of a logged question (a suggestion that did not solve it, or a worker who
         wants a master). Idempotent: a retry whose first answer was lost gets the same ticket
         with a new working token, never a second ticket (the database holds one per question)."""
@@ -114,23 +119,40 @@ class TicketService:
                     if existing is None:
                         raise
             token = new_token()
-            session.add(TicketToken(token_hash=token_hash(token), ticket_id=existing.id,
-                                    created_at=self.clock.now()))
+            session.add(
+                TicketToken(token_hash=token_hash(token), ticket_id=existing.id, created_at=self.clock.now())
+            )
             await session.commit()
             return OpenedTicket(existing, token, created=False)
 
-    async def open_new(self, session: AsyncSession, question: Question, channel: Channel,
-                       worker_chat_id: int | None, proposed_case_id: str | None = None) -> OpenedTicket:
+    async def open_new(
+        self,
+        session: AsyncSession,
+        question: Question,
+        channel: Channel,
+        worker_chat_id: int | None,
+        proposed_case_id: str | None = None,
+    ) -> OpenedTicket:
         """Add a ticket for a question that has none, assigned to the first available ranked
         expert, in the caller's transaction (the caller commits). ``proposed_case_id``: a case
         the policy found plausible, for the expert to confirm with one tap."""
         token = new_token()
         ticket = Ticket(
-            id=uuid.uuid4().hex, token_hash=token_hash(token), question_id=question.id,
-            text=question.text, site_code=question.site_code, channel=channel,
-            worker_chat_id=worker_chat_id, status=TicketStatus.OPEN, candidates=list(question.expert_ids),
-            passed_over=[], offered_to=[], tier=Tier.RANKED, created_at=self.clock.now(),
-            proposed_case_id=proposed_case_id, proposal=Proposal.PENDING if proposed_case_id else None,
+            id=uuid.uuid4().hex,
+            token_hash=token_hash(token),
+            question_id=question.id,
+            text=question.text,
+            site_code=question.site_code,
+            channel=channel,
+            worker_chat_id=worker_chat_id,
+            status=TicketStatus.OPEN,
+            candidates=list(question.expert_ids),
+            passed_over=[],
+            offered_to=[],
+            tier=Tier.RANKED,
+            created_at=self.clock.now(),
+            proposed_case_id=proposed_case_id,
+            proposal=Proposal.PENDING if proposed_case_id else None,
         )
         session.add(ticket)
         self._add_message(session, ticket, Author.WORKER, question.text)
@@ -153,14 +175,16 @@ class TicketService:
             raise NotFoundError("no such ticket")
         return ticket
 
-    async def worker_writes(self, session: AsyncSession, ticket: Ticket, text: str = "",
-                            photo: bytes | None = None) -> TicketMessage:
+    async def worker_writes(
+        self, session: AsyncSession, ticket: Ticket, text: str = "", photo: bytes | None = None
+    ) -> TicketMessage:
         """A worker's message; after an answer it reopens the ticket for the same expert."""
         body = self._text_or_photo(text, photo)
         if ticket.status == TicketStatus.CLOSED:
             raise ConflictError("the ticket is closed; ask a new question")
-        stored = (await asyncio.to_thread(save_photo, self.uploads, ticket.id, photo)
-                  if photo is not None else None)  # decoding a big photo takes a second or more
+        stored = (
+            await asyncio.to_thread(save_photo, self.uploads, ticket.id, photo) if photo is not None else None
+        )  # decoding a big photo takes a second or more
 
         async def write(current: Ticket) -> TicketMessage:
             if current.status == TicketStatus.CLOSED:
@@ -169,7 +193,14 @@ class TicketService:
             if current.status == TicketStatus.ANSWERED:
                 current.status = TicketStatus.ASSIGNED
                 current.assigned_at = self.clock.now()
-            self._emit(session, EventKind.MESSAGE, current, self._owner(current), text=message.text, photo=message.photo)
+            self._emit(
+                session,
+                EventKind.MESSAGE,
+                current,
+                self._owner(current),
+                text=message.text,
+                photo=message.photo,
+            )
             return message
 
         return await self._transition(session, ticket.id, write)
@@ -192,12 +223,20 @@ class TicketService:
 
     async def assigned_to(self, session: AsyncSession, expert_id: str) -> list[Ticket]:
         """Tickets the expert holds or is offered (city team), open first, newest first."""
-        mine = (await session.scalars(
-            select(Ticket).where(Ticket.expert_id == expert_id, Ticket.status != TicketStatus.CLOSED)
-            .order_by(Ticket.created_at.desc()))).all()
-        offered = (await session.scalars(
-            select(Ticket).where(Ticket.expert_id.is_(None), Ticket.tier == Tier.CITY,
-                                 Ticket.status == TicketStatus.OPEN))).all()
+        mine = (
+            await session.scalars(
+                select(Ticket)
+                .where(Ticket.expert_id == expert_id, Ticket.status != TicketStatus.CLOSED)
+                .order_by(Ticket.created_at.desc())
+            )
+        ).all()
+        offered = (
+            await session.scalars(
+                select(Ticket).where(
+                    Ticket.expert_id.is_(None), Ticket.tier == Tier.CITY, Ticket.status == TicketStatus.OPEN
+                )
+            )
+        ).all()
         return list(mine) + [t for t in offered if expert_id in t.offered_to]
 
     async def for_expert(self, session: AsyncSession, ticket_id: str, expert_id: str) -> Ticket:
@@ -219,7 +258,12 @@ class TicketService:
             if ticket.expert_id is None and expert_id not in (ticket.offered_to or []):
                 raise AccessDeniedError("this ticket is not offered to you")
             now = self.clock.now()
-            ticket.expert_id, ticket.claimed_at, ticket.status, ticket.offered_to = expert_id, now, TicketStatus.ASSIGNED, []
+            ticket.expert_id, ticket.claimed_at, ticket.status, ticket.offered_to = (
+                expert_id,
+                now,
+                TicketStatus.ASSIGNED,
+                [],
+            )
             ticket.assigned_at = ticket.assigned_at or now
             return ticket
 
@@ -241,8 +285,14 @@ class TicketService:
 
         return await self._transition(session, ticket_id, pass_it)
 
-    async def answer(self, session: AsyncSession, ticket_id: str, expert_id: str, text: str = "",
-                     photo: bytes | None = None) -> TicketMessage:
+    async def answer(
+        self,
+        session: AsyncSession,
+        ticket_id: str,
+        expert_id: str,
+        text: str = "",
+        photo: bytes | None = None,
+    ) -> TicketMessage:
         body = self._text_or_photo(text, photo)
         stored = None
         if photo is not None:  # decoded and stored before the write gate, checked first
@@ -251,14 +301,17 @@ class TicketService:
 
         async def reply(ticket: Ticket) -> TicketMessage:
             self._check_answerer(ticket, expert_id)
-            if ticket.proposal == Proposal.PENDING:  # answered in words instead of a tap: nothing waits any more
+            if (
+                ticket.proposal == Proposal.PENDING
+            ):  # answered in words instead of a tap: nothing waits any more
                 ticket.proposal = None
             return await self._answered(session, ticket, expert_id, body, photo=stored)
 
         return await self._transition(session, ticket_id, reply)
 
-    async def settle_proposal(self, session: AsyncSession, ticket_id: str, expert_id: str,
-                              correct: bool) -> Ticket:
+    async def settle_proposal(
+        self, session: AsyncSession, ticket_id: str, expert_id: str, correct: bool
+    ) -> Ticket:
         """The expert's one tap on a proposed case. Right: the case is the answer, the worker is
         told at once. Wrong: the expert takes the ticket to answer it. Either way a label."""
 
@@ -282,8 +335,13 @@ class TicketService:
                 self._emit(session, EventKind.CASE_DECLINED, ticket, WORKER)
                 return ticket
             ticket.proposal = Proposal.CONFIRMED
-            await self._answered(session, ticket, expert_id,
-                                 texts.CASE_CONFIRMED.format(title=case.title, answer=case.answer), case_id=case.id)
+            await self._answered(
+                session,
+                ticket,
+                expert_id,
+                texts.CASE_CONFIRMED.format(title=case.title, answer=case.answer),
+                case_id=case.id,
+            )
             return ticket
 
         return await self._transition(session, ticket_id, settle)
@@ -299,7 +357,14 @@ class TicketService:
             if ticket.proposal == Proposal.PENDING:
                 ticket.proposal = Proposal.CONFIRMED
             for expert_id in [ticket.expert_id] if ticket.expert_id else ticket.offered_to or []:
-                self._emit(session, EventKind.CLOSED, ticket, to_expert(expert_id), solved_by_case=case_id, rating=None)
+                self._emit(
+                    session,
+                    EventKind.CLOSED,
+                    ticket,
+                    to_expert(expert_id),
+                    solved_by_case=case_id,
+                    rating=None,
+                )
             ticket.offered_to = []
             return ticket
 
@@ -330,14 +395,21 @@ class TicketService:
         Each ticket moves in its own conditional transition: a claim or an answer that lands
         meanwhile wins, and the ticket is looked at again on the next sweep."""
         now = self.clock.now()
-        waiting = (await session.scalars(
-            select(Ticket.id).where(Ticket.status.in_(UNFINISHED),
-                                    or_(Ticket.tier != Tier.ADMIN, Ticket.expert_id.is_not(None))))).all()
+        waiting = (
+            await session.scalars(
+                select(Ticket.id).where(
+                    Ticket.status.in_(UNFINISHED),
+                    or_(Ticket.tier != Tier.ADMIN, Ticket.expert_id.is_not(None)),
+                )
+            )
+        ).all()
         await session.commit()
         moved = 0
         for ticket_id in waiting:
             try:
-                moved += await self._transition(session, ticket_id, partial(self._move_if_silent, session, now=now))
+                moved += await self._transition(
+                    session, ticket_id, partial(self._move_if_silent, session, now=now)
+                )
             except (ConflictError, NotFoundError):
                 continue
         return moved
@@ -355,15 +427,19 @@ class TicketService:
         if ticket.claimed_at is None:
             if now - ticket.assigned_at < self.policy.silence:
                 return 0
-        elif ticket.status != TicketStatus.ASSIGNED or now - max(ticket.claimed_at, ticket.assigned_at) < self.policy.answer_timeout:
+        elif (
+            ticket.status != TicketStatus.ASSIGNED
+            or now - max(ticket.claimed_at, ticket.assigned_at) < self.policy.answer_timeout
+        ):
             return 0
         await self._pass_on(session, ticket, ticket.expert_id, reason="silent")
         return 1
 
     # ---- conditional transitions ----------------------------------------------------------
 
-    async def _transition(self, session: AsyncSession, ticket_id: str,
-                          change: Callable[[Ticket], Awaitable[T]]) -> T:
+    async def _transition(
+        self, session: AsyncSession, ticket_id: str, change: Callable[[Ticket], Awaitable[T]]
+    ) -> T:
         """Apply ``change`` to the ticket's current state and commit, conditional on the version
         read (``Ticket.version``). When another change landed in between, re-read and apply
         again: ``change`` re-checks what it allows, so nothing is overwritten or lost."""
@@ -383,8 +459,15 @@ class TicketService:
                     raise
         raise ConflictError("the ticket kept changing meanwhile; try again")
 
-    async def _answered(self, session: AsyncSession, ticket: Ticket, expert_id: str, text: str,
-                        photo: str | None = None, **payload: Any) -> TicketMessage:
+    async def _answered(
+        self,
+        session: AsyncSession,
+        ticket: Ticket,
+        expert_id: str,
+        text: str,
+        photo: str | None = None,
+        **payload: Any,
+    ) -> TicketMessage:
         """The expert's answer on the thread, the ticket answered, the worker told (the one way
         an answer lands, typed or a confirmed case)."""
         now = self.clock.now()
@@ -393,9 +476,17 @@ class TicketService:
         ticket.claimed_at = ticket.claimed_at or now
         ticket.first_answer_at = ticket.first_answer_at or now
         expert = await session.get(Expert, expert_id)
-        self._emit(session, EventKind.ANSWERED, ticket, WORKER, text=message.text, photo=message.photo,
-             expert_name=expert.name if expert else None, expert_title=expert.title if expert else None,
-             **payload)
+        self._emit(
+            session,
+            EventKind.ANSWERED,
+            ticket,
+            WORKER,
+            text=message.text,
+            photo=message.photo,
+            expert_name=expert.name if expert else None,
+            expert_title=expert.title if expert else None,
+            **payload,
+        )
         return message
 
     @staticmethod
@@ -436,8 +527,9 @@ class TicketService:
                 if free(candidate):
                     self._give_to(session, ticket, candidate, tier=Tier.RANKED)
                     return
-            city = (await session.scalars(
-                select(Expert.id).where(Expert.region == self.policy.city_region))).all()
+            city = (
+                await session.scalars(select(Expert.id).where(Expert.region == self.policy.city_region))
+            ).all()
             offered = [e for e in city if free(e)]
             if offered:
                 ticket.tier, ticket.status, ticket.expert_id = Tier.CITY, TicketStatus.OPEN, None
@@ -454,17 +546,31 @@ class TicketService:
         ticket.offered_to, ticket.assigned_at, ticket.claimed_at = [], self.clock.now(), None
         self._emit(session, EventKind.ASSIGNED, ticket, to_expert(expert_id), text=ticket.text)
 
-    def _emit(self, session: AsyncSession, kind: EventKind, ticket: Ticket, recipient: str,
-              **payload: Any) -> None:
+    def _emit(
+        self, session: AsyncSession, kind: EventKind, ticket: Ticket, recipient: str, **payload: Any
+    ) -> None:
         emit(session, kind, ticket, recipient, self.clock.now(), **payload)
 
     def _owner(self, ticket: Ticket) -> str:
         return to_expert(ticket.expert_id) if ticket.expert_id else ADMIN
 
-    def _add_message(self, session: AsyncSession, ticket: Ticket, author: Author, text: str,
-                     expert_id: str | None = None, photo: str | None = None) -> TicketMessage:
-        message = TicketMessage(ticket_id=ticket.id, author=author, expert_id=expert_id, text=text,
-                                photo=photo, created_at=self.clock.now())
+    def _add_message(
+        self,
+        session: AsyncSession,
+        ticket: Ticket,
+        author: Author,
+        text: str,
+        expert_id: str | None = None,
+        photo: str | None = None,
+    ) -> TicketMessage:
+        message = TicketMessage(
+            ticket_id=ticket.id,
+            author=author,
+            expert_id=expert_id,
+            text=text,
+            photo=photo,
+            created_at=self.clock.now(),
+        )
         session.add(message)
         return message
 

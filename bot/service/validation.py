@@ -43,5 +43,6 @@ def clean_text(value: str, field: str, max_chars: int, what: str, allow_empty: b
         raise InvalidInputError(f"{field}: the {what} is empty")
     if len(cleaned) > max_chars:
         raise InvalidInputError(
-            f"{field}: the {what} has {len(cleaned)} characters, at most {max_chars} are allowed")
+            f"{field}: the {what} has {len(cleaned)} characters, at most {max_chars} are allowed"
+        )
     return cleaned

@@ -11,15 +11,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
 from bot.service.binding import BIND_PREFIX, redeem_bind_code
-from bot.telegram import present
 from bot.service.clock import Clock
+from bot.telegram import present
 from knowledge.errors import NotFoundError
 
 router = Router(name=__name__)
 
 
-@router.message(CommandStart(deep_link=True, magic=F.args.startswith(BIND_PREFIX)),
-                F.chat.type == ChatType.PRIVATE, F.from_user)
+@router.message(
+    CommandStart(deep_link=True, magic=F.args.startswith(BIND_PREFIX)),
+    F.chat.type == ChatType.PRIVATE,
+    F.from_user,
+)
 async def bind(message: Message, command: CommandObject, clock: Clock, session: AsyncSession) -> None:
     code = (command.args or "").removeprefix(BIND_PREFIX)
     try:

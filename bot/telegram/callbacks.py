@@ -3,7 +3,7 @@ against the ticket, or read the question from the message record of the presser'
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from aiogram.filters.callback_data import CallbackData
 
@@ -14,7 +14,7 @@ class FeedbackCb(CallbackData, prefix="fb"):
     solved: bool
 
 
-class TicketAction(str, Enum):
+class TicketAction(StrEnum):
     claim = "claim"
     decline = "decline"
     case_right = "right"  # the proposed case answers it

@@ -36,16 +36,20 @@ def make_bot(settings: TelegramSettings) -> Bot:
     if settings.bot_token is None:
         raise ValueError("no bot token: set CRAFTDESK_BOT_TOKEN")
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.api_base))
-    return Bot(settings.bot_token.get_secret_value(), session=session,
-               default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True))
+    return Bot(
+        settings.bot_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
+    )
 
 
 class TelegramChannel:
     """``bot`` may be given (tests pass one with a fake session); by default it is built from
     the settings."""
 
-    def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession],
-                 bot: Bot | None = None):
+    def __init__(
+        self, settings: Settings, sessions: async_sessionmaker[AsyncSession], bot: Bot | None = None
+    ):
         self.settings = settings.telegram
         self.bot = bot or make_bot(self.settings)
         self.notifier = TelegramNotifier(self.bot, sessions, settings.uploads_dir, self.settings.admin_ids)
@@ -75,21 +79,34 @@ class TelegramChannel:
 
     async def _run(self, services: BotServices) -> None:
         allowed = self.dispatcher.resolve_used_update_types()
-        await self._retrying("setMyCommands", lambda: self.bot.set_my_commands(
-            [BotCommand(command=name, description=text) for name, text in texts.TG_COMMANDS.items()]),
-            attempts=1)
+        await self._retrying(
+            "setMyCommands",
+            lambda: self.bot.set_my_commands(
+                [BotCommand(command=name, description=text) for name, text in texts.TG_COMMANDS.items()]
+            ),
+            attempts=1,
+        )
         if self.webhook_mode:
-            await self._retrying("setWebhook", lambda: self.bot.set_webhook(
-                self.settings.webhook_url or "", secret_token=self.secret_token, allowed_updates=allowed))
+            await self._retrying(
+                "setWebhook",
+                lambda: self.bot.set_webhook(
+                    self.settings.webhook_url or "", secret_token=self.secret_token, allowed_updates=allowed
+                ),
+            )
             log.info("telegram: webhook set", extra={"url": self.settings.webhook_url})
             self.ready.set()
             return
         await self._retrying("deleteWebhook", lambda: self.bot.delete_webhook())
         await self._retrying("getMe", self.bot.me)  # cached: polling asks for it first
         self.ready.set()
-        await self.dispatcher.start_polling(self.bot, handle_signals=False, close_bot_session=False,
-                                            allowed_updates=allowed, tasks_concurrency_limit=32,
-                                            **services.workflow_data())
+        await self.dispatcher.start_polling(
+            self.bot,
+            handle_signals=False,
+            close_bot_session=False,
+            allowed_updates=allowed,
+            tasks_concurrency_limit=32,
+            **services.workflow_data(),
+        )
 
     async def _retrying(self, what: str, call: Any, attempts: int = 0) -> None:
         """Call until it works (Telegram may be unreachable at start); ``attempts`` 0: forever."""

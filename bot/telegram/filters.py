@@ -10,8 +10,8 @@ from aiogram.types import CallbackQuery, Message, TelegramObject
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.service.binding import expert_by_telegram
-from bot.telegram import store
 from bot.settings import TelegramSettings
+from bot.telegram import store
 
 
 class IsAdmin(Filter):
@@ -25,8 +25,7 @@ class IsAdmin(Filter):
 class IsExpert(Filter):
     """An account bound to an expert; the expert record is handed to the handlers."""
 
-    async def __call__(self, event: Message | CallbackQuery,
-                       session: AsyncSession) -> bool | dict[str, Any]:
+    async def __call__(self, event: Message | CallbackQuery, session: AsyncSession) -> bool | dict[str, Any]:
         if event.from_user is None:
             return False
         expert = await expert_by_telegram(session, event.from_user.id)

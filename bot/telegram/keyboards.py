@@ -20,15 +20,21 @@ def ticket_keyboard(ticket_id: str, proposal: bool = False) -> InlineKeyboardMar
     """Claim / pass on; with a proposed case first the one-tap right / wrong."""
     builder = InlineKeyboardBuilder()
     if proposal:
-        builder.button(text=texts.TG_BTN_CASE_RIGHT,
-                       callback_data=TicketCb(action=TicketAction.case_right, ticket_id=ticket_id))
-        builder.button(text=texts.TG_BTN_CASE_WRONG,
-                       callback_data=TicketCb(action=TicketAction.case_wrong, ticket_id=ticket_id))
+        builder.button(
+            text=texts.TG_BTN_CASE_RIGHT,
+            callback_data=TicketCb(action=TicketAction.case_right, ticket_id=ticket_id),
+        )
+        builder.button(
+            text=texts.TG_BTN_CASE_WRONG,
+            callback_data=TicketCb(action=TicketAction.case_wrong, ticket_id=ticket_id),
+        )
     else:
-        builder.button(text=texts.TG_BTN_CLAIM,
-                       callback_data=TicketCb(action=TicketAction.claim, ticket_id=ticket_id))
-    builder.button(text=texts.TG_BTN_DECLINE,
-                   callback_data=TicketCb(action=TicketAction.decline, ticket_id=ticket_id))
+        builder.button(
+            text=texts.TG_BTN_CLAIM, callback_data=TicketCb(action=TicketAction.claim, ticket_id=ticket_id)
+        )
+    builder.button(
+        text=texts.TG_BTN_DECLINE, callback_data=TicketCb(action=TicketAction.decline, ticket_id=ticket_id)
+    )
     builder.adjust(2, 1)
     return builder.as_markup()
 

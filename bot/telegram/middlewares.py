@@ -10,10 +10,10 @@ from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
 from bot.limits import TokenBucket
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 

@@ -28,8 +28,9 @@ log = logging.getLogger(__name__)
 
 
 class TelegramNotifier:
-    def __init__(self, bot: Bot, sessions: async_sessionmaker[AsyncSession], uploads: Path,
-                 admin_ids: list[int]):
+    def __init__(
+        self, bot: Bot, sessions: async_sessionmaker[AsyncSession], uploads: Path, admin_ids: list[int]
+    ):
         self.bot = bot
         self.sessions = sessions
         self.uploads = uploads
@@ -59,8 +60,10 @@ class TelegramNotifier:
                 return False
             return await self._to_expert(session, event, expert.telegram_id)
         if event.recipient == ADMIN and event.kind == EventKind.ESCALATED and self.admin_ids:
-            text = texts.TG_ADMIN_ESCALATED.format(ref=present.ref(event.ticket_id),
-                                                   text=present.e(present.clip(event.payload.get("text") or "")))
+            text = texts.TG_ADMIN_ESCALATED.format(
+                ref=present.ref(event.ticket_id),
+                text=present.e(present.clip(event.payload.get("text") or "")),
+            )
             for admin_id in self.admin_ids:
                 await self.bot.send_message(admin_id, text)
             return True
@@ -71,7 +74,9 @@ class TelegramNotifier:
         chat_id = payload.get("chat_id")
         if payload.get("channel") != Channel.TELEGRAM or chat_id is None or event.kind != EventKind.ANSWERED:
             return False
-        text = present.answer(payload.get("expert_name"), payload.get("expert_title"), payload.get("text") or "")
+        text = present.answer(
+            payload.get("expert_name"), payload.get("expert_title"), payload.get("text") or ""
+        )
         await self._post(session, chat_id, event, text, rating_keyboard(event.ticket_id), Audience.WORKER)
         return True
 
@@ -81,14 +86,24 @@ class TelegramNotifier:
         if event.kind in (EventKind.ASSIGNED, EventKind.OFFERED):
             ticket = await session.get(Ticket, event.ticket_id)
             site = await session.get(Site, ticket.site_code) if ticket and ticket.site_code else None
-            text = present.expert_ticket(event.ticket_id, payload.get("text") or "", site,
-                                         city_tier=event.kind == EventKind.OFFERED)
-            case = (await session.get(Case, ticket.proposed_case_id)
-                    if ticket and ticket.proposal == Proposal.PENDING and ticket.proposed_case_id else None)
+            text = present.expert_ticket(
+                event.ticket_id, payload.get("text") or "", site, city_tier=event.kind == EventKind.OFFERED
+            )
+            case = (
+                await session.get(Case, ticket.proposed_case_id)
+                if ticket and ticket.proposal == Proposal.PENDING and ticket.proposed_case_id
+                else None
+            )
             if case is not None:
                 text += present.proposal(case.title, case.answer)
-            await self._post(session, chat_id, event, text, ticket_keyboard(event.ticket_id, case is not None),
-                             Audience.EXPERT)
+            await self._post(
+                session,
+                chat_id,
+                event,
+                text,
+                ticket_keyboard(event.ticket_id, case is not None),
+                Audience.EXPERT,
+            )
         elif event.kind == EventKind.MESSAGE:
             text = present.followup(event.ticket_id, payload.get("text") or "")
             await self._post(session, chat_id, event, text, None, Audience.EXPERT)
@@ -98,16 +113,27 @@ class TelegramNotifier:
             await self.bot.send_message(chat_id, texts.TG_EXPERT_REASSIGNED.format(ref=ref, reason=reason))
         elif event.kind == EventKind.CLOSED:
             rating = payload.get("rating")
-            text = (texts.TG_EXPERT_SOLVED_BY_CASE.format(ref=ref) if payload.get("solved_by_case")
-                    else texts.TG_EXPERT_CLOSED.format(ref=ref, stars=present.stars(rating)) if rating
-                    else texts.TG_EXPERT_CLOSED_UNRATED.format(ref=ref))
+            text = (
+                texts.TG_EXPERT_SOLVED_BY_CASE.format(ref=ref)
+                if payload.get("solved_by_case")
+                else texts.TG_EXPERT_CLOSED.format(ref=ref, stars=present.stars(rating))
+                if rating
+                else texts.TG_EXPERT_CLOSED_UNRATED.format(ref=ref)
+            )
             await self.bot.send_message(chat_id, text)
         else:
             return False
         return True
 
-    async def _post(self, session: AsyncSession, chat_id: int, event: Notification, text: str,
-                    keyboard: InlineKeyboardMarkup | None, audience: str) -> None:
+    async def _post(
+        self,
+        session: AsyncSession,
+        chat_id: int,
+        event: Notification,
+        text: str,
+        keyboard: InlineKeyboardMarkup | None,
+        audience: str,
+    ) -> None:
         """The event's photo (if any) first, then its text, recorded so replies and buttons
         find the ticket."""
         photo = self._photo(event.ticket_id, event.payload)

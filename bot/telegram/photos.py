@@ -27,8 +27,9 @@ async def download_photo(bot: Bot, message: Message) -> bytes | None:
         # aiohttp's message holds the file URL, which holds the bot token: drop it and its
         # chained traceback (``from None``) before the central error handler logs it
         status = getattr(exc, "status", None)
-        raise PhotoDownloadError(f"telegram photo download failed: {type(exc).__name__}"
-                                 + (f" (HTTP {status})" if status else "")) from None
+        raise PhotoDownloadError(
+            f"telegram photo download failed: {type(exc).__name__}" + (f" (HTTP {status})" if status else "")
+        ) from None
     return buffer.read() if buffer is not None else None
 
 

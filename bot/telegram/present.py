@@ -49,8 +49,11 @@ def proposal(title: str, answer: str) -> str:
 
 
 def ticket_opened(expert: Expert | None) -> str:
-    head = (texts.TG_TICKET_TO_EXPERT.format(name=e(expert.name), title=title_part(expert.title))
-            if expert else texts.TG_TICKET_TO_TEAM)
+    head = (
+        texts.TG_TICKET_TO_EXPERT.format(name=e(expert.name), title=title_part(expert.title))
+        if expert
+        else texts.TG_TICKET_TO_TEAM
+    )
     return f"{head}\n{texts.TG_TICKET_HINT}"
 
 
@@ -65,17 +68,25 @@ def my_tickets(tickets: list[Ticket], experts: dict[str, Expert]) -> str:
     lines = [texts.TG_MY_HEADER]
     for ticket in tickets:
         expert = experts.get(ticket.expert_id or "")
-        lines.append(texts.TG_MY_LINE.format(
-            ref=ref(ticket.id), status=texts.WORKER_STATUS[ticket.status],
-            when=ticket.created_at.astimezone(CHINA).strftime(WHEN_FORMAT), text=e(clip(ticket.text, 40)),
-            expert=texts.TG_MY_EXPERT.format(name=e(expert.name)) if expert else ""))
+        lines.append(
+            texts.TG_MY_LINE.format(
+                ref=ref(ticket.id),
+                status=texts.WORKER_STATUS[ticket.status],
+                when=ticket.created_at.astimezone(CHINA).strftime(WHEN_FORMAT),
+                text=e(clip(ticket.text, 40)),
+                expert=texts.TG_MY_EXPERT.format(name=e(expert.name)) if expert else "",
+            )
+        )
     return "\n".join(lines)
 
 
 def expert_ticket(ticket_id: str, text: str, site: Site | None, city_tier: bool) -> str:
     return texts.TG_EXPERT_TICKET.format(
-        ref=ref(ticket_id), tier=texts.TG_EXPERT_CITY_TIER if city_tier else "", text=e(clip(text)),
-        site=texts.TG_EXPERT_SITE.format(site=e(site.name)) if site else "")
+        ref=ref(ticket_id),
+        tier=texts.TG_EXPERT_CITY_TIER if city_tier else "",
+        text=e(clip(text)),
+        site=texts.TG_EXPERT_SITE.format(site=e(site.name)) if site else "",
+    )
 
 
 def followup(ticket_id: str, text: str) -> str:
@@ -86,8 +97,12 @@ def queue(tickets: list[Ticket]) -> str:
     if not tickets:
         return texts.TG_QUEUE_EMPTY
     lines = [texts.TG_QUEUE_HEADER]
-    lines += [texts.TG_QUEUE_LINE.format(ref=ref(t.id), status=texts.EXPERT_STATUS[t.status],
-                                         text=e(clip(t.text, 60))) for t in tickets]
+    lines += [
+        texts.TG_QUEUE_LINE.format(
+            ref=ref(t.id), status=texts.EXPERT_STATUS[t.status], text=e(clip(t.text, 60))
+        )
+        for t in tickets
+    ]
     return "\n".join(lines)
 
 
@@ -95,10 +110,14 @@ def stats(figures: dict[str, Any]) -> str:
     totals = dict(figures["totals"])
     median = totals.pop("median_first_response_minutes")
     rating = totals.pop("rating_average")
-    return texts.TG_STATS.format(**totals, median="—" if median is None else median,
-                                 rating="—" if rating is None else rating)
+    return texts.TG_STATS.format(
+        **totals, median="—" if median is None else median, rating="—" if rating is None else rating
+    )
 
 
 def reindex(state: dict[str, Any]) -> str:
-    return texts.TG_REINDEX.format(state=texts.TG_REINDEX_STATES.get(state["state"], state["state"]),
-                                   done=state["done"], total=state["total"])
+    return texts.TG_REINDEX.format(
+        state=texts.TG_REINDEX_STATES.get(state["state"], state["state"]),
+        done=state["done"],
+        total=state["total"],
+    )

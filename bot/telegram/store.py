@@ -8,7 +8,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.models import Expert, Site, TelegramChat, TelegramDelivery, TelegramMessage
-from knowledge.states import Audience
 
 
 async def chat_site(session: AsyncSession, chat_id: int) -> str | None:
@@ -29,16 +28,32 @@ async def remember_site(session: AsyncSession, chat_id: int, code: str) -> Site 
     return site
 
 
-async def remember_message(session: AsyncSession, chat_id: int, message_id: int, audience: str, *,
-                           question_id: str | None = None, case_id: str | None = None,
-                           ticket_id: str | None = None) -> None:
-    await session.merge(TelegramMessage(chat_id=chat_id, message_id=message_id, audience=audience,
-                                        question_id=question_id, case_id=case_id, ticket_id=ticket_id))
+async def remember_message(
+    session: AsyncSession,
+    chat_id: int,
+    message_id: int,
+    audience: str,
+    *,
+    question_id: str | None = None,
+    case_id: str | None = None,
+    ticket_id: str | None = None,
+) -> None:
+    await session.merge(
+        TelegramMessage(
+            chat_id=chat_id,
+            message_id=message_id,
+            audience=audience,
+            question_id=question_id,
+            case_id=case_id,
+            ticket_id=ticket_id,
+        )
+    )
     await session.commit()
 
 
-async def recorded(session: AsyncSession, chat_id: int, message_id: int,
-                   audience: str) -> TelegramMessage | None:
+async def recorded(
+    session: AsyncSession, chat_id: int, message_id: int, audience: str
+) -> TelegramMessage | None:
     record = await session.get(TelegramMessage, (chat_id, message_id))
     return record if record is not None and record.audience == audience else None
 

@@ -10,8 +10,8 @@ from typing import Annotated
 from fastapi import APIRouter, Header, HTTPException, Request, Response
 from pydantic import ValidationError
 
-from bot.service.secrets import same_secret
 from bot.providers import TelegramDep
+from bot.service.secrets import same_secret
 
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -39,5 +39,7 @@ async def telegram_webhook(
     try:
         await channel.feed(update)
     except ValidationError as exc:  # JSON, but not an update Telegram would send
-        raise HTTPException(400, f"the body is not a Telegram update ({exc.error_count()} problems)") from None
+        raise HTTPException(
+            400, f"the body is not a Telegram update ({exc.error_count()} problems)"
+        ) from None
     return Response(status_code=200)

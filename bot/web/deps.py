@@ -17,8 +17,16 @@ from bot.limits import TokenBucket
 from bot.providers import ClockDep, LimitsDep, SessionDep, SettingsDep
 from bot.service.experts import expert_for_token
 from bot.service.secrets import same_secret
+from bot.settings import Settings
 from bot.web.ratelimit import admit, named_site, request_client, too_many
 from knowledge.models import Expert
+
+
+def _admin_secret(settings: Settings) -> str:
+    """The admin token: ``open_context`` has resolved it (the setting, or the generated file)."""
+    if settings.admin_token is None:
+        raise RuntimeError("the admin token was not resolved at start")
+    return settings.admin_token.get_secret_value()
 
 
 def _bearer(authorization: str | None) -> str:
@@ -47,25 +55,35 @@ def _invalid_token(limits: dict[str, TokenBucket], address: str) -> HTTPExceptio
     return HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"})
 
 
-async def require_admin(address: ThrottledAddress, settings: SettingsDep, limits: LimitsDep,
-                        clock: ClockDep, session: SessionDep,
-                        authorization: AuthorizationHeader = None) -> None:
+async def require_admin(
+    address: ThrottledAddress,
+    settings: SettingsDep,
+    limits: LimitsDep,
+    clock: ClockDep,
+    session: SessionDep,
+    authorization: AuthorizationHeader = None,
+) -> None:
     token = _bearer(authorization)
-    if same_secret(token, settings.admin_token.get_secret_value()):
+    if same_secret(token, _admin_secret(settings)):
         return
     if await expert_for_token(session, token, clock.now()) is not None:
         raise HTTPException(403, "this needs the admin token")
     raise _invalid_token(limits, address)
 
 
-async def require_expert(address: ThrottledAddress, settings: SettingsDep, limits: LimitsDep,
-                         clock: ClockDep, session: SessionDep,
-                         authorization: AuthorizationHeader = None) -> Expert:
+async def require_expert(
+    address: ThrottledAddress,
+    settings: SettingsDep,
+    limits: LimitsDep,
+    clock: ClockDep,
+    session: SessionDep,
+    authorization: AuthorizationHeader = None,
+) -> Expert:
     token = _bearer(authorization)
     expert = await expert_for_token(session, token, clock.now())
     if expert is not None:
         return expert
-    if same_secret(token, settings.admin_token.get_secret_value()):
+    if same_secret(token, _admin_secret(settings)):
         raise HTTPException(403, "this needs an expert token")
     raise _invalid_token(limits, address)
 
@@ -81,8 +99,10 @@ def rate_limited(name: str) -> Callable[..., Awaitable[None]]:
 
     async def check(request: Request, settings: SettingsDep, limits: LimitsDep) -> None:
         address, client = request_client(request, settings.rate_limit)
-        checks = [(f"{name} per client", limits[name], client),
-                  (f"{name} per address", limits[f"{name}_address"], address)]
+        checks = [
+            (f"{name} per client", limits[name], client),
+            (f"{name} per address", limits[f"{name}_address"], address),
+        ]
         if name in ("ask", "tickets") and (site := await named_site(request)) is not None:
             checks.append(("ask per site", limits["ask_site"], site))
         admit(checks)

@@ -14,8 +14,8 @@ from knowledge.errors import (
     CraftdeskError,
     IndexUnavailableError,
     InvalidInputError,
-    MissingResourceError,
     KnowledgeFormatError,
+    MissingResourceError,
     NotFoundError,
 )
 

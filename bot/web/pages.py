@@ -7,7 +7,7 @@ Every asset is served by the app itself: factory intranets are often offline.
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from bot.web import texts
 from bot.providers import SessionDep
+from bot.web import texts
 from knowledge.models import Site
 
 WEB_DIR = Path(__file__).resolve().parent
@@ -25,8 +25,8 @@ STATIC_DIR = WEB_DIR / "static"
 # scripts only from this app, and images only from it or blob: URLs (photos fetched with a token)
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; script-src 'self'; "
-                               "style-src 'self'; object-src 'none'; base-uri 'none'; "
-                               "frame-ancestors 'none'; form-action 'self'",
+    "style-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'",
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
 }
@@ -34,7 +34,7 @@ SECURITY_HEADERS = {
 router = APIRouter(include_in_schema=False)
 
 
-@lru_cache(maxsize=None)
+@cache
 def asset(name: str) -> str:
     """The URL of a static file with its content hash, so phones never run a stale script."""
     digest = hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest()[:10]
@@ -50,8 +50,9 @@ def static_files() -> StaticFiles:
 
 
 def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, context, status_code=status_code,
-                                      headers=SECURITY_HEADERS)
+    return templates.TemplateResponse(
+        request, name, context, status_code=status_code, headers=SECURITY_HEADERS
+    )
 
 
 @router.get("/", response_class=HTMLResponse)

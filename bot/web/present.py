@@ -11,7 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.service.photos import MEDIA_TYPES, photo_path
 from bot.service.tickets import OpenedTicket
 from bot.web.schemas import (
-    ExpertCard, ExpertTicketOut, MessageOut, OpenedTicketOut, ProposedCaseOut, SiteOut, TicketOut,
+    ExpertCard,
+    ExpertTicketOut,
+    MessageOut,
+    OpenedTicketOut,
+    ProposedCaseOut,
+    SiteOut,
+    TicketOut,
 )
 from knowledge.models import Case, Expert, Site, Ticket, TicketMessage
 
@@ -19,8 +25,9 @@ from knowledge.models import Case, Expert, Site, Ticket, TicketMessage
 def card(expert: Expert | None) -> ExpertCard | None:
     if expert is None:
         return None
-    return ExpertCard(expert_id=expert.id, name=expert.name, title=expert.title, org=expert.org,
-                      region=expert.region)
+    return ExpertCard(
+        expert_id=expert.id, name=expert.name, title=expert.title, org=expert.org, region=expert.region
+    )
 
 
 async def expert_card(session: AsyncSession, expert_id: str | None) -> ExpertCard | None:
@@ -29,10 +36,14 @@ async def expert_card(session: AsyncSession, expert_id: str | None) -> ExpertCar
 
 async def opened_ticket_out(session: AsyncSession, opened: OpenedTicket) -> OpenedTicketOut:
     """The expert read when the ticket was opened, when it was (no second transaction)."""
-    expert = (card(opened.expert) if opened.expert is not None and opened.expert.id == opened.ticket.expert_id
-              else await expert_card(session, opened.ticket.expert_id))
-    return OpenedTicketOut(ticket_id=opened.ticket.id, token=opened.token, status=opened.ticket.status,
-                           expert=expert)
+    expert = (
+        card(opened.expert)
+        if opened.expert is not None and opened.expert.id == opened.ticket.expert_id
+        else await expert_card(session, opened.ticket.expert_id)
+    )
+    return OpenedTicketOut(
+        ticket_id=opened.ticket.id, token=opened.token, status=opened.ticket.status, expert=expert
+    )
 
 
 def worker_photos(ticket_id: str) -> str:
@@ -45,9 +56,13 @@ def expert_photos(ticket_id: str) -> str:
 
 def message_out(message: TicketMessage, photo_base: str) -> MessageOut:
     """One message; its photo as a URL under ``photo_base`` (the caller's own photo route)."""
-    return MessageOut(id=message.id, author=message.author, text=message.text,  # type: ignore[arg-type]
-                      photo_url=f"{photo_base}/{message.photo}" if message.photo else None,
-                      created_at=message.created_at.isoformat())
+    return MessageOut(
+        id=message.id,
+        author=message.author,
+        text=message.text,
+        photo_url=f"{photo_base}/{message.photo}" if message.photo else None,
+        created_at=message.created_at.isoformat(),
+    )
 
 
 def photo_response(uploads: Path, ticket_id: str, name: str) -> FileResponse:
@@ -57,8 +72,11 @@ def photo_response(uploads: Path, ticket_id: str, name: str) -> FileResponse:
 
 
 async def messages(session: AsyncSession, ticket: Ticket, photo_base: str) -> list[MessageOut]:
-    rows = (await session.scalars(select(TicketMessage).where(TicketMessage.ticket_id == ticket.id)
-                                  .order_by(TicketMessage.id))).all()
+    rows = (
+        await session.scalars(
+            select(TicketMessage).where(TicketMessage.ticket_id == ticket.id).order_by(TicketMessage.id)
+        )
+    ).all()
     return [message_out(m, photo_base) for m in rows]
 
 
@@ -66,30 +84,37 @@ async def proposed_case(session: AsyncSession, ticket: Ticket) -> ProposedCaseOu
     case = await session.get(Case, ticket.proposed_case_id) if ticket.proposed_case_id else None
     if case is None or ticket.proposal is None:
         return None
-    return ProposedCaseOut(case_id=case.id, title=case.title, answer=case.answer,
-                           state=ticket.proposal)  # type: ignore[arg-type]  # checked by the model
+    return ProposedCaseOut(case_id=case.id, title=case.title, answer=case.answer, state=ticket.proposal)
 
 
 async def worker_ticket(session: AsyncSession, ticket: Ticket) -> TicketOut:
     return TicketOut(
-        ticket_id=ticket.id, status=ticket.status, created_at=ticket.created_at.isoformat(),
-        expert=await expert_card(session, ticket.expert_id), rating=ticket.rating,
+        ticket_id=ticket.id,
+        status=ticket.status,
+        created_at=ticket.created_at.isoformat(),
+        expert=await expert_card(session, ticket.expert_id),
+        rating=ticket.rating,
         proposed_case=await proposed_case(session, ticket),
         messages=await messages(session, ticket, worker_photos(ticket.id)),
     )
 
 
-async def expert_ticket(session: AsyncSession, ticket: Ticket, expert_id: str,
-                        with_messages: bool = True) -> ExpertTicketOut:
+async def expert_ticket(
+    session: AsyncSession, ticket: Ticket, expert_id: str, with_messages: bool = True
+) -> ExpertTicketOut:
     site = await session.get(Site, ticket.site_code) if ticket.site_code else None
     return ExpertTicketOut(
-        ticket_id=ticket.id, status=ticket.status, tier=ticket.tier, text=ticket.text,
+        ticket_id=ticket.id,
+        status=ticket.status,
+        tier=ticket.tier,
+        text=ticket.text,
         site=SiteOut(code=site.code, name=site.name, region=site.region, industry=site.industry)
-        if site else None,
+        if site
+        else None,
         created_at=ticket.created_at.isoformat(),
         assigned_at=ticket.assigned_at.isoformat() if ticket.assigned_at else None,
-        claimed=ticket.claimed_at is not None, held_by_you=ticket.expert_id == expert_id,
+        claimed=ticket.claimed_at is not None,
+        held_by_you=ticket.expert_id == expert_id,
         proposed_case=await proposed_case(session, ticket),
-        messages=await messages(session, ticket, expert_photos(ticket.id))
-        if with_messages else [],
+        messages=await messages(session, ticket, expert_photos(ticket.id)) if with_messages else [],
     )

@@ -47,8 +47,7 @@ def _parse(text: str) -> Address | None:
     return address
 
 
-def client_address(peer: str | None, forwarded_for: Sequence[str],
-                   trusted_proxies: Sequence[str]) -> str:
+def client_address(peer: str | None, forwarded_for: Sequence[str], trusted_proxies: Sequence[str]) -> str:
     """The client's address: the peer, or when the peer is a trusted proxy the right-most
     X-Forwarded-For hop that is not one. A malformed hop ends the walk at the last trusted
     address, which is then the key: never a value the client could have chosen."""
@@ -67,16 +66,22 @@ def client_address(peer: str | None, forwarded_for: Sequence[str],
 
 def request_client(request: Request, settings: RateLimitSettings) -> tuple[str, str]:
     """(address, client key): the key adds a well-formed ``X-Client-Id`` to the address."""
-    address = client_address(request.client.host if request.client else None,
-                             request.headers.getlist("x-forwarded-for"), settings.trusted_proxies)
+    address = client_address(
+        request.client.host if request.client else None,
+        request.headers.getlist("x-forwarded-for"),
+        settings.trusted_proxies,
+    )
     client_id = request.headers.get("x-client-id", "")
     return address, f"{address} {client_id}" if CLIENT_ID.fullmatch(client_id) else address
 
 
 def too_many(what: str, wait: float) -> HTTPException:
     seconds = max(1, math.ceil(wait))
-    return HTTPException(status_code=429, headers={"Retry-After": str(seconds)},
-                         detail=f"too many requests ({what}); try again in {seconds} seconds")
+    return HTTPException(
+        status_code=429,
+        headers={"Retry-After": str(seconds)},
+        detail=f"too many requests ({what}); try again in {seconds} seconds",
+    )
 
 
 def admit(checks: Sequence[tuple[str, TokenBucket, str]]) -> None:

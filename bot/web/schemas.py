@@ -50,9 +50,13 @@ class AskResponse(BaseModel):
     index_version: str | None
     message: str = Field(description="a short reply for the worker, in Chinese")
     ticket: OpenedTicketOut | None = Field(
-        None, description="the ticket this call opened (confirm, route), so no second call is needed")
-    shown: int = Field(0, description="how many of `suggestions`, from the first, to show a worker: "
-                                      "the case the policy stands behind (suggest, confirm), else none")
+        None, description="the ticket this call opened (confirm, route), so no second call is needed"
+    )
+    shown: int = Field(
+        0,
+        description="how many of `suggestions`, from the first, to show a worker: "
+        "the case the policy stands behind (suggest, confirm), else none",
+    )
 
 
 class FeedbackRequest(BaseModel):

@@ -18,11 +18,27 @@ from knowledge.errors import InvalidInputError
 MAX_CAPTION_BYTES = 16 * 1024
 
 # the request body as OpenAPI shows it, since the route reads the form itself
-PHOTO_FORM: dict[str, Any] = {"requestBody": {"required": True, "content": {"multipart/form-data": {
-    "schema": {"type": "object", "required": ["photo"], "properties": {
-        "photo": {"type": "string", "format": "binary", "description": "JPEG, PNG or WebP, at most 10 MB"},
-        "text": {"type": "string", "description": "an optional caption"},
-    }}}}}}
+PHOTO_FORM: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["photo"],
+                    "properties": {
+                        "photo": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "JPEG, PNG or WebP, at most 10 MB",
+                        },
+                        "text": {"type": "string", "description": "an optional caption"},
+                    },
+                }
+            }
+        },
+    }
+}
 
 
 async def read_photo_form(request: Request) -> tuple[bytes, str]:

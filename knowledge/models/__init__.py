@@ -22,7 +22,22 @@ from knowledge.models.kb import Case, Expert, Site
 from knowledge.models.telegram import TelegramBindCode, TelegramChat, TelegramDelivery, TelegramMessage
 
 __all__ = [
-    "Base", "Case", "DecisionLabel", "Expert", "ExpertToken", "OutboxEvent", "Question", "Site",
-    "TelegramBindCode", "TelegramChat", "TelegramDelivery", "TelegramMessage", "Ticket",
-    "TicketMessage", "TicketToken", "UTCDateTime", "state_column", "utcnow",
+    "Base",
+    "Case",
+    "DecisionLabel",
+    "Expert",
+    "ExpertToken",
+    "OutboxEvent",
+    "Question",
+    "Site",
+    "TelegramBindCode",
+    "TelegramChat",
+    "TelegramDelivery",
+    "TelegramMessage",
+    "Ticket",
+    "TicketMessage",
+    "TicketToken",
+    "UTCDateTime",
+    "state_column",
+    "utcnow",
 ]

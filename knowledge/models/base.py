@@ -38,8 +38,14 @@ class UTCDateTime(TypeDecorator[datetime]):
 def state_column(states: type[StrEnum], length: int) -> Enum:
     """A column of one of ``knowledge.states``: stored as its value in a plain VARCHAR of
     ``length`` (as before the enums: no migration, no CHECK constraint), read back as the enum."""
-    return Enum(states, native_enum=False, create_constraint=False, length=length,
-                values_callable=lambda members: [m.value for m in members], validate_strings=True)
+    return Enum(
+        states,
+        native_enum=False,
+        create_constraint=False,
+        length=length,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
 
 
 class Base(DeclarativeBase):

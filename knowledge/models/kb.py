@@ -40,9 +40,7 @@ class Case(Base):
     answer: Mapped[str] = mapped_column(Text)
     industry: Mapped[str | None] = mapped_column(String(100), index=True)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
-    expert_id: Mapped[str | None] = mapped_column(
-        ForeignKey("experts.id", ondelete="SET NULL"), index=True
-    )
+    expert_id: Mapped[str | None] = mapped_column(ForeignKey("experts.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[str | None] = mapped_column(String(40), doc="ISO date as imported")
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

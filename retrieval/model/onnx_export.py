@@ -39,7 +39,9 @@ def _last_hidden_state_module(model: PreTrainedModel) -> torch.nn.Module:
             self.inner = inner
 
         def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            hidden: torch.Tensor = self.inner(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            hidden: torch.Tensor = self.inner(
+                input_ids=input_ids, attention_mask=attention_mask
+            ).last_hidden_state
             return hidden
 
     return LastHiddenState(model).eval()
@@ -66,7 +68,13 @@ def export_onnx(st_dir: Path, out_dir: Path, quantize: bool = True) -> Path:
         if quantize:
             quantize_int8(tmp / "model.onnx", tmp / ONNX_INT8)
         shutil.copy2(hf_dir / "tokenizer.json", tmp / "tokenizer.json")
-        config = {"dim": dim, "max_length": max_length, "pad_token_id": pad_id, "pooling": "mean", "normalize": True}
+        config = {
+            "dim": dim,
+            "max_length": max_length,
+            "pad_token_id": pad_id,
+            "pooling": "mean",
+            "normalize": True,
+        }
         (tmp / "onnx_config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         write_marker(tmp, "onnx", source=str(st_dir), quantized=quantize)
     logger.info("ONNX export finished in %.1f s", time.perf_counter() - started)

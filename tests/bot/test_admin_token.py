@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.admin_token import admin_token_path, resolve_admin_token
-from bot.settings import PLACEHOLDER_ADMIN_TOKEN, Settings
 from bot.limits import TokenBucket
+from bot.settings import PLACEHOLDER_ADMIN_TOKEN, Settings
 from knowledge.errors import InvalidInputError
 from tests.utils.auth import ADMIN, ADMIN_TOKEN
 from tests.utils.http import FakeTime, client_from
@@ -73,12 +73,16 @@ class TestGeneratedTokenInTheApp:
 async def test_wrong_tokens_are_throttled_per_address(context):
     clock = FakeTime()
     limits = context.limits | {"auth_failures": TokenBucket(10, clock=clock)}
-    async with client_from(context, "198.51.100.7", limits) as guesser, \
-            client_from(context, "203.0.113.9", limits) as admin:
+    async with (
+        client_from(context, "198.51.100.7", limits) as guesser,
+        client_from(context, "203.0.113.9", limits) as admin,
+    ):
         for _ in range(30):  # successful calls are not counted
             assert (await guesser.get("/api/admin/stats", headers=ADMIN)).status_code == 200
-        codes = [(await guesser.get(path, headers=bearer(f"guess-{n:020d}"))).status_code
-                 for n, path in enumerate(["/api/admin/stats", "/api/expert/tickets"] * 5)]
+        codes = [
+            (await guesser.get(path, headers=bearer(f"guess-{n:020d}"))).status_code
+            for n, path in enumerate(["/api/admin/stats", "/api/expert/tickets"] * 5)
+        ]
         assert codes == [401] * 10  # admin and expert guesses share one budget
 
         throttled = await guesser.get("/api/admin/stats", headers=ADMIN)  # even the right one

@@ -42,7 +42,9 @@ async def test_bad_questions_get_422_with_a_reason(client, payload, fragment):
 
 
 async def test_malformed_json_is_422_not_500(client):
-    response = await client.post("/api/ask", content=b"{not json", headers={"content-type": "application/json"})
+    response = await client.post(
+        "/api/ask", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 422
 
 

@@ -32,7 +32,7 @@ class World:
         self.client, self.context = client, context
         self.question_id = self.ticket_id = self.token = self.expert_id = self.expert_token = ""
 
-    async def build(self) -> "World":
+    async def build(self) -> World:
         asked = (await self.client.post("/api/ask", json={"text": ROUTED, "site": "xcmg-hv-3"})).json()
         assert asked["decision"] == "route" and asked["ticket"]
         self.question_id = asked["question_id"]
@@ -77,70 +77,252 @@ CATALOGUE: list[tuple[str, str, str, dict[str, Any], int, str]] = [
     ("no text", "POST", "/api/ask", {"json": {"site": "xcmg-hv-3"}}, 422, "text"),
     ("unknown site", "POST", "/api/ask", {"json": {"text": "主轴异响", "site": "no-such"}}, 422, "no-such"),
     ("NUL in site", "POST", "/api/ask", {"json": {"text": "主轴异响", "site": "x\u0000"}}, 422, "U+0000"),
-    ("surrogate in site", "POST", "/api/ask", raw('{"text": "主轴异响", "site": "\\udfff"}'), 422, "surrogate"),
+    (
+        "surrogate in site",
+        "POST",
+        "/api/ask",
+        raw('{"text": "主轴异响", "site": "\\udfff"}'),
+        422,
+        "surrogate",
+    ),
     ("broken JSON", "POST", "/api/ask", raw('{"text": "主轴'), 422, ""),
     ("JSON not an object", "POST", "/api/ask", raw('["主轴异响"]'), 422, ""),
-    ("5 MB question", "POST", "/api/ask", {"json": {"text": "机" * (5 * 1024 * 1024 // 3)}}, 413, "larger than"),
+    (
+        "5 MB question",
+        "POST",
+        "/api/ask",
+        {"json": {"text": "机" * (5 * 1024 * 1024 // 3)}},
+        413,
+        "larger than",
+    ),
     # opening a ticket, feedback
     ("neither id nor text", "POST", "/api/tickets", {"json": {}}, 422, "question_id"),
     ("unknown question", "POST", "/api/tickets", {"json": {"question_id": "nope"}}, 404, "nope"),
     ("NUL question id", "POST", "/api/tickets", {"json": {"question_id": "\u0000"}}, 422, "U+0000"),
     ("surrogate question id", "POST", "/api/tickets", raw('{"question_id": "\\ud83d"}'), 422, "surrogate"),
     ("bad text for a ticket", "POST", "/api/tickets", {"json": {"text": "\u200b"}}, 422, "empty"),
-    ("feedback, unknown question", "POST", "/api/questions/nope/feedback", {"json": {"solved": True}}, 404, "nope"),
-    ("feedback, unknown case", "POST", "/api/questions/{q}/feedback",
-     {"json": {"solved": True, "case_id": "K-none"}}, 422, "K-none"),
-    ("feedback, not a verdict", "POST", "/api/questions/{q}/feedback", {"json": {"solved": "maybe"}}, 422, "solved"),
+    (
+        "feedback, unknown question",
+        "POST",
+        "/api/questions/nope/feedback",
+        {"json": {"solved": True}},
+        404,
+        "nope",
+    ),
+    (
+        "feedback, unknown case",
+        "POST",
+        "/api/questions/{q}/feedback",
+        {"json": {"solved": True, "case_id": "K-none"}},
+        422,
+        "K-none",
+    ),
+    (
+        "feedback, not a verdict",
+        "POST",
+        "/api/questions/{q}/feedback",
+        {"json": {"solved": "maybe"}},
+        422,
+        "solved",
+    ),
     # reading and writing a ticket
     ("no token", "GET", "/api/tickets/{t}", {}, 404, "no such ticket"),
-    ("wrong token", "GET", "/api/tickets/{t}", {"headers": {"X-Ticket-Token": "x" * 43}}, 404, "no such ticket"),
+    (
+        "wrong token",
+        "GET",
+        "/api/tickets/{t}",
+        {"headers": {"X-Ticket-Token": "x" * 43}},
+        404,
+        "no such ticket",
+    ),
     ("unknown ticket", "GET", "/api/tickets/nope", {"headers": "worker"}, 404, "no such ticket"),
     ("NUL in the path", "GET", "/api/tickets/%00", {"headers": "worker"}, 422, "path"),
     ("bytes that are no UTF-8 in the path", "GET", "/api/tickets/%ff%fe", {"headers": "worker"}, 422, "path"),
-    ("empty message", "POST", "/api/tickets/{t}/messages", {"json": {"text": "  "}, "headers": "worker"}, 422, "empty"),
-    ("control character in a message", "POST", "/api/tickets/{t}/messages",
-     {"json": {"text": "压力\u0007偏低"}, "headers": "worker"}, 422, "U+0007"),
-    ("message too long", "POST", "/api/tickets/{t}/messages",
-     {"json": {"text": "压" * 4001}, "headers": "worker"}, 422, "at most 4000"),
-    ("message without token", "POST", "/api/tickets/{t}/messages", {"json": {"text": "还在吗"}}, 404, "no such ticket"),
-    ("rating out of range", "POST", "/api/tickets/{t}/close", {"json": {"rating": 6}, "headers": "worker"}, 422, "rating"),
-    ("rating not a number", "POST", "/api/tickets/{t}/close", {"json": {"rating": "好"}, "headers": "worker"}, 422, "rating"),
+    (
+        "empty message",
+        "POST",
+        "/api/tickets/{t}/messages",
+        {"json": {"text": "  "}, "headers": "worker"},
+        422,
+        "empty",
+    ),
+    (
+        "control character in a message",
+        "POST",
+        "/api/tickets/{t}/messages",
+        {"json": {"text": "压力\u0007偏低"}, "headers": "worker"},
+        422,
+        "U+0007",
+    ),
+    (
+        "message too long",
+        "POST",
+        "/api/tickets/{t}/messages",
+        {"json": {"text": "压" * 4001}, "headers": "worker"},
+        422,
+        "at most 4000",
+    ),
+    (
+        "message without token",
+        "POST",
+        "/api/tickets/{t}/messages",
+        {"json": {"text": "还在吗"}},
+        404,
+        "no such ticket",
+    ),
+    (
+        "rating out of range",
+        "POST",
+        "/api/tickets/{t}/close",
+        {"json": {"rating": 6}, "headers": "worker"},
+        422,
+        "rating",
+    ),
+    (
+        "rating not a number",
+        "POST",
+        "/api/tickets/{t}/close",
+        {"json": {"rating": "好"}, "headers": "worker"},
+        422,
+        "rating",
+    ),
     # photos
-    ("photo without token", "POST", "/api/tickets/{t}/photos",
-     {"files": {"photo": ("p.png", PNG, "image/png")}}, 404, "no such ticket"),
-    ("photo not multipart", "POST", "/api/tickets/{t}/photos", {"json": {"photo": "x"}, "headers": "worker"}, 422, "multipart"),
-    ("photo field missing", "POST", "/api/tickets/{t}/photos",
-     {"files": {"file": ("p.png", PNG, "image/png")}, "headers": "worker"}, 422, "photo"),
-    ("not an image", "POST", "/api/tickets/{t}/photos",
-     {"files": {"photo": ("p.png", b"%PDF-1.4 not a picture", "image/png")}, "headers": "worker"}, 422, "JPEG, PNG or WebP"),
-    ("a PNG that does not decode", "POST", "/api/tickets/{t}/photos",
-     {"files": {"photo": ("p.png", PNG[:40], "image/png")}, "headers": "worker"}, 422, "photo"),
-    ("photo over the limit", "POST", "/api/tickets/{t}/photos",
-     {"files": {"photo": ("p.png", PNG + b"\0" * (11 * 1024 * 1024), "image/png")}, "headers": "worker"}, 413, "larger than"),
-    ("caption with a control character", "POST", "/api/tickets/{t}/photos",
-     {"files": {"photo": ("p.png", PNG, "image/png")}, "data": {"text": "\u0000"}, "headers": "worker"}, 422, "U+0000"),
+    (
+        "photo without token",
+        "POST",
+        "/api/tickets/{t}/photos",
+        {"files": {"photo": ("p.png", PNG, "image/png")}},
+        404,
+        "no such ticket",
+    ),
+    (
+        "photo not multipart",
+        "POST",
+        "/api/tickets/{t}/photos",
+        {"json": {"photo": "x"}, "headers": "worker"},
+        422,
+        "multipart",
+    ),
+    (
+        "photo field missing",
+        "POST",
+        "/api/tickets/{t}/photos",
+        {"files": {"file": ("p.png", PNG, "image/png")}, "headers": "worker"},
+        422,
+        "photo",
+    ),
+    (
+        "not an image",
+        "POST",
+        "/api/tickets/{t}/photos",
+        {"files": {"photo": ("p.png", b"%PDF-1.4 not a picture", "image/png")}, "headers": "worker"},
+        422,
+        "JPEG, PNG or WebP",
+    ),
+    (
+        "a PNG that does not decode",
+        "POST",
+        "/api/tickets/{t}/photos",
+        {"files": {"photo": ("p.png", PNG[:40], "image/png")}, "headers": "worker"},
+        422,
+        "photo",
+    ),
+    (
+        "photo over the limit",
+        "POST",
+        "/api/tickets/{t}/photos",
+        {"files": {"photo": ("p.png", PNG + b"\0" * (11 * 1024 * 1024), "image/png")}, "headers": "worker"},
+        413,
+        "larger than",
+    ),
+    (
+        "caption with a control character",
+        "POST",
+        "/api/tickets/{t}/photos",
+        {"files": {"photo": ("p.png", PNG, "image/png")}, "data": {"text": "\u0000"}, "headers": "worker"},
+        422,
+        "U+0000",
+    ),
     # bearer tokens
     ("no bearer", "GET", "/api/expert/tickets", {}, 401, "bearer"),
     ("empty bearer", "GET", "/api/expert/tickets", {"headers": {"Authorization": "Bearer "}}, 401, "bearer"),
-    ("basic auth", "GET", "/api/admin/stats", {"headers": {"Authorization": "Basic YWRtaW46YWRtaW4="}}, 401, "bearer"),
-    ("unknown token", "GET", "/api/admin/stats", {"headers": {"Authorization": "Bearer " + "z" * 43}}, 401, "invalid"),
+    (
+        "basic auth",
+        "GET",
+        "/api/admin/stats",
+        {"headers": {"Authorization": "Basic YWRtaW46YWRtaW4="}},
+        401,
+        "bearer",
+    ),
+    (
+        "unknown token",
+        "GET",
+        "/api/admin/stats",
+        {"headers": {"Authorization": "Bearer " + "z" * 43}},
+        401,
+        "invalid",
+    ),
     ("expert token on an admin call", "GET", "/api/admin/stats", {"headers": "expert"}, 403, "admin"),
     ("admin token on an expert call", "GET", "/api/expert/tickets", {"headers": ADMIN}, 403, "expert"),
     # the expert's calls
     ("claim an unknown ticket", "POST", "/api/expert/tickets/nope/claim", {"headers": "expert"}, 404, "nope"),
-    ("empty answer", "POST", "/api/expert/tickets/{t}/answer", {"json": {"text": ""}, "headers": "expert"}, 422, "empty"),
-    ("surrogate in an answer", "POST", "/api/expert/tickets/{t}/answer",
-     {**raw('{"text": "\\ud800"}'), "headers": "expert"}, 422, "surrogate"),
-    ("answer photo that is no image", "POST", "/api/expert/tickets/{t}/photos",
-     {"files": {"photo": ("p.jpg", b"GIF89a....", "image/jpeg")}, "headers": "expert"}, 422, "JPEG, PNG or WebP"),
+    (
+        "empty answer",
+        "POST",
+        "/api/expert/tickets/{t}/answer",
+        {"json": {"text": ""}, "headers": "expert"},
+        422,
+        "empty",
+    ),
+    (
+        "surrogate in an answer",
+        "POST",
+        "/api/expert/tickets/{t}/answer",
+        {**raw('{"text": "\\ud800"}'), "headers": "expert"},
+        422,
+        "surrogate",
+    ),
+    (
+        "answer photo that is no image",
+        "POST",
+        "/api/expert/tickets/{t}/photos",
+        {"files": {"photo": ("p.jpg", b"GIF89a....", "image/jpeg")}, "headers": "expert"},
+        422,
+        "JPEG, PNG or WebP",
+    ),
     # the admin's calls
-    ("publish an unanswered ticket", "POST", "/api/admin/candidates/{t}/publish",
-     {"json": {"title": "标题", "question": "问题", "answer": "答案"}, "headers": ADMIN}, 409, "no answer"),
-    ("publish with an empty title", "POST", "/api/admin/candidates/{t}/publish",
-     {"json": {"title": "\u200b", "question": "问题", "answer": "答案"}, "headers": ADMIN}, 422, "title"),
-    ("assign to an unknown expert", "POST", "/api/admin/tickets/{t}/assign",
-     {"json": {"expert_id": "E-none"}, "headers": ADMIN}, 404, "E-none"),
-    ("token for an unknown expert", "POST", "/api/admin/experts/E-none/token", {"headers": ADMIN}, 404, "E-none"),
+    (
+        "publish an unanswered ticket",
+        "POST",
+        "/api/admin/candidates/{t}/publish",
+        {"json": {"title": "标题", "question": "问题", "answer": "答案"}, "headers": ADMIN},
+        409,
+        "no answer",
+    ),
+    (
+        "publish with an empty title",
+        "POST",
+        "/api/admin/candidates/{t}/publish",
+        {"json": {"title": "\u200b", "question": "问题", "answer": "答案"}, "headers": ADMIN},
+        422,
+        "title",
+    ),
+    (
+        "assign to an unknown expert",
+        "POST",
+        "/api/admin/tickets/{t}/assign",
+        {"json": {"expert_id": "E-none"}, "headers": ADMIN},
+        404,
+        "E-none",
+    ),
+    (
+        "token for an unknown expert",
+        "POST",
+        "/api/admin/experts/E-none/token",
+        {"headers": ADMIN},
+        404,
+        "E-none",
+    ),
     ("QR of an unknown site", "GET", "/api/admin/sites/no-such/qr.png", {"headers": ADMIN}, 404, "no-such"),
     ("stats with a bad date", "GET", "/api/admin/stats?since=yesterday", {"headers": ADMIN}, 422, "since"),
 ]
@@ -150,7 +332,11 @@ def _fill(world: World, path: str, kwargs: dict[str, Any]) -> tuple[str, dict[st
     path = path.format(q=world.question_id, t=world.ticket_id, e=world.expert_id)
     kwargs = dict(kwargs)
     named = kwargs.get("headers")
-    headers = {"worker": world.worker(), "expert": world.expert()}[named] if isinstance(named, str) else dict(named or {})
+    headers = (
+        {"worker": world.worker(), "expert": world.expert()}[named]
+        if isinstance(named, str)
+        else dict(named or {})
+    )
     if "content" in kwargs:
         headers["Content-Type"] = "application/json"
     kwargs["headers"] = headers
@@ -160,38 +346,54 @@ def _fill(world: World, path: str, kwargs: dict[str, Any]) -> tuple[str, dict[st
 @pytest.mark.slow
 async def test_bad_input_catalogue(world: World, client: httpx.AsyncClient, context: Any):
     async with context.sessions() as session:
-        before = (await session.scalar(select(func.count()).select_from(Question)),
-                  await session.scalar(select(func.count()).select_from(Ticket)))
+        before = (
+            await session.scalar(select(func.count()).select_from(Question)),
+            await session.scalar(select(func.count()).select_from(Ticket)),
+        )
     wrong = []
     for name, method, path, kwargs, status, phrase in CATALOGUE:
         url, request = _fill(world, path, kwargs)
         response = await client.request(method, url, **request)
-        detail = response.json().get("detail", "") if response.headers.get("content-type", "").startswith(
-            "application/json") else response.text
-        if response.status_code != status or phrase.lower() not in json.dumps(detail, ensure_ascii=False).lower():
+        detail = (
+            response.json().get("detail", "")
+            if response.headers.get("content-type", "").startswith("application/json")
+            else response.text
+        )
+        if (
+            response.status_code != status
+            or phrase.lower() not in json.dumps(detail, ensure_ascii=False).lower()
+        ):
             wrong.append(f"{name}: {response.status_code} {detail!r} (expected {status} with {phrase!r})")
     assert wrong == []
     async with context.sessions() as session:  # nothing stored was lost, no half-written rows
-        after = (await session.scalar(select(func.count()).select_from(Question)),
-                 await session.scalar(select(func.count()).select_from(Ticket)))
+        after = (
+            await session.scalar(select(func.count()).select_from(Question)),
+            await session.scalar(select(func.count()).select_from(Ticket)),
+        )
     assert after == before
     seen = await client.get(f"/api/tickets/{world.ticket_id}", headers=world.worker())
     assert seen.status_code == 200 and [m["author"] for m in seen.json()["messages"]] == ["worker"]
 
 
-async def test_a_big_upload_from_a_stranger_is_refused_before_it_is_read(world: World, client: httpx.AsyncClient):
+async def test_a_big_upload_from_a_stranger_is_refused_before_it_is_read(
+    world: World, client: httpx.AsyncClient
+):
     """The token is checked before the form is read: a stream that would break the parser if it
     were read answers 404 all the same (its body is never looked at)."""
-    response = await client.post(f"/api/tickets/{world.ticket_id}/photos",
-                                 content=b"--x\r\nnot a form at all" * 1000,
-                                 headers={"Content-Type": "multipart/form-data; boundary=x"})
+    response = await client.post(
+        f"/api/tickets/{world.ticket_id}/photos",
+        content=b"--x\r\nnot a form at all" * 1000,
+        headers={"Content-Type": "multipart/form-data; boundary=x"},
+    )
     assert response.status_code == 404
 
 
 async def test_an_expired_expert_token_stops_working(world: World, client: httpx.AsyncClient, context: Any):
     assert (await client.get("/api/expert/tickets", headers=world.expert())).status_code == 200
     async with context.sessions() as session:
-        await session.execute(update(ExpertToken).values(expires_at=context.clock.now() - timedelta(seconds=1)))
+        await session.execute(
+            update(ExpertToken).values(expires_at=context.clock.now() - timedelta(seconds=1))
+        )
         await session.commit()
     assert (await client.get("/api/expert/tickets", headers=world.expert())).status_code == 401
 
@@ -200,13 +402,18 @@ async def test_a_deactivated_expert_loses_access(world: World, client: httpx.Asy
     async with context.sessions() as session:
         await session.execute(update(Expert).where(Expert.id == world.expert_id).values(active=False))
         await session.commit()
-    for method, path in (("GET", "/api/expert/tickets"), ("POST", f"/api/expert/tickets/{world.ticket_id}/claim")):
+    for method, path in (
+        ("GET", "/api/expert/tickets"),
+        ("POST", f"/api/expert/tickets/{world.ticket_id}/claim"),
+    ):
         assert (await client.request(method, path, headers=world.expert())).status_code == 401
     refused = await client.post(f"/api/admin/experts/{world.expert_id}/token", headers=ADMIN)
     assert refused.status_code == 409 and "not active" in refused.json()["detail"]
 
 
-async def test_retries_of_a_lost_answer_get_the_same_ticket(world: World, client: httpx.AsyncClient, context: Any):
+async def test_retries_of_a_lost_answer_get_the_same_ticket(
+    world: World, client: httpx.AsyncClient, context: Any
+):
     """The 201 carrying the token was lost: retrying gets the same ticket (200) with a token that
     works, and both tokens keep working; the database still holds one ticket for the question."""
     retried = await client.post("/api/tickets", json={"question_id": world.question_id})
@@ -219,6 +426,7 @@ async def test_retries_of_a_lost_answer_get_the_same_ticket(world: World, client
         got = await client.get(f"/api/tickets/{world.ticket_id}", headers={"X-Ticket-Token": token})
         assert got.status_code == 200
     async with context.sessions() as session:
-        count = await session.scalar(select(func.count()).select_from(Ticket)
-                                     .where(Ticket.question_id == world.question_id))
+        count = await session.scalar(
+            select(func.count()).select_from(Ticket).where(Ticket.question_id == world.question_id)
+        )
     assert count == 1

@@ -30,7 +30,9 @@ class Recorder:
                 break
         await asyncio.sleep(0.01)
         self.inside -= 1
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]}
+        )
         await send({"type": "http.response.body", "body": str(len(body)).encode()})
 
 

@@ -61,12 +61,16 @@ def copy_index(source: Path, target: Path) -> None:
         assert not folder.is_symlink()
 
 
-@pytest.mark.parametrize("changes, reason", [
-    ({"model_id": "BAAI/bge-small-zh@torch"}, "built with BAAI/bge-small-zh@torch"),
-    ({"format": 1}, "format 1"),
-])
+@pytest.mark.parametrize(
+    "changes, reason",
+    [
+        ({"model_id": "BAAI/bge-small-zh@torch"}, "built with BAAI/bge-small-zh@torch"),
+        ({"format": 1}, "format 1"),
+    ],
+)
 async def test_index_of_another_model_or_format_is_rebuilt_at_start(
-        demo_settings, encoder, demo_index_dir, changes, reason, caplog):
+    demo_settings, encoder, demo_index_dir, changes, reason, caplog
+):
     """Made by an older version of the code or for another model: rebuilt from the knowledge
     store before serving, instead of leaving every question routed."""
     caplog.set_level(logging.INFO)
@@ -87,7 +91,9 @@ async def test_unusable_index_starts_degraded_and_routes(demo_settings, encoder,
     async with open_context(demo_settings, encoder=encoder) as context:
         async with client_for(context) as client:
             health = (await client.get("/healthz")).json()
-            answer = await client.post("/api/ask", json={"text": "挖掘机动臂自己往下掉", "site": "xcmg-exc-asm"})
+            answer = await client.post(
+                "/api/ask", json={"text": "挖掘机动臂自己往下掉", "site": "xcmg-exc-asm"}
+            )
     assert health["status"] == "degraded" and health["index_version"] is None
     assert answer.status_code == 200
     body = answer.json()
@@ -119,12 +125,14 @@ async def test_queries_never_fail_while_indexes_are_swapped(demo_settings, encod
 
             async def swapped() -> bool:
                 return context.index.current.version == built[-1]
+
             await eventually(swapped, timeout=5, what="the server followed the rebuild")
 
         async def answered_from_the_last() -> bool:
             # questions already being examined when the swap landed answer from the index they
             # started with; wait for one that started after it
             return bool(seen) and seen[-1] == built[-1]
+
         await eventually(answered_from_the_last, timeout=5, what="an answer from the last index")
         stop.set()
         await asyncio.gather(*askers)

@@ -3,20 +3,29 @@ figures, and the section of the admin page that shows them."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from knowledge.models import OutboxEvent
 from tests.utils.auth import ADMIN
 
-WHEN = datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc)
+WHEN = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 
 
 async def dead_rows(context, n: int) -> list[int]:
     async with context.sessions() as session:
-        rows = [OutboxEvent(kind="assigned", ticket_id=f"T{i}", recipient="expert:E01", payload={},
-                            created_at=WHEN, attempts=35, dead_at=WHEN,
-                            last_error="TelegramNetworkError: HTTP Client says - timeout")
-                for i in range(n)]
+        rows = [
+            OutboxEvent(
+                kind="assigned",
+                ticket_id=f"T{i}",
+                recipient="expert:E01",
+                payload={},
+                created_at=WHEN,
+                attempts=35,
+                dead_at=WHEN,
+                last_error="TelegramNetworkError: HTTP Client says - timeout",
+            )
+            for i in range(n)
+        ]
         session.add_all(rows)
         await session.commit()
         return [row.id for row in rows]
@@ -25,9 +34,16 @@ async def dead_rows(context, n: int) -> list[int]:
 async def test_dead_letters_listed_retried_and_delivered(client, context):
     first, second = await dead_rows(context, 2)
     listed = (await client.get("/api/admin/outbox/dead", headers=ADMIN)).json()
-    assert listed[0] == {"id": first, "kind": "assigned", "ticket_id": "T0", "recipient": "expert:E01",
-                         "attempts": 35, "last_error": "TelegramNetworkError: HTTP Client says - timeout",
-                         "created_at": WHEN.isoformat(), "dead_at": WHEN.isoformat()}
+    assert listed[0] == {
+        "id": first,
+        "kind": "assigned",
+        "ticket_id": "T0",
+        "recipient": "expert:E01",
+        "attempts": 35,
+        "last_error": "TelegramNetworkError: HTTP Client says - timeout",
+        "created_at": WHEN.isoformat(),
+        "dead_at": WHEN.isoformat(),
+    }
     assert [d["id"] for d in listed] == [first, second]
     stats = (await client.get("/api/admin/stats", headers=ADMIN)).json()
     assert stats["outbox"]["dead"] == 2
@@ -52,8 +68,11 @@ async def test_dead_letters_listed_retried_and_delivered(client, context):
 
 async def test_only_admins(client, context):
     [eid] = await dead_rows(context, 1)
-    for method, path in (("GET", "/api/admin/outbox/dead"), ("POST", f"/api/admin/outbox/{eid}/retry"),
-                         ("POST", "/api/admin/outbox/retry-dead")):
+    for method, path in (
+        ("GET", "/api/admin/outbox/dead"),
+        ("POST", f"/api/admin/outbox/{eid}/retry"),
+        ("POST", "/api/admin/outbox/retry-dead"),
+    ):
         assert (await client.request(method, path)).status_code == 401
     async with context.sessions() as session:
         assert (await session.get(OutboxEvent, eid)).dead_at is not None

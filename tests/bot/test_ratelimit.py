@@ -26,6 +26,7 @@ def db_url(tmp_path: Path) -> str:
 
 # ---- the client address --------------------------------------------------------------------
 
+
 def test_forwarded_for_from_an_untrusted_peer_is_ignored():
     assert client_address("203.0.113.5", ["1.2.3.4"], []) == "203.0.113.5"
     assert client_address("203.0.113.5", ["1.2.3.4"], ["10.0.0.0/8"]) == "203.0.113.5"
@@ -52,6 +53,7 @@ def test_a_malformed_hop_is_never_the_key():
 
 # ---- the buckets ---------------------------------------------------------------------------
 
+
 def test_the_least_recently_used_bucket_is_forgotten_first():
     clock = FakeTime()
     bucket = TokenBucket(1, clock=clock, max_clients=2)
@@ -66,6 +68,7 @@ def test_the_least_recently_used_bucket_is_forgotten_first():
 
 # ---- through the app -----------------------------------------------------------------------
 
+
 async def ask(http: httpx.AsyncClient, client_id: str | None = None, **body: str) -> httpx.Response:
     headers = {"X-Client-Id": client_id} if client_id is not None else {}
     return await http.post("/api/ask", json=QUESTION | body, headers=headers)
@@ -74,11 +77,16 @@ async def ask(http: httpx.AsyncClient, client_id: str | None = None, **body: str
 async def test_clients_behind_one_address_have_their_own_budget_under_the_address_cap(context):
     clock = FakeTime()
     limits = context.limits | {"ask": TokenBucket(2, clock=clock), "ask_address": TokenBucket(5, clock=clock)}
-    async with client_from(context, "198.51.100.1", limits) as factory, \
-            client_from(context, "198.51.100.2", limits) as elsewhere:
+    async with (
+        client_from(context, "198.51.100.1", limits) as factory,
+        client_from(context, "198.51.100.2", limits) as elsewhere,
+    ):
         assert [(await ask(factory, "browser-aaaa")).status_code for _ in range(3)] == [200, 200, 429]
-        assert (await ask(factory, "browser-aaaa")).json()["detail"].startswith(
-            "too many requests (ask per client)")
+        assert (
+            (await ask(factory, "browser-aaaa"))
+            .json()["detail"]
+            .startswith("too many requests (ask per client)")
+        )
         assert [(await ask(factory, "browser-bbbb")).status_code for _ in range(2)] == [200, 200]
         assert (await ask(factory, "bad id!")).status_code == 200  # ignored: counts as the address
         over = await ask(factory, "browser-cccc")  # a fresh id, but the address has had 5
@@ -93,8 +101,10 @@ async def test_clients_behind_one_address_have_their_own_budget_under_the_addres
 async def test_a_site_has_one_budget_for_questions_and_tickets(context):
     clock = FakeTime()
     limits = context.limits | {"ask_site": TokenBucket(3, clock=clock)}
-    async with client_from(context, "198.51.100.1", limits) as one, \
-            client_from(context, "198.51.100.2", limits) as two:
+    async with (
+        client_from(context, "198.51.100.1", limits) as one,
+        client_from(context, "198.51.100.2", limits) as two,
+    ):
         codes = [(await ask(http, site="xcmg-hv-3")).status_code for http in (one, two, one)]
         assert codes == [200, 200, 200]
         refused = await ask(two, site="xcmg-hv-3")
@@ -111,14 +121,21 @@ async def test_a_site_has_one_budget_for_questions_and_tickets(context):
 async def test_spoofed_forwarded_for_shares_the_peer_bucket(context):
     limits = context.limits | {"ask": TokenBucket(2, clock=FakeTime())}
     async with client_from(context, "198.51.100.1", limits) as http:
-        codes = [(await http.post("/api/ask", json=QUESTION, headers={"X-Forwarded-For": f"1.2.3.{n}"})).status_code
-                 for n in range(3)]
+        codes = [
+            (
+                await http.post("/api/ask", json=QUESTION, headers={"X-Forwarded-For": f"1.2.3.{n}"})
+            ).status_code
+            for n in range(3)
+        ]
     assert codes == [200, 200, 429]
 
 
 async def test_a_trusted_proxy_forwards_the_client_address(context):
-    settings = context.settings.model_copy(update={"rate_limit": context.settings.rate_limit.model_copy(
-        update={"trusted_proxies": ["10.0.0.0/24"]})})
+    settings = context.settings.model_copy(
+        update={
+            "rate_limit": context.settings.rate_limit.model_copy(update={"trusted_proxies": ["10.0.0.0/24"]})
+        }
+    )
     limits = context.limits | {"ask": TokenBucket(1, clock=FakeTime())}
     async with client_from(context, "10.0.0.2", limits, settings) as proxy:
         for client in ("198.51.100.1", "198.51.100.2"):
@@ -133,8 +150,9 @@ async def test_the_server_does_not_let_uvicorn_rewrite_the_client_address(contex
     trusts X-Forwarded-For from 127.0.0.1, which would make every spoofed value a client."""
     limits = context.limits | {"ask": TokenBucket(2, clock=FakeTime())}
     port = free_port()
-    config = uvicorn.Config(app_of(context, limits), host="127.0.0.1", port=port,
-                            ws="none", access_log=False, **UVICORN_OPTIONS)
+    config = uvicorn.Config(
+        app_of(context, limits), host="127.0.0.1", port=port, ws="none", access_log=False, **UVICORN_OPTIONS
+    )
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
     try:
@@ -142,9 +160,12 @@ async def test_the_server_does_not_let_uvicorn_rewrite_the_client_address(contex
             assert not serving.done(), "the server did not start"
             await asyncio.sleep(0.02)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-            codes = [(await http.post("/api/ask", json=QUESTION,
-                                      headers={"X-Forwarded-For": f"1.2.3.{n}"})).status_code
-                     for n in range(3)]
+            codes = [
+                (
+                    await http.post("/api/ask", json=QUESTION, headers={"X-Forwarded-For": f"1.2.3.{n}"})
+                ).status_code
+                for n in range(3)
+            ]
     finally:
         server.should_exit = True
         await serving

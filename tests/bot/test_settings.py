@@ -58,8 +58,10 @@ def test_bad_value_is_refused(monkeypatch: pytest.MonkeyPatch):
         Settings()
 
 
-@pytest.mark.parametrize("given, kept", [("@craftdesk_bot", "craftdesk_bot"), (" craftdesk_bot ", "craftdesk_bot"),
-                                          ("@", None), ("", None)])
+@pytest.mark.parametrize(
+    "given, kept",
+    [("@craftdesk_bot", "craftdesk_bot"), (" craftdesk_bot ", "craftdesk_bot"), ("@", None), ("", None)],
+)
 def test_the_bot_username_is_kept_bare(given: str, kept: str | None):
     """One place drops the "@" people paste with the name; links and QR codes use the bare name."""
     from bot.settings import TelegramSettings

@@ -31,8 +31,9 @@ async def expert_headers(client, expert_id: str) -> dict[str, str]:
 async def test_worker_expert_admin_round_trip(client):
     asked = (await client.post("/api/ask", json={"text": NEW_PROBLEM, "site": "xcmg-hv-3"})).json()
     assert asked["decision"] == "route"
-    feedback = await client.post(f"/api/questions/{asked['question_id']}/feedback",
-                                 json={"solved": False, "case_id": None})
+    feedback = await client.post(
+        f"/api/questions/{asked['question_id']}/feedback", json={"solved": False, "case_id": None}
+    )
     assert feedback.status_code == 200
     ticket = feedback.json()["ticket"]
     worker = {"X-Ticket-Token": ticket["token"]}
@@ -45,30 +46,48 @@ async def test_worker_expert_admin_round_trip(client):
     assert queue[0]["site"]["code"] == "xcmg-hv-3" and "token" not in queue[0]
     tid = ticket["ticket_id"]
     assert (await client.post(f"/api/expert/tickets/{tid}/claim", headers=expert)).status_code == 200
-    answered = await client.post(f"/api/expert/tickets/{tid}/answer", headers=expert,
-                                 json={"text": "先检查顶针板导柱润滑，再查顶出行程和复位弹簧。"})
+    answered = await client.post(
+        f"/api/expert/tickets/{tid}/answer",
+        headers=expert,
+        json={"text": "先检查顶针板导柱润滑，再查顶出行程和复位弹簧。"},
+    )
     assert answered.status_code == 201
 
     seen = (await client.get(f"/api/tickets/{tid}", headers=worker)).json()
     assert seen["status"] == "answered"
     assert [m["author"] for m in seen["messages"]] == ["worker", "expert"]
-    photo = await client.post(f"/api/tickets/{tid}/photos", headers=worker,
-                              files={"photo": ("x.png", PNG, "image/png")}, data={"text": "这是顶针板"})
+    photo = await client.post(
+        f"/api/tickets/{tid}/photos",
+        headers=worker,
+        files={"photo": ("x.png", PNG, "image/png")},
+        data={"text": "这是顶针板"},
+    )
     assert photo.status_code == 201
     got = await client.get(photo.json()["photo_url"], headers=worker)
-    assert got.status_code == 200 and pixels(got.content) == pixels(PNG) and got.headers["content-type"] == "image/png"
+    assert (
+        got.status_code == 200
+        and pixels(got.content) == pixels(PNG)
+        and got.headers["content-type"] == "image/png"
+    )
     assert (await client.get(f"/api/tickets/{tid}", headers=worker)).json()["status"] == "assigned"
-    await client.post(f"/api/expert/tickets/{tid}/answer", headers=expert, json={"text": "顶针板导柱换新即可。"})
+    await client.post(
+        f"/api/expert/tickets/{tid}/answer", headers=expert, json={"text": "顶针板导柱换新即可。"}
+    )
     closed = await client.post(f"/api/tickets/{tid}/close", headers=worker, json={"rating": 5})
     assert closed.status_code == 200 and closed.json()["rating"] == 5
 
     candidates = (await client.get("/api/admin/candidates", headers=ADMIN)).json()
     assert [c["ticket_id"] for c in candidates] == [tid]
     assert "顶针板导柱" in candidates[0]["answer"]
-    published = await client.post(f"/api/admin/candidates/{tid}/publish", headers=ADMIN, json={
-        "title": "注塑机开模异响（顶针板导柱缺润滑）",
-        "question": "注塑机开模时模具咔咔异响，顶针板动作发卡",
-        "answer": "检查顶针板导柱润滑，查顶出行程和复位弹簧，导柱磨损则更换。"})
+    published = await client.post(
+        f"/api/admin/candidates/{tid}/publish",
+        headers=ADMIN,
+        json={
+            "title": "注塑机开模异响（顶针板导柱缺润滑）",
+            "question": "注塑机开模时模具咔咔异响，顶针板动作发卡",
+            "answer": "检查顶针板导柱润滑，查顶出行程和复位弹簧，导柱磨损则更换。",
+        },
+    )
     assert published.status_code == 201
     case_id = published.json()["case_id"]
     assert (await client.get("/api/admin/candidates", headers=ADMIN)).json() == []
@@ -86,11 +105,13 @@ async def test_ticket_straight_from_text_and_solved_feedback(client):
     opened = await client.post("/api/tickets", json={"text": NEW_PROBLEM, "site": "xcmg-hv-3"})
     assert opened.status_code == 201 and opened.json()["token"]
     asked = (await client.post("/api/ask", json={"text": "数控车床开机报SV0401"})).json()
-    solved = await client.post(f"/api/questions/{asked['question_id']}/feedback",
-                               json={"solved": True, "case_id": "K001"})
+    solved = await client.post(
+        f"/api/questions/{asked['question_id']}/feedback", json={"solved": True, "case_id": "K001"}
+    )
     assert solved.status_code == 200 and solved.json()["ticket"] is None
-    unknown = await client.post(f"/api/questions/{asked['question_id']}/feedback",
-                                json={"solved": True, "case_id": "K999"})
+    unknown = await client.post(
+        f"/api/questions/{asked['question_id']}/feedback", json={"solved": True, "case_id": "K999"}
+    )
     assert unknown.status_code == 422 and "K999" in unknown.json()["detail"]
     assert (await client.post("/api/tickets", json={})).status_code == 422
     missing = await client.post("/api/tickets", json={"question_id": "nope"})
@@ -105,18 +126,23 @@ async def test_roles_and_tokens_are_checked_on_every_call(client):
 
     for headers in ({}, {"X-Ticket-Token": "guess"}):
         assert (await client.get(f"/api/tickets/{tid}", headers=headers)).status_code == 404
-    assert (await client.get("/api/tickets/nope", headers={"X-Ticket-Token": opened["token"]})).status_code == 404
+    assert (
+        await client.get("/api/tickets/nope", headers={"X-Ticket-Token": opened["token"]})
+    ).status_code == 404
 
     assert (await client.get("/api/expert/tickets")).status_code == 401
-    assert (await client.get("/api/expert/tickets", headers={"Authorization": "Bearer nope"})).status_code == 401
+    assert (
+        await client.get("/api/expert/tickets", headers={"Authorization": "Bearer nope"})
+    ).status_code == 401
     assert (await client.get("/api/expert/tickets", headers=ADMIN)).status_code == 403
     assert (await client.get("/api/admin/stats")).status_code == 401
     assert (await client.get("/api/admin/stats", headers=owner_h)).status_code == 403
     assert (await client.post("/api/admin/reindex", headers=owner_h)).status_code == 403
 
     assert (await client.get(f"/api/expert/tickets/{tid}", headers=other_h)).status_code == 403
-    assert (await client.post(f"/api/expert/tickets/{tid}/answer", headers=other_h,
-                              json={"text": "x"})).status_code == 403
+    assert (
+        await client.post(f"/api/expert/tickets/{tid}/answer", headers=other_h, json={"text": "x"})
+    ).status_code == 403
     assert (await client.post(f"/api/expert/tickets/{tid}/claim", headers=other_h)).status_code == 409
     assert (await client.post(f"/api/expert/tickets/{tid}/claim", headers=owner_h)).status_code == 200
 
@@ -129,10 +155,15 @@ async def test_bad_photos_are_refused_by_content(client):
     opened = (await client.post("/api/tickets", json={"text": NEW_PROBLEM})).json()
     worker = {"X-Ticket-Token": opened["token"]}
     url = f"/api/tickets/{opened['ticket_id']}/photos"
-    fake = await client.post(url, headers=worker, files={"photo": ("a.png", b"<script>x</script>", "image/png")})
+    fake = await client.post(
+        url, headers=worker, files={"photo": ("a.png", b"<script>x</script>", "image/png")}
+    )
     assert fake.status_code == 422 and "JPEG, PNG or WebP" in fake.json()["detail"]
-    big = await client.post(url, headers=worker,
-                            files={"photo": ("a.jpg", b"\xff\xd8\xff" + b"0" * (10 * 1024 * 1024), "image/jpeg")})
+    big = await client.post(
+        url,
+        headers=worker,
+        files={"photo": ("a.jpg", b"\xff\xd8\xff" + b"0" * (10 * 1024 * 1024), "image/jpeg")},
+    )
     assert big.status_code == 422 and "10 MB" in big.json()["detail"]
     seen = (await client.get(f"/api/tickets/{opened['ticket_id']}", headers=worker)).json()
     assert len(seen["messages"]) == 1
@@ -173,8 +204,13 @@ async def test_a_proposed_case_is_confirmed_with_one_tap(client, context):
 
     qid = uuid.uuid4().hex
     async with context.sessions() as session:
-        question = Question(id=qid, text="挖掘机大臂自己慢慢往下落", decision="confirm", expert_ids=["E05"],
-                            top_case_id="K004")
+        question = Question(
+            id=qid,
+            text="挖掘机大臂自己慢慢往下落",
+            decision="confirm",
+            expert_ids=["E05"],
+            top_case_id="K004",
+        )
         session.add(question)
         opened = await context.tickets.open_new(session, question, "web", None, proposed_case_id="K004")
         await session.commit()
@@ -184,13 +220,18 @@ async def test_a_proposed_case_is_confirmed_with_one_tap(client, context):
     expert = await expert_headers(client, opened.ticket.expert_id)
     view = (await client.get(f"/api/expert/tickets/{tid}", headers=expert)).json()
     assert view["proposed_case"]["title"] and view["proposed_case"]["state"] == "pending"
-    confirmed = await client.post(f"/api/expert/tickets/{tid}/confirm", headers=expert, json={"correct": True})
+    confirmed = await client.post(
+        f"/api/expert/tickets/{tid}/confirm", headers=expert, json={"correct": True}
+    )
     assert confirmed.status_code == 200 and confirmed.json()["proposed_case"]["state"] == "confirmed"
     again = await client.post(f"/api/expert/tickets/{tid}/confirm", headers=expert, json={"correct": False})
     assert again.status_code == 409
     seen = (await client.get(f"/api/tickets/{tid}", headers=worker)).json()
     assert seen["status"] == "answered" and seen["proposed_case"]["state"] == "confirmed"
-    assert seen["messages"][-1]["author"] == "expert" and seen["proposed_case"]["title"] in seen["messages"][-1]["text"]
+    assert (
+        seen["messages"][-1]["author"] == "expert"
+        and seen["proposed_case"]["title"] in seen["messages"][-1]["text"]
+    )
     learnt = (await client.get("/api/admin/learning", headers=ADMIN)).json()
     assert learnt["labels"] == {"expert": {"yes": 1, "no": 0}}
     assert learnt["calibration"]["confirm_threshold"] <= learnt["calibration"]["suggest_threshold"]

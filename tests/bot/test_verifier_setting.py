@@ -43,11 +43,16 @@ def never_deciding(trained_verifier, tmp_path: Path) -> Path:
 
 
 @asynccontextmanager
-async def serving(settings: Settings, encoder, demo_index_dir: Path,  # type: ignore[no-untyped-def]
-                  use_verifier: bool) -> AsyncIterator[tuple[AppContext, httpx.AsyncClient]]:
+async def serving(
+    settings: Settings,
+    encoder,
+    demo_index_dir: Path,  # type: ignore[no-untyped-def]
+    use_verifier: bool,
+) -> AsyncIterator[tuple[AppContext, httpx.AsyncClient]]:
     shutil.copytree(demo_index_dir, settings.index_dir, symlinks=True)
-    settings = settings.model_copy(update={"import_demo_when_empty": True,
-                                           "retrieval": RetrievalSettings(use_verifier=use_verifier)})
+    settings = settings.model_copy(
+        update={"import_demo_when_empty": True, "retrieval": RetrievalSettings(use_verifier=use_verifier)}
+    )
     async with open_context(settings, encoder=encoder) as context:
         transport = httpx.ASGITransport(app=create_app(context.settings, context))
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
@@ -62,8 +67,14 @@ async def decision(client: httpx.AsyncClient) -> str:
 
 @pytest.mark.parametrize(("use_verifier", "expected"), [(False, "suggest"), (True, "route")])
 async def test_an_installed_verifier_decides_only_when_the_setting_is_on(
-        settings: Settings, encoder, demo_index_dir: Path, never_deciding: Path,
-        caplog: pytest.LogCaptureFixture, use_verifier: bool, expected: str):
+    settings: Settings,
+    encoder,
+    demo_index_dir: Path,
+    never_deciding: Path,
+    caplog: pytest.LogCaptureFixture,
+    use_verifier: bool,
+    expected: str,
+):
     installed = save_verifier(never_deciding, settings.data_dir / DIRNAME)
     with caplog.at_level(logging.INFO, logger="bot.context"):
         async with serving(settings, encoder, demo_index_dir, use_verifier) as (context, client):
@@ -78,12 +89,13 @@ async def test_an_installed_verifier_decides_only_when_the_setting_is_on(
 
 
 async def test_without_an_installed_verifier_the_setting_on_leaves_the_policy_deciding(
-        settings: Settings, encoder, demo_index_dir: Path, caplog: pytest.LogCaptureFixture):
+    settings: Settings, encoder, demo_index_dir: Path, caplog: pytest.LogCaptureFixture
+):
     with caplog.at_level(logging.INFO, logger="bot.context"):
         async with serving(settings, encoder, demo_index_dir, use_verifier=True) as (context, client):
             assert context.retriever.verifier is None
             assert await decision(client) == "suggest"
     [error] = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert "no usable verifier: the policy decides" in error.getMessage()
-    assert getattr(error, "path") == str(settings.data_dir / DIRNAME)
-    assert "incomplete" in getattr(error, "error")
+    assert error.path == str(settings.data_dir / DIRNAME)
+    assert "incomplete" in error.error

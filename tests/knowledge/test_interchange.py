@@ -62,7 +62,11 @@ async def test_reimport_changes_nothing_and_update_is_applied(sessions: Sessions
 
 BAD_INPUTS = {
     "bad json": (
-        {"experts": ['{"id": "E01", "name": "x", "skills": ["a"]', ]},
+        {
+            "experts": [
+                '{"id": "E01", "name": "x", "skills": ["a"]',
+            ]
+        },
         "experts.jsonl:1: not valid JSON",
     ),
     "not an object": ({"sites": ['["xcmg-3"]']}, "sites.jsonl:1: expected a JSON object"),
@@ -144,8 +148,17 @@ def read_jsonl(path: Path) -> list[dict]:
 async def test_round_trip_is_lossless(sessions: Sessions, tmp_path: Path, settings):
     source = knowledge_folder(
         tmp_path / "kb",
-        experts=[expert("E02", title="全国劳动模范", industries=["煤矿"], telegram_id=123456789,
-                        bio="三十年井下机电维修", custom={"a": [1, 2]}), expert("E01")],
+        experts=[
+            expert(
+                "E02",
+                title="全国劳动模范",
+                industries=["煤矿"],
+                telegram_id=123456789,
+                bio="三十年井下机电维修",
+                custom={"a": [1, 2]},
+            ),
+            expert("E01"),
+        ],
         cases=[case("K001", tags=["SV0401", "数控"], created_at="2024-05-01", industry="工程机械与智能制造")],
         sites=[site("xcmg-3", org="徐工集团", industry="工程机械与智能制造", note="北门")],
     )
@@ -164,8 +177,12 @@ async def test_round_trip_is_lossless(sessions: Sessions, tmp_path: Path, settin
 
     # importing the export into another database and exporting again gives the same bytes
     from bot.runtime import database
+
     other = settings.model_copy(
-        update={"data_dir": tmp_path / "other", "database_url": f"sqlite+aiosqlite:///{tmp_path / 'other.db'}"}
+        update={
+            "data_dir": tmp_path / "other",
+            "database_url": f"sqlite+aiosqlite:///{tmp_path / 'other.db'}",
+        }
     )
     async with database(other) as (_, other_sessions):
         async with other_sessions() as s:

@@ -47,8 +47,16 @@ SAMPLES = [
 
 # four topics, three phrasings each (cross-lingual, so fp32 itself is not perfect)
 TOPICS = [
-    ["Servo alarm SV0401 overload on axis X", "伺服报警SV0401，X轴过载", "Servoalarm SV0401: Überlast an der X-Achse"],
-    ["PLC S7-1200 lost its Profinet connection", "S7-1200 PLC 网络连接断开", "La PLC S7-1200 perdió la conexión Profinet"],
+    [
+        "Servo alarm SV0401 overload on axis X",
+        "伺服报警SV0401，X轴过载",
+        "Servoalarm SV0401: Überlast an der X-Achse",
+    ],
+    [
+        "PLC S7-1200 lost its Profinet connection",
+        "S7-1200 PLC 网络连接断开",
+        "La PLC S7-1200 perdió la conexión Profinet",
+    ],
     ["How to replace the encoder battery", "如何更换编码器电池？", "Wie tausche ich die Encoder-Batterie?"],
     ["Coolant pump does not start", "冷却泵不启动怎么办", "La bomba de refrigerante no arranca"],
 ]

@@ -35,8 +35,10 @@ def test_each_case_question_is_asked_of_the_index_without_its_case(encoder):
 
 
 def test_queries_a_distractor_answers_are_relabelled(tmp_path: Path):
-    queries = [LabelledQuery("B1", "风筒漏风", "novel", None, None, ()),
-               LabelledQuery("B2", "车床报SV0401", "paraphrase", None, "K1", ())]
+    queries = [
+        LabelledQuery("B1", "风筒漏风", "novel", None, None, ()),
+        LabelledQuery("B2", "车床报SV0401", "paraphrase", None, "K1", ()),
+    ]
     path = tmp_path / "relabel.jsonl"
     path.write_text(json.dumps({"query": "B1", "case_id": "D9", "why": "D9 answers it"}) + "\n\n")
     fixed = relabelled(queries, path)

@@ -51,10 +51,22 @@ def test_hnsw_above_the_limit_finds_nearly_all_true_neighbours():
 
 
 def corpus_of(n_cases: int = 6) -> Corpus:
-    cases = [CaseDoc(f"K{i:03d}", f"标题{i}", f"问题描述{i}：车床报警SV04{i:02d}", f"答案{i}", "工程机械与智能制造",
-                     "E01", ("数控",)) for i in range(n_cases)]
-    experts = [ExpertDoc("E01", "王工", "劳模", "徐工", "铜山区", ("工程机械与智能制造",), ("数控维修",), None),
-               ExpertDoc("E02", "李工", None, None, "丰县", ("纺织",), ("织机保全",), "织布三十年")]
+    cases = [
+        CaseDoc(
+            f"K{i:03d}",
+            f"标题{i}",
+            f"问题描述{i}：车床报警SV04{i:02d}",
+            f"答案{i}",
+            "工程机械与智能制造",
+            "E01",
+            ("数控",),
+        )
+        for i in range(n_cases)
+    ]
+    experts = [
+        ExpertDoc("E01", "王工", "劳模", "徐工", "铜山区", ("工程机械与智能制造",), ("数控维修",), None),
+        ExpertDoc("E02", "李工", None, None, "丰县", ("纺织",), ("织机保全",), "织布三十年"),
+    ]
     return Corpus(cases, experts)
 
 

@@ -49,29 +49,56 @@ def sigmoid(x: float) -> float:
 
 def one_feature_model(features: tuple[str, ...], name: str) -> LogisticModel:
     """p = sigmoid(row[name]): every other weight is zero."""
-    return LogisticModel(features, [1.0 if f == name else 0.0 for f in features], 0.0,
-                         [0.0] * len(features), [1.0] * len(features))
+    return LogisticModel(
+        features,
+        [1.0 if f == name else 0.0 for f in features],
+        0.0,
+        [0.0] * len(features),
+        [1.0] * len(features),
+    )
 
 
 def calibration(suggest: float = 0.9, confirm: float = 0.6, reject: float = 0.8) -> Calibration:
-    return Calibration(MODEL_ID, one_feature_model(SUGGEST_FEATURES, "dense"),
-                       one_feature_model(REJECT_FEATURES, "off_topic"),
-                       suggest_threshold=suggest, reject_threshold=reject, confirm_threshold=confirm)
+    return Calibration(
+        MODEL_ID,
+        one_feature_model(SUGGEST_FEATURES, "dense"),
+        one_feature_model(REJECT_FEATURES, "off_topic"),
+        suggest_threshold=suggest,
+        reject_threshold=reject,
+        confirm_threshold=confirm,
+    )
 
 
 CASES = [
-    CaseDoc("K001", "挖掘机动臂自己往下掉", "动臂停在半空慢慢下沉", "检查动臂油缸内泄，更换密封件。",
-            "工程机械与智能制造", "E01"),
-    CaseDoc("K002", "数控车床报警SV0401", "开机报SV0401，伺服不就绪", "检查急停回路和伺服放大器MCC。",
-            "工程机械与智能制造", "E01", ("数控",)),
+    CaseDoc(
+        "K001",
+        "挖掘机动臂自己往下掉",
+        "动臂停在半空慢慢下沉",
+        "检查动臂油缸内泄，更换密封件。",
+        "工程机械与智能制造",
+        "E01",
+    ),
+    CaseDoc(
+        "K002",
+        "数控车床报警SV0401",
+        "开机报SV0401，伺服不就绪",
+        "检查急停回路和伺服放大器MCC。",
+        "工程机械与智能制造",
+        "E01",
+        ("数控",),
+    ),
     CaseDoc("K003", "织机经纱断头多", "经纱老是断", "调整经纱张力，检查综丝。", "纺织", "E02"),
     CaseDoc("K004", "织机纬纱断头多", "纬纱频繁断", "检查储纬器和引纬张力。", "纺织", "E02"),
-    CaseDoc("K005", "冷库压缩机高压报警停机", "夏天压缩机高压跳停", "清洗冷凝器，检查风机。", "冷链物流", "E03"),
+    CaseDoc(
+        "K005", "冷库压缩机高压报警停机", "夏天压缩机高压跳停", "清洗冷凝器，检查风机。", "冷链物流", "E03"
+    ),
     CaseDoc("K006", "冷库机组低压报警", "机组低压保护", "检查制冷剂是否泄漏。", "冷链物流", "E03"),
     CaseDoc("K007", "变频器报E05", "风机变频器报E05过压", "延长减速时间，加制动电阻。", "冷链物流", None),
 ]
 EXPERTS = [
-    ExpertDoc("E01", "王工", "劳模", "徐工", "铜山区", ("工程机械与智能制造",), ("液压系统维修", "数控维修"), None),
+    ExpertDoc(
+        "E01", "王工", "劳模", "徐工", "铜山区", ("工程机械与智能制造",), ("液压系统维修", "数控维修"), None
+    ),
     ExpertDoc("E02", "李工", None, None, "丰县", ("纺织",), ("织机保全",), "织布三十年"),
     ExpertDoc("E03", "赵工", "工匠", "冷链公司", "鼓楼区", ("冷链物流",), ("制冷维修",), None),
 ]
@@ -85,8 +112,16 @@ def index() -> KnowledgeIndex:
     eye = np.eye(DIM, dtype=np.float32)
     case_vectors = eye[: len(corpus.cases), None, :]
     expert_vectors = (eye[[0, 2, 4]] + eye[[1, 3, 5]]) / np.float32(math.sqrt(2))
-    manifest = Manifest(FORMAT, new_version(corpus.checksum), MODEL_ID, DIM, len(corpus.cases),
-                        len(corpus.experts), corpus.checksum, datetime.now(UTC).isoformat())
+    manifest = Manifest(
+        FORMAT,
+        new_version(corpus.checksum),
+        MODEL_ID,
+        DIM,
+        len(corpus.cases),
+        len(corpus.experts),
+        corpus.checksum,
+        datetime.now(UTC).isoformat(),
+    )
     return KnowledgeIndex(manifest, corpus.cases, case_vectors, corpus.experts, expert_vectors)
 
 
@@ -101,12 +136,21 @@ def examination(probabilities: list[float], off_topic: float = 0.1) -> Examinati
     cases = CASES[: len(probabilities)]
     dense = [0.9 - 0.01 * i for i in range(len(cases))]
     rows = np.array([suggest_row(p) for p in probabilities], dtype=np.float64)
-    reject = {"off_topic": logit(off_topic), "case_top": 0.7, "expert_top": 0.6,
-              "off_minus_tech": -0.5, "coverage": 0.4}
+    reject = {
+        "off_topic": logit(off_topic),
+        "case_top": 0.7,
+        "expert_top": 0.6,
+        "off_minus_tech": -0.5,
+        "coverage": 0.4,
+    }
     return Examination(
-        cases=cases, dense=dense, suggest_rows=rows.reshape(len(cases), len(SUGGEST_FEATURES)),
+        cases=cases,
+        dense=dense,
+        suggest_rows=rows.reshape(len(cases), len(SUGGEST_FEATURES)),
         reject_row=np.array([reject[name] for name in REJECT_FEATURES]),
-        pool_cases=cases, pool_similarity=np.array(dense), expert_similarity=np.array([0.8, 0.7, 0.6]),
+        pool_cases=cases,
+        pool_similarity=np.array(dense),
+        expert_similarity=np.array([0.8, 0.7, 0.6]),
         index_version="v-test",
     )
 
@@ -117,20 +161,24 @@ def retriever(calibrated: Calibration | None = None, **settings: object) -> Retr
 
 # ---- Retriever.decide --------------------------------------------------------------------------
 
+
 def test_the_retriever_encodes_its_off_topic_examples_once_with_the_given_encoder():
     assert retriever().off_topic_vectors.shape == (len(OFF_TOPIC_EXAMPLES), DIM)
 
 
-@pytest.mark.parametrize(("top", "off_topic", "decision"), [
-    (0.95, 0.1, "suggest"),
-    (0.75, 0.1, "confirm"),
-    (0.59, 0.1, "route"),
-    (0.05, 0.1, "route"),
-    (0.95, 0.85, "reject"),  # reject wins over suggest
-    (0.75, 0.85, "reject"),
-    (0.05, 0.85, "reject"),
-    (0.95, 0.79, "suggest"),
-])
+@pytest.mark.parametrize(
+    ("top", "off_topic", "decision"),
+    [
+        (0.95, 0.1, "suggest"),
+        (0.75, 0.1, "confirm"),
+        (0.59, 0.1, "route"),
+        (0.05, 0.1, "route"),
+        (0.95, 0.85, "reject"),  # reject wins over suggest
+        (0.75, 0.85, "reject"),
+        (0.05, 0.85, "reject"),
+        (0.95, 0.79, "suggest"),
+    ],
+)
 def test_each_band_follows_the_calibrated_thresholds(index, top: float, off_topic: float, decision: str):
     # calibrated: suggest at 0.9, confirm at 0.6, reject at 0.8
     outcome = retriever().decide(index, examination([top / 2, top, top / 4], off_topic))
@@ -140,10 +188,13 @@ def test_each_band_follows_the_calibrated_thresholds(index, top: float, off_topi
     assert outcome.index_version == "v-test"
 
 
-@pytest.mark.parametrize(("thresholds", "decision"), [
-    ({"suggest": 0.5}, "suggest"),
-    ({"suggest": 0.9, "confirm": 0.5}, "confirm"),
-])
+@pytest.mark.parametrize(
+    ("thresholds", "decision"),
+    [
+        ({"suggest": 0.5}, "suggest"),
+        ({"suggest": 0.9, "confirm": 0.5}, "confirm"),
+    ],
+)
 def test_a_probability_exactly_at_a_threshold_falls_in_the_band_above(index, thresholds, decision):
     # logit(0.5) == 0.0, and sigmoid(0.0) == 0.5 exactly
     outcome = retriever(calibration(**thresholds)).decide(index, examination([0.5]))
@@ -152,17 +203,20 @@ def test_a_probability_exactly_at_a_threshold_falls_in_the_band_above(index, thr
     assert at_reject.reject_probability == 0.5 and at_reject.decision == "reject"
 
 
-@pytest.mark.parametrize(("settings", "top", "off_topic", "decision"), [
-    ({}, 0.75, 0.1, "confirm"),  # the calibrated bands, for reference
-    ({"suggest_threshold": 0.7}, 0.75, 0.1, "suggest"),
-    ({"suggest_threshold": 0.99}, 0.95, 0.1, "confirm"),
-    ({"confirm_threshold": 0.8}, 0.75, 0.1, "route"),
-    ({"confirm_threshold": 0.3}, 0.4, 0.1, "confirm"),
-    ({"confirm_threshold": 0.0}, 0.05, 0.1, "confirm"),  # 0.0 is a setting, not "unset"
-    ({"reject_threshold": 0.2}, 0.95, 0.3, "reject"),
-    ({"reject_threshold": 0.95}, 0.95, 0.85, "suggest"),
-    ({"reject_threshold": 0.0}, 0.95, 0.01, "reject"),
-])
+@pytest.mark.parametrize(
+    ("settings", "top", "off_topic", "decision"),
+    [
+        ({}, 0.75, 0.1, "confirm"),  # the calibrated bands, for reference
+        ({"suggest_threshold": 0.7}, 0.75, 0.1, "suggest"),
+        ({"suggest_threshold": 0.99}, 0.95, 0.1, "confirm"),
+        ({"confirm_threshold": 0.8}, 0.75, 0.1, "route"),
+        ({"confirm_threshold": 0.3}, 0.4, 0.1, "confirm"),
+        ({"confirm_threshold": 0.0}, 0.05, 0.1, "confirm"),  # 0.0 is a setting, not "unset"
+        ({"reject_threshold": 0.2}, 0.95, 0.3, "reject"),
+        ({"reject_threshold": 0.95}, 0.95, 0.85, "suggest"),
+        ({"reject_threshold": 0.0}, 0.95, 0.01, "reject"),
+    ],
+)
 def test_settings_override_the_calibrated_thresholds(index, settings, top, off_topic, decision):
     outcome = retriever(**settings).decide(index, examination([top], off_topic))
     assert outcome.decision == decision
@@ -182,8 +236,10 @@ def test_a_confirm_threshold_above_the_suggest_threshold_never_confirms(index, w
 def test_a_passed_calibration_overrides_the_loaded_one_and_none_at_all_is_refused(index):
     exam = examination([0.75])
     assert retriever(calibration(suggest=0.9)).decide(index, exam).decision == "confirm"
-    assert retriever(calibration(suggest=0.9)).decide(
-        index, exam, calibration=calibration(suggest=0.7)).decision == "suggest"
+    assert (
+        retriever(calibration(suggest=0.9)).decide(index, exam, calibration=calibration(suggest=0.7)).decision
+        == "suggest"
+    )
     unloaded = Retriever(UnitEncoder(), None, RetrievalSettings())
     assert unloaded.decide(index, exam, calibration=calibration()).decision == "confirm"
     with pytest.raises(ValueError, match="no calibration"):
@@ -223,7 +279,8 @@ def test_no_candidate_is_routed_unless_off_topic(index):
 def test_decide_ranks_the_indexed_experts_with_site_and_availability(index):
     exam = examination([0.95])
     outcome = retriever(max_experts=1, route_candidates=2).decide(
-        index, exam, site=SiteContext(region="鼓楼区"), availability={"E01": Availability(active=False)})
+        index, exam, site=SiteContext(region="鼓楼区"), availability={"E01": Availability(active=False)}
+    )
     assert [h.expert.id for h in outcome.experts] == ["E03", "E02"]
 
 
@@ -242,10 +299,19 @@ def ranked(
     params: RetrievalSettings = SETTINGS,
 ) -> list[tuple[str, float]]:
     """(expert id, score) best first; ``pool`` is (solver, similarity) of the dense neighbours."""
-    pool_cases = [CaseDoc(f"P{i:03d}", "案例", "问题", "答案", None, solver)
-                  for i, (solver, _) in enumerate(pool)]
-    hits = rank_experts(experts, None if profile is None else np.array(profile), pool_cases,
-                        np.array([s for _, s in pool]), site, availability or {}, params, limit)
+    pool_cases = [
+        CaseDoc(f"P{i:03d}", "案例", "问题", "答案", None, solver) for i, (solver, _) in enumerate(pool)
+    ]
+    hits = rank_experts(
+        experts,
+        None if profile is None else np.array(profile),
+        pool_cases,
+        np.array([s for _, s in pool]),
+        site,
+        availability or {},
+        params,
+        limit,
+    )
     return [(h.expert.id, h.score) for h in hits]
 
 
@@ -253,8 +319,10 @@ def test_profile_similarity_alone_is_z_scored_and_weighted():
     # z of (0.9, 0.8, 0.7) is (√1.5, 0, -√1.5); the score is profile_weight * 0.1 * z
     z = math.sqrt(1.5)
     assert ranked(profile=[0.7, 0.9, 0.8]) == [
-        ("E02", pytest.approx(0.05 * z)), ("E03", pytest.approx(0.0, abs=1e-12)),
-        ("E01", pytest.approx(-0.05 * z))]
+        ("E02", pytest.approx(0.05 * z)),
+        ("E03", pytest.approx(0.0, abs=1e-12)),
+        ("E01", pytest.approx(-0.05 * z)),
+    ]
     # a single expert has no background to stand out from
     assert ranked(profile=[0.9], experts=EXPERTS[:1]) == [("E01", 0.0)]
 
@@ -271,8 +339,10 @@ def test_one_clearly_closer_case_beats_several_ordinary_ones():
     order = ranked(pool=[("E02", 0.80), ("E01", 0.95), ("E02", 0.80), ("E02", 0.80)])
     assert [e for e, _ in order] == ["E01", "E02", "E03"]
     # sharpness 0: every case counts the same, so the most cases wins
-    flat = ranked(pool=[("E02", 0.80), ("E01", 0.95), ("E02", 0.80), ("E02", 0.80)],
-                  params=RetrievalSettings(case_credit_sharpness=0))
+    flat = ranked(
+        pool=[("E02", 0.80), ("E01", 0.95), ("E02", 0.80), ("E02", 0.80)],
+        params=RetrievalSettings(case_credit_sharpness=0),
+    )
     assert flat == [("E02", pytest.approx(0.75)), ("E01", pytest.approx(0.25)), ("E03", 0.0)]
 
 
@@ -293,41 +363,71 @@ def test_a_case_credit_is_capped_at_five_standard_deviations():
 
 
 def test_region_and_industry_bonuses():
-    assert ranked(site=SiteContext(region="丰县")) == [("E02", pytest.approx(0.15)), ("E01", 0.0), ("E03", 0.0)]
+    assert ranked(site=SiteContext(region="丰县")) == [
+        ("E02", pytest.approx(0.15)),
+        ("E01", 0.0),
+        ("E03", 0.0),
+    ]
     assert ranked(site=SiteContext(industry="冷链物流")) == [
-        ("E03", pytest.approx(0.10)), ("E01", 0.0), ("E02", 0.0)]
+        ("E03", pytest.approx(0.10)),
+        ("E01", 0.0),
+        ("E02", 0.0),
+    ]
     # the region weighs more than the industry by default; both add up
     assert ranked(site=SiteContext(region="丰县", industry="冷链物流")) == [
-        ("E02", pytest.approx(0.15)), ("E03", pytest.approx(0.10)), ("E01", 0.0)]
+        ("E02", pytest.approx(0.15)),
+        ("E03", pytest.approx(0.10)),
+        ("E01", 0.0),
+    ]
     assert ranked(site=SiteContext(region="鼓楼区", industry="冷链物流"))[0] == ("E03", pytest.approx(0.25))
     # the bonuses add to profile similarity
     assert ranked(profile=[0.7, 0.9, 0.8], site=SiteContext(region="铜山区"))[0] == (
-        "E01", pytest.approx(0.15 - 0.05 * math.sqrt(1.5)))
+        "E01",
+        pytest.approx(0.15 - 0.05 * math.sqrt(1.5)),
+    )
 
 
 def test_load_is_penalised_pro_rata():
-    availability = {"E01": Availability(open_tickets=2, max_open_tickets=5),
-                    "E02": Availability(open_tickets=1, max_open_tickets=2)}
+    availability = {
+        "E01": Availability(open_tickets=2, max_open_tickets=5),
+        "E02": Availability(open_tickets=1, max_open_tickets=2),
+    }
     assert ranked(availability=availability) == [
-        ("E03", 0.0), ("E01", pytest.approx(-0.3 * 2 / 5)), ("E02", pytest.approx(-0.3 / 2))]
+        ("E03", 0.0),
+        ("E01", pytest.approx(-0.3 * 2 / 5)),
+        ("E02", pytest.approx(-0.3 / 2)),
+    ]
     # the region bonus does not make up for a nearly full load (0.15 - 0.3 * 4/5 < 0), a light one
     busy = {"E01": Availability(open_tickets=4, max_open_tickets=5)}
-    assert [e for e, _ in ranked(site=SiteContext(region="铜山区"), availability=busy)] == ["E02", "E03", "E01"]
+    assert [e for e, _ in ranked(site=SiteContext(region="铜山区"), availability=busy)] == [
+        "E02",
+        "E03",
+        "E01",
+    ]
     light = {"E01": Availability(open_tickets=1, max_open_tickets=5)}
     assert ranked(site=SiteContext(region="铜山区"), availability=light)[0] == (
-        "E01", pytest.approx(0.15 - 0.3 / 5))
+        "E01",
+        pytest.approx(0.15 - 0.3 / 5),
+    )
 
 
-@pytest.mark.parametrize("state", [
-    Availability(active=False),
-    Availability(open_tickets=5, max_open_tickets=5),
-    Availability(open_tickets=7, max_open_tickets=5),
-    Availability(open_tickets=0, max_open_tickets=0),
-], ids=["inactive", "full", "over-full", "takes-none"])
+@pytest.mark.parametrize(
+    "state",
+    [
+        Availability(active=False),
+        Availability(open_tickets=5, max_open_tickets=5),
+        Availability(open_tickets=7, max_open_tickets=5),
+        Availability(open_tickets=0, max_open_tickets=0),
+    ],
+    ids=["inactive", "full", "over-full", "takes-none"],
+)
 def test_inactive_and_full_experts_never_appear(state: Availability):
-    order = ranked(profile=[0.9, 0.5, 0.4], pool=[("E01", 0.9), ("E02", 0.5)],
-                   site=SiteContext(region="铜山区", industry="工程机械与智能制造"),
-                   availability={"E01": state})
+    order = ranked(
+        profile=[0.9, 0.5, 0.4],
+        pool=[("E01", 0.9), ("E02", 0.5)],
+        site=SiteContext(region="铜山区", industry="工程机械与智能制造"),
+        availability={"E01": state},
+    )
     assert [e for e, _ in order] == ["E02", "E03"]
 
 
@@ -339,6 +439,7 @@ def test_equal_scores_are_ordered_by_expert_id_and_cut_at_the_limit():
 
 
 # ---- _fuse -------------------------------------------------------------------------------------
+
 
 def lexical(scores: dict[int, float], size: int) -> LexicalMatch:
     values = np.zeros(size, dtype=np.float32)

@@ -67,10 +67,12 @@ def test_contrast_conflict_sees_opposite_terms():
 def test_stored_labels_become_queries_with_the_experts_word_first():
     from retrieval.evaluation import queries_from_labels
 
-    rows = [(1, "大臂自己往下掉", "s1", "K004", True, "worker"),
-            (2, "大臂自己往下掉", "s1", "K004", False, "expert"),  # the expert says no: that counts
-            (3, "车床报401", None, "K001", True, "published"),
-            (4, "车床报417", None, "K001", False, "worker")]
+    rows = [
+        (1, "大臂自己往下掉", "s1", "K004", True, "worker"),
+        (2, "大臂自己往下掉", "s1", "K004", False, "expert"),  # the expert says no: that counts
+        (3, "车床报401", None, "K001", True, "published"),
+        (4, "车床报417", None, "K001", False, "worker"),
+    ]
     queries = {q.id: q for q in queries_from_labels(rows)}
     assert set(queries) == {"L2", "L3", "L4"}
     assert (queries["L2"].kind, queries["L2"].case_id) == ("near_miss", None)

@@ -28,23 +28,29 @@ def test_sound_reads_in_context_and_folds_accents():
     assert sound("私服") in sounds("伺服")
 
 
-@pytest.mark.parametrize("typed, meant", [
-    ("挖机液亚油温高", "挖机液压油温高"),
-    ("侍服一直没准备好", "伺服一直没准备好"),
-    ("皮带老是跑篇", "皮带老是跑偏"),
-])
+@pytest.mark.parametrize(
+    "typed, meant",
+    [
+        ("挖机液亚油温高", "挖机液压油温高"),
+        ("侍服一直没准备好", "伺服一直没准备好"),
+        ("皮带老是跑篇", "皮带老是跑偏"),
+    ],
+)
 def test_a_non_word_that_sounds_like_a_knowledge_word_is_read_as_it(corrector, typed, meant):
     text, corrections = corrector.correct(typed)
     assert text == meant
     assert len(corrections) == 1 and corrections[0].meant in meant
 
 
-@pytest.mark.parametrize("text", [
-    "私服",  # a word of general Chinese (a private server), even if it sounds like 伺服
-    "电击了一下",  # a real word: a worker may well mean an electric shock
-    "液压油温高报警",  # already right
-    "设备今天停了",  # nothing of the knowledge base sounds like it
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "私服",  # a word of general Chinese (a private server), even if it sounds like 伺服
+        "电击了一下",  # a real word: a worker may well mean an electric shock
+        "液压油温高报警",  # already right
+        "设备今天停了",  # nothing of the knowledge base sounds like it
+    ],
+)
 def test_words_and_unrelated_text_are_left_alone(corrector, text):
     assert corrector.correct(text) == (text, [])
 

@@ -42,15 +42,18 @@ def demo_cases() -> list[CaseDoc]:
 
 
 @pytest.mark.slow
-def test_trained_verifier_ranks_answering_cases_above_others_on_new_questions(trained_verifier,
-                                                                            demo_cases):
+def test_trained_verifier_ranks_answering_cases_above_others_on_new_questions(trained_verifier, demo_cases):
     verifier = load_verifier(trained_verifier.folder)
     by_id = {c.id: c for c in demo_cases}
     fresh = synthetic_pairs(demo_cases, seed=99, per_case=1)  # other edits: questions never trained on
-    scores = np.concatenate([verifier.probability(question, [case_text(by_id[a.case_id]),
-                                                             case_text(by_id[b.case_id])])
-                             for question, a, b in ((fresh[i].question, fresh[i], fresh[i + 1])
-                                                    for i in range(0, len(fresh), 2))])
+    scores = np.concatenate(
+        [
+            verifier.probability(question, [case_text(by_id[a.case_id]), case_text(by_id[b.case_id])])
+            for question, a, b in (
+                (fresh[i].question, fresh[i], fresh[i + 1]) for i in range(0, len(fresh), 2)
+            )
+        ]
+    )
     answers = np.array([p.answers for p in fresh])
     assert auc(answers, scores) > 0.85  # an untrained head is at about 0.5
     assert ((0 <= scores) & (scores <= 1)).all()
@@ -87,17 +90,23 @@ def tiny_verifier(folder: Path, suggest: float = 0.9, confirm: float = 0.6) -> P
 
     folder.mkdir(parents=True)
     graph = helper.make_graph(
-        [helper.make_node("Cast", ["attention_mask"], ["mask"], to=TensorProto.FLOAT),
-         helper.make_node("ReduceSum", ["mask", "axes"], ["tokens"], keepdims=0),
-         helper.make_node("Sub", ["tokens", "offset"], ["shifted"]),
-         helper.make_node("Div", ["shifted", "scale"], ["logits"])],
+        [
+            helper.make_node("Cast", ["attention_mask"], ["mask"], to=TensorProto.FLOAT),
+            helper.make_node("ReduceSum", ["mask", "axes"], ["tokens"], keepdims=0),
+            helper.make_node("Sub", ["tokens", "offset"], ["shifted"]),
+            helper.make_node("Div", ["shifted", "scale"], ["logits"]),
+        ],
         "tiny",
-        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "sequence"]),
-         helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "sequence"])],
+        [
+            helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "sequence"]),
+            helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "sequence"]),
+        ],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch"])],
-        [helper.make_tensor("axes", TensorProto.INT64, [1], [1]),
-         helper.make_tensor("offset", TensorProto.FLOAT, [], [40.0]),
-         helper.make_tensor("scale", TensorProto.FLOAT, [], [4.0])],
+        [
+            helper.make_tensor("axes", TensorProto.INT64, [1], [1]),
+            helper.make_tensor("offset", TensorProto.FLOAT, [], [40.0]),
+            helper.make_tensor("scale", TensorProto.FLOAT, [], [4.0]),
+        ],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
@@ -105,7 +114,8 @@ def tiny_verifier(folder: Path, suggest: float = 0.9, confirm: float = 0.6) -> P
     tokenizer = Tokenizer(models.WordLevel({"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}, unk_token="<unk>"))
     tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex("."), "isolated")
     tokenizer.post_processor = processors.TemplateProcessing(
-        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=[("<s>", 0), ("</s>", 2)])
+        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=[("<s>", 0), ("</s>", 2)]
+    )
     tokenizer.save(str(folder / TOKENIZER_FILE))
     VerifierManifest("tiny", "2026-01-01T00:00:00+00:00", 64, suggest, confirm).write(folder / MANIFEST_FILE)
     return folder
@@ -121,15 +131,26 @@ def test_a_verifier_folder_scores_one_question_against_several_cases(tmp_path: P
     assert long[0] == pytest.approx((64 - 40) / 4)
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda f: (f / MODEL_FILE).unlink(), "incomplete: model_int8.onnx missing"),
-    (lambda f: (f / MANIFEST_FILE).write_text("{not json", encoding="utf-8"), "verifier.json is unreadable"),
-    (lambda f: (f / MANIFEST_FILE).write_text(json.dumps({"model_id": "x"}), encoding="utf-8"),
-     "verifier.json is unreadable"),
-    (lambda f: VerifierManifest("x", "t", 64, 0.5, 0.9).write(f / MANIFEST_FILE), "confirm <= suggest"),
-    (lambda f: (f / MODEL_FILE).write_bytes(b"not a model"), "cannot be opened"),
-    (lambda f: (f / TOKENIZER_FILE).write_text("garbage", encoding="utf-8"), "tokenizer.json: expected value"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda f: (f / MODEL_FILE).unlink(), "incomplete: model_int8.onnx missing"),
+        (
+            lambda f: (f / MANIFEST_FILE).write_text("{not json", encoding="utf-8"),
+            "verifier.json is unreadable",
+        ),
+        (
+            lambda f: (f / MANIFEST_FILE).write_text(json.dumps({"model_id": "x"}), encoding="utf-8"),
+            "verifier.json is unreadable",
+        ),
+        (lambda f: VerifierManifest("x", "t", 64, 0.5, 0.9).write(f / MANIFEST_FILE), "confirm <= suggest"),
+        (lambda f: (f / MODEL_FILE).write_bytes(b"not a model"), "cannot be opened"),
+        (
+            lambda f: (f / TOKENIZER_FILE).write_text("garbage", encoding="utf-8"),
+            "tokenizer.json: expected value",
+        ),
+    ],
+)
 def test_a_broken_folder_says_what_is_wrong(tmp_path: Path, damage, message: str):
     folder = tiny_verifier(tmp_path / "v")
     damage(folder)
@@ -197,8 +218,12 @@ async def test_stored_labels_keep_declined_cases_and_the_experts_word(sessions):
 
     now = datetime(2026, 1, 1, tzinfo=UTC)
     async with sessions() as session:
-        session.add_all([Question(id="q1", text="车床报SV0401 ", decision="confirm"),
-                         Question(id="q2", text="主轴不转", decision="route")])
+        session.add_all(
+            [
+                Question(id="q1", text="车床报SV0401 ", decision="confirm"),
+                Question(id="q2", text="主轴不转", decision="route"),
+            ]
+        )
         await session.flush()
         await record_label(session, "q1", "K001", True, LabelSource.WORKER, now)
         await record_label(session, "q1", "K001", False, LabelSource.EXPERT, now)  # the expert's word counts
@@ -219,21 +244,41 @@ async def test_stored_labels_keep_declined_cases_and_the_experts_word(sessions):
 def run_script(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRAFTDESK_")}
     env |= {"CRAFTDESK_DATA_DIR": str(data_dir), "CRAFTDESK_MODEL_CACHE": str(MODEL_CACHE)}
-    return subprocess.run([sys.executable, str(REPO / "scripts" / "train_verifier.py"), *args],
-                          capture_output=True, text=True, env=env, timeout=120, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "train_verifier.py"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=REPO,
+    )
 
 
 def test_bad_label_file_exits_2_naming_the_line(tmp_path: Path):
     labels = tmp_path / "labels.jsonl"
-    labels.write_text("\n".join([
-        json.dumps({"question": "车床报SV0401", "case_id": "K001", "answers": True}),
-        "",
-        json.dumps({"question": "车床报SV0401", "case_id": "K002", "answers": "no"}),
-        json.dumps({"question": "主轴不转", "case_id": "K999", "answers": True}),
-        "{broken",
-    ]) + "\n", encoding="utf-8")
-    done = run_script("--knowledge", str(DEMO_DIR), "--labels", str(labels), "--no-stored-labels",
-                      "--out", str(tmp_path / "out"), data_dir=tmp_path / "var")
+    labels.write_text(
+        "\n".join(
+            [
+                json.dumps({"question": "车床报SV0401", "case_id": "K001", "answers": True}),
+                "",
+                json.dumps({"question": "车床报SV0401", "case_id": "K002", "answers": "no"}),
+                json.dumps({"question": "主轴不转", "case_id": "K999", "answers": True}),
+                "{broken",
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    done = run_script(
+        "--knowledge",
+        str(DEMO_DIR),
+        "--labels",
+        str(labels),
+        "--no-stored-labels",
+        "--out",
+        str(tmp_path / "out"),
+        data_dir=tmp_path / "var",
+    )
     assert done.returncode == 2, done.stderr
     assert f"{labels}:3: field 'answers': required, true or false" in done.stderr
     assert f"{labels}:4: field 'case_id': no case 'K999' in the knowledge base" in done.stderr

@@ -53,14 +53,20 @@ def policy(encoder) -> Retriever:
 
 @pytest.fixture(scope="module")
 def questions() -> list[str]:
-    return [q.text for q in load_queries(REPO / "knowledge" / "eval" / "queries.jsonl")
-            if q.kind == "paraphrase"]
+    return [
+        q.text for q in load_queries(REPO / "knowledge" / "eval" / "queries.jsonl") if q.kind == "paraphrase"
+    ]
 
 
 def test_the_verifier_reads_the_policys_top_candidates_and_only_they_can_be_decided(
-        encoder, index, policy, questions, trained_verifier):
-    checking = Retriever(encoder, policy.calibration, RetrievalSettings(verifier_candidates=2),
-                         load_verifier(trained_verifier.folder))
+    encoder, index, policy, questions, trained_verifier
+):
+    checking = Retriever(
+        encoder,
+        policy.calibration,
+        RetrievalSettings(verifier_candidates=2),
+        load_verifier(trained_verifier.folder),
+    )
     text = questions[0]
     exam = checking.examine_text(index, text)
     policy_order = [h.case.id for h in policy.decide(index, policy.examine_text(index, text)).cases]
@@ -78,12 +84,14 @@ def test_the_verifier_reads_the_policys_top_candidates_and_only_they_can_be_deci
 
 
 def test_the_verifier_decides_where_the_policy_would_decide_otherwise(
-        encoder, index, policy, questions, trained_verifier, tmp_path: Path):
+    encoder, index, policy, questions, trained_verifier, tmp_path: Path
+):
     def policy_decision(text: str) -> str:
         return policy.decide(index, policy.examine_text(index, text)).decision
 
-    reader = Retriever(encoder, policy.calibration, RetrievalSettings(),
-                       load_verifier(trained_verifier.folder))
+    reader = Retriever(
+        encoder, policy.calibration, RetrievalSettings(), load_verifier(trained_verifier.folder)
+    )
     held_back = next(t for t in questions if policy_decision(t) in ("confirm", "route"))
     suggested = next(t for t in questions if policy_decision(t) == "suggest")
     held_back_exam, suggested_exam = (reader.examine_text(index, t) for t in (held_back, suggested))
@@ -106,5 +114,7 @@ def test_the_verifier_decides_where_the_policy_would_decide_otherwise(
     outcome = decided(suggested_exam, above, above, "confirm-above-its-score")
     assert outcome.decision == "route" and outcome.cases[0].score == p_suggested < above
     # reject stays the policy's
-    assert outcome.reject_probability == policy.decide(
-        index, policy.examine_text(index, suggested)).reject_probability
+    assert (
+        outcome.reject_probability
+        == policy.decide(index, policy.examine_text(index, suggested)).reject_probability
+    )

@@ -16,7 +16,11 @@ def run_script(name: str, *args: str, data_dir: Path) -> subprocess.CompletedPro
     env["CRAFTDESK_DATA_DIR"] = str(data_dir)
     return subprocess.run(
         [sys.executable, str(REPO / "scripts" / name), *args],
-        capture_output=True, text=True, env=env, timeout=120, cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=REPO,
     )
 
 

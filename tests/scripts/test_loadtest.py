@@ -19,10 +19,31 @@ def test_load_with_a_server_kill_loses_no_acknowledged_ticket(tmp_path: Path):
     report = tmp_path / "report.md"
     # --allow-slow: the test asserts behaviour (answers, tickets, database), not wall time
     done = subprocess.run(
-        [sys.executable, "scripts/loadtest.py", "--clients", "60", "--seconds", "20", "--kill-at", "8",
-         "--encoder-seconds", "2", "--allow-slow", "--model-cache", str(MODEL_CACHE),
-         "--data-dir", str(tmp_path / "var"), "--out", str(report)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "scripts/loadtest.py",
+            "--clients",
+            "60",
+            "--seconds",
+            "20",
+            "--kill-at",
+            "8",
+            "--encoder-seconds",
+            "2",
+            "--allow-slow",
+            "--model-cache",
+            str(MODEL_CACHE),
+            "--data-dir",
+            str(tmp_path / "var"),
+            "--out",
+            str(report),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
     assert done.returncode == 0, f"{done.stdout[-4000:]}\n{done.stderr[-2000:]}"
     text = report.read_text(encoding="utf-8")

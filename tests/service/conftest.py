@@ -20,8 +20,14 @@ async def kb(sessions: Sessions, tmp_path: Path) -> Sessions:
     """Three ranked county experts, two city-team experts, one inactive, one at capacity."""
     folder = knowledge_folder(
         tmp_path / "kb",
-        experts=[expert("E01"), expert("E02"), expert("E03", active=False), expert("E04", max_open_tickets=0),
-                 expert("C01", region="徐州市"), expert("C02", region="徐州市")],
+        experts=[
+            expert("E01"),
+            expert("E02"),
+            expert("E03", active=False),
+            expert("E04", max_open_tickets=0),
+            expert("C01", region="徐州市"),
+            expert("C02", region="徐州市"),
+        ],
         sites=[site("xcmg-3")],
     )
     async with sessions() as session:

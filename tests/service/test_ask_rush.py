@@ -13,8 +13,13 @@ from sqlalchemy import func, select
 
 from knowledge.models import Question, Ticket
 
-QUESTIONS = ["数控车床主轴异响，转速一高就响", "挖掘机动臂自己往下掉", "注塑机开模时模具咔咔响",
-             "变压器轻瓦斯报警了怎么办", "食堂今天吃什么"]
+QUESTIONS = [
+    "数控车床主轴异响，转速一高就响",
+    "挖掘机动臂自己往下掉",
+    "注塑机开模时模具咔咔响",
+    "变压器轻瓦斯报警了怎么办",
+    "食堂今天吃什么",
+]
 SITES = [None, "xcmg-hv-3", None, None]
 
 
@@ -35,8 +40,9 @@ async def test_a_rush_larger_than_the_pool_is_answered(context: Any):
     assert len(decisions) == 80
     async with context.sessions() as session:
         asked = await session.scalar(select(func.count()).select_from(Question))
-        routed = await session.scalar(select(func.count()).select_from(Question)
-                                      .where(Question.decision.in_(("route", "confirm"))))
+        routed = await session.scalar(
+            select(func.count()).select_from(Question).where(Question.decision.in_(("route", "confirm")))
+        )
         tickets = await session.scalar(select(func.count()).select_from(Ticket))
     assert asked == 81
     assert tickets == routed  # every routed (or to-confirm) question got its ticket in the same call

@@ -31,8 +31,14 @@ async def proposed(sessions: Sessions, service: TicketService, ranked: list[str]
     """A question the policy sent to confirm: its ticket proposes K001. (question id, ticket id)"""
     qid = uuid.uuid4().hex
     async with sessions() as session:
-        question = Question(id=qid, text="挖掘机大臂自己慢慢往下落", site_code="xcmg-3", decision="confirm",
-                            expert_ids=ranked, top_case_id="K001")
+        question = Question(
+            id=qid,
+            text="挖掘机大臂自己慢慢往下落",
+            site_code="xcmg-3",
+            decision="confirm",
+            expert_ids=ranked,
+            top_case_id="K001",
+        )
         session.add(question)
         opened = await service.open_new(session, question, "web", None, proposed_case_id="K001")
         await session.commit()
@@ -46,7 +52,8 @@ async def labels(sessions: Sessions) -> list[tuple[str, bool, str]]:
 
 
 async def test_the_expert_confirms_and_the_worker_has_the_case_as_the_answer(
-        with_case: Sessions, service: TicketService):
+    with_case: Sessions, service: TicketService
+):
     qid, tid = await proposed(with_case, service, ["E01"])
     assert (await load(with_case, tid)).proposal == "pending"
     async with with_case() as session:
@@ -55,10 +62,12 @@ async def test_the_expert_confirms_and_the_worker_has_the_case_as_the_answer(
     assert (ticket.status, ticket.proposal, ticket.expert_id) == ("answered", "confirmed", "E01")
     assert ticket.first_answer_at is not None and ticket.claimed_at is not None
     async with with_case() as session:
-        answer = await session.scalar(select(TicketMessage).where(TicketMessage.ticket_id == tid,
-                                                                   TicketMessage.author == "expert"))
+        answer = await session.scalar(
+            select(TicketMessage).where(TicketMessage.ticket_id == tid, TicketMessage.author == "expert")
+        )
     assert answer is not None and answer.text == texts.CASE_CONFIRMED.format(
-        title="案例K001", answer="检查动臂油缸内泄，更换密封件。")
+        title="案例K001", answer="检查动臂油缸内泄，更换密封件。"
+    )
     assert await events(with_case, tid) == [("assigned", "expert:E01"), ("answered", "worker")]
     assert await labels(with_case) == [("K001", True, "expert")]
     async with with_case() as session:  # one tap only
@@ -90,7 +99,8 @@ async def test_a_city_team_member_can_settle_the_proposal(with_case: Sessions, s
 
 
 async def test_the_worker_solved_it_with_the_case_and_the_ticket_closes(
-        with_case: Sessions, service: TicketService):
+    with_case: Sessions, service: TicketService
+):
     qid, tid = await proposed(with_case, service, ["E01"])
     async with with_case() as session:
         assert await record_feedback(session, service, qid, True, "K001") is None
@@ -104,7 +114,8 @@ async def test_the_worker_solved_it_with_the_case_and_the_ticket_closes(
 
 
 async def test_the_worker_says_the_case_did_not_help_and_keeps_the_same_ticket(
-        with_case: Sessions, service: TicketService):
+    with_case: Sessions, service: TicketService
+):
     qid, tid = await proposed(with_case, service, ["E01"])
     async with with_case() as session:
         opened = await record_feedback(session, service, qid, False, "K001")

@@ -53,9 +53,20 @@ def clock() -> FakeClock:
 
 async def add_events(sessions: Sessions, clock: FakeClock, n: int = 1, **fields: object) -> list[int]:
     async with sessions() as session:
-        rows = [OutboxEvent(**{"kind": "answered", "ticket_id": f"T{i}", "recipient": "worker",
-                               "payload": {}, "created_at": clock.now(), "attempts": 0} | fields)
-                for i in range(n)]
+        rows = [
+            OutboxEvent(
+                **{
+                    "kind": "answered",
+                    "ticket_id": f"T{i}",
+                    "recipient": "worker",
+                    "payload": {},
+                    "created_at": clock.now(),
+                    "attempts": 0,
+                }
+                | fields
+            )
+            for i in range(n)
+        ]
         session.add_all(rows)
         await session.commit()
         return [row.id for row in rows]
@@ -123,8 +134,9 @@ async def test_new_and_old_rows_go_oldest_first(sessions: Sessions, clock: FakeC
     assert (await row(sessions, not_due[0])).delivered_at is None
 
 
-async def test_dead_letter_after_the_limit_and_the_admins_retry(sessions: Sessions, clock: FakeClock,
-                                                                 caplog: pytest.LogCaptureFixture):
+async def test_dead_letter_after_the_limit_and_the_admins_retry(
+    sessions: Sessions, clock: FakeClock, caplog: pytest.LogCaptureFixture
+):
     [eid] = await add_events(sessions, clock)
     channel = Channel(clock)
     url = f"https://api.telegram.org/bot{TOKEN}/sendMessage"

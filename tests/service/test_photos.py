@@ -49,8 +49,11 @@ def test_a_jpeg_loses_its_gps_exif_and_stays_upright(tmp_path: Path):
     exif[ExifTags.Base.Orientation] = 6  # the camera was turned: show rotated 90° clockwise
     exif[ExifTags.Base.Model] = "Worker Phone 12"
     exif[ExifTags.IFD.GPSInfo] = {
-        ExifTags.GPS.GPSLatitudeRef: "N", ExifTags.GPS.GPSLatitude: (31.0, 14.0, 5.0),
-        ExifTags.GPS.GPSLongitudeRef: "E", ExifTags.GPS.GPSLongitude: (121.0, 28.0, 9.0)}
+        ExifTags.GPS.GPSLatitudeRef: "N",
+        ExifTags.GPS.GPSLatitude: (31.0, 14.0, 5.0),
+        ExifTags.GPS.GPSLongitudeRef: "E",
+        ExifTags.GPS.GPSLongitude: (121.0, 28.0, 9.0),
+    }
     original = encoded(two_colour(), "JPEG", exif=exif, comment=b"site 7")
     assert Image.open(io.BytesIO(original)).getexif().get_ifd(ExifTags.IFD.GPSInfo)  # the test means it
 
@@ -72,8 +75,10 @@ def test_png_and_webp_keep_their_format_and_lose_text_and_icc(tmp_path: Path):
     rgba = two_colour().convert("RGBA")
     rgba.paste((0, 0, 0, 0), (0, 0, 10, 10))  # some transparency, which must survive
     icc = b"fake-icc-profile-naming-the-device"
-    for fmt, ext, params in (("PNG", ".png", {"pnginfo": text, "exif": exif}),
-                             ("WEBP", ".webp", {"exif": exif, "xmp": b"<x:xmpmeta>gps</x:xmpmeta>"})):
+    for fmt, ext, params in (
+        ("PNG", ".png", {"pnginfo": text, "exif": exif}),
+        ("WEBP", ".webp", {"exif": exif, "xmp": b"<x:xmpmeta>gps</x:xmpmeta>"}),
+    ):
         name = save_photo(tmp_path, "t1", encoded(rgba, fmt, icc_profile=icc, **params))
         data = stored(tmp_path, name)
         assert name.endswith(ext) and b"Worker Phone" not in data and icc not in data and b"GPS" not in data
@@ -94,12 +99,16 @@ def test_appended_payloads_are_dropped(tmp_path: Path):
     assert b"<script>" not in stored(tmp_path, jpeg)
 
 
-@pytest.mark.parametrize("data", [
-    b"\x89PNG\r\n\x1a\n" + b"\x00" * 64,  # the right magic bytes, then nothing
-    encoded(two_colour((400, 300)), "JPEG")[:600],  # cut short mid-scan
-    encoded(two_colour(), "PNG")[:-30],  # the image data damaged
-    b"RIFF\x10\x00\x00\x00WEBPVP8 garbage",
-], ids=["png-magic-only", "jpeg-cut-short", "png-damaged", "webp-garbage"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x89PNG\r\n\x1a\n" + b"\x00" * 64,  # the right magic bytes, then nothing
+        encoded(two_colour((400, 300)), "JPEG")[:600],  # cut short mid-scan
+        encoded(two_colour(), "PNG")[:-30],  # the image data damaged
+        b"RIFF\x10\x00\x00\x00WEBPVP8 garbage",
+    ],
+    ids=["png-magic-only", "jpeg-cut-short", "png-damaged", "webp-garbage"],
+)
 def test_a_file_that_does_not_decode_is_refused(tmp_path: Path, data: bytes):
     with pytest.raises(InvalidInputError, match=r"^photo: the file does not decode"):
         save_photo(tmp_path, "t1", data)

@@ -37,7 +37,8 @@ def interleave(session: AsyncSession, other: Callable[[], Awaitable[object]]) ->
 
 
 async def test_sweep_does_not_overwrite_a_claim_that_lands_meanwhile(
-        kb: Sessions, service: TicketService, clock: FakeClock):
+    kb: Sessions, service: TicketService, clock: FakeClock
+):
     tid = await opened(kb, service, ["E01", "E02"])
     clock.advance(minutes=31)  # E01 stayed silent past the limit...
 
@@ -56,7 +57,8 @@ async def test_sweep_does_not_overwrite_a_claim_that_lands_meanwhile(
 
 
 async def test_sweep_does_not_overwrite_an_answer_that_lands_meanwhile(
-        kb: Sessions, service: TicketService, clock: FakeClock):
+    kb: Sessions, service: TicketService, clock: FakeClock
+):
     tid = await opened(kb, service, ["E01", "E02"])
     async with kb() as session:
         await service.claim(session, tid, "E01")
@@ -92,7 +94,8 @@ async def test_two_city_team_declines_at_once_both_count(kb: Sessions, service: 
 
 
 async def test_city_claim_racing_the_escalation_keeps_the_claim(
-        kb: Sessions, service: TicketService, clock: FakeClock):
+    kb: Sessions, service: TicketService, clock: FakeClock
+):
     tid = await at_city_team(kb, service)
     clock.advance(minutes=31)  # the city team stayed silent...
 
@@ -110,7 +113,8 @@ async def test_city_claim_racing_the_escalation_keeps_the_claim(
 
 
 async def test_escalation_racing_a_city_claim_refuses_the_claim(
-        kb: Sessions, service: TicketService, clock: FakeClock):
+    kb: Sessions, service: TicketService, clock: FakeClock
+):
     """The other order: the escalation lands first, so the claim (no longer offered) fails
     instead of leaving a held ticket in the admin queue."""
     tid = await at_city_team(kb, service)
@@ -142,16 +146,20 @@ async def test_opening_the_same_question_twice_at_once_gives_one_ticket(kb: Sess
         second = await service.open_for_question(session, qid)
     assert ran and not second.created
     async with kb() as session:
-        count = await session.scalar(select(func.count()).select_from(Ticket).where(Ticket.question_id == qid))
-        messages = await session.scalar(select(func.count()).select_from(TicketMessage)
-                                        .where(TicketMessage.ticket_id == second.ticket.id))
+        count = await session.scalar(
+            select(func.count()).select_from(Ticket).where(Ticket.question_id == qid)
+        )
+        messages = await session.scalar(
+            select(func.count()).select_from(TicketMessage).where(TicketMessage.ticket_id == second.ticket.id)
+        )
         assert (count, messages) == (1, 1)
         for token in (first[0], second.token):
             assert (await service.for_worker(session, second.ticket.id, token)).id == second.ticket.id
 
 
 async def test_worker_message_racing_an_answer_reopens_the_ticket(
-        kb: Sessions, service: TicketService, clock: FakeClock):
+    kb: Sessions, service: TicketService, clock: FakeClock
+):
     """A worker writes while the expert answers: both messages are kept, and the ticket ends
     up waiting for the expert again (the worker's words came after the answer)."""
     tid, token = await opened_with_token(kb, service, ["E01"])
@@ -168,12 +176,16 @@ async def test_worker_message_racing_an_answer_reopens_the_ticket(
     ticket = await load(kb, tid)
     assert ran and ticket.status == "assigned" and ticket.assigned_at == clock.now()  # reopened now
     async with kb() as session:
-        authors = (await session.scalars(select(TicketMessage.author).where(TicketMessage.ticket_id == tid)
-                                         .order_by(TicketMessage.id))).all()
+        authors = (
+            await session.scalars(
+                select(TicketMessage.author).where(TicketMessage.ticket_id == tid).order_by(TicketMessage.id)
+            )
+        ).all()
     assert authors == ["worker", "expert", "worker"]
 
 
 # ---- helpers ----------------------------------------------------------------------------
+
 
 async def opened(kb: Sessions, service: TicketService, ranked: list[str]) -> str:
     return (await opened_with_token(kb, service, ranked))[0]

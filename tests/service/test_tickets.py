@@ -31,8 +31,11 @@ async def question(sessions: Sessions, ranked: list[str], text: str = "挖掘机
 
 async def events(sessions: Sessions, ticket_id: str) -> list[tuple[str, str]]:
     async with sessions() as session:
-        rows = (await session.scalars(select(OutboxEvent).where(OutboxEvent.ticket_id == ticket_id)
-                                      .order_by(OutboxEvent.id))).all()
+        rows = (
+            await session.scalars(
+                select(OutboxEvent).where(OutboxEvent.ticket_id == ticket_id).order_by(OutboxEvent.id)
+            )
+        ).all()
     return [(e.kind, e.recipient) for e in rows]
 
 
@@ -87,8 +90,11 @@ async def test_full_lifecycle_answer_reopen_close(kb: Sessions, service: TicketS
     assert (ticket.status, ticket.rating) == ("closed", 5)
     assert ticket.first_answer_at < ticket.answered_at  # the first answer time is kept
     assert await events(kb, tid) == [
-        ("assigned", "expert:E01"), ("answered", "worker"), ("message", "expert:E01"),
-        ("answered", "worker"), ("closed", "expert:E01"),
+        ("assigned", "expert:E01"),
+        ("answered", "worker"),
+        ("message", "expert:E01"),
+        ("answered", "worker"),
+        ("closed", "expert:E01"),
     ]
 
 
@@ -116,8 +122,9 @@ async def test_decline_moves_on_then_city_team_then_admin_queue(kb: Sessions, se
     assert (await load(kb, tid)).expert_id == "E02"
 
 
-async def test_silence_reassigns_and_tells_the_first_expert(kb: Sessions, service: TicketService,
-                                                            clock: FakeClock):
+async def test_silence_reassigns_and_tells_the_first_expert(
+    kb: Sessions, service: TicketService, clock: FakeClock
+):
     qid = await question(kb, ["E01", "E02"])
     async with kb() as session:
         tid = (await service.open_for_question(session, qid)).ticket.id
@@ -192,10 +199,12 @@ async def test_photos_are_checked_by_content(kb: Sessions, service: TicketServic
         message = await service.worker_writes(session, ticket, "", photo=PNG)
         assert message.photo and message.photo.endswith(".png")
         assert pixels((tmp_path / "uploads" / ticket.id / message.photo).read_bytes()) == pixels(PNG)
-        for bad, reason in ((b"GIF89a" + b"\x00" * 10, "only JPEG, PNG or WebP"),
-                            (b"%PDF-1.4 pretending", "only JPEG, PNG or WebP"),
-                            (b"\xff\xd8\xff" + b"\x00" * (10 * 1024 * 1024), "at most"),
-                            (b"", "empty")):
+        for bad, reason in (
+            (b"GIF89a" + b"\x00" * 10, "only JPEG, PNG or WebP"),
+            (b"%PDF-1.4 pretending", "only JPEG, PNG or WebP"),
+            (b"\xff\xd8\xff" + b"\x00" * (10 * 1024 * 1024), "at most"),
+            (b"", "empty"),
+        ):
             with pytest.raises(InvalidInputError, match=reason):
                 await service.worker_writes(session, ticket, "", photo=bad)
 
@@ -213,8 +222,9 @@ class FlakyNotifier:
         self.seen.setdefault(event.id, event.kind)
 
 
-async def test_outbox_survives_a_crash_between_change_and_delivery(kb: Sessions, service: TicketService,
-                                                                  clock: FakeClock):
+async def test_outbox_survives_a_crash_between_change_and_delivery(
+    kb: Sessions, service: TicketService, clock: FakeClock
+):
     qid = await question(kb, ["E01"])
     async with kb() as session:
         opened = await service.open_for_question(session, qid)

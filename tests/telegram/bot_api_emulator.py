@@ -9,8 +9,9 @@ import select
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import IO, Any
 
 import httpx
 
@@ -42,9 +43,21 @@ class Emulator:
     def start(self, timeout: float = 20) -> None:
         self.log = self.log_path.open("w")
         self.process = subprocess.Popen(
-            ["node", str(EMULATOR_DIR / "launch.js"), "--host", "127.0.0.1", "--port", "0",
-             "--username", BOT_USERNAME],
-            cwd=EMULATOR_DIR, stdout=subprocess.PIPE, stderr=self.log, text=True)
+            [
+                "node",
+                str(EMULATOR_DIR / "launch.js"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--username",
+                BOT_USERNAME,
+            ],
+            cwd=EMULATOR_DIR,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+        )
         assert self.process.stdout is not None
         ready, _, _ = select.select([self.process.stdout], [], [], timeout)
         line = self.process.stdout.readline() if ready else ""  # one line once it listens
@@ -77,13 +90,20 @@ class Person:
         self.token = token
         self.id = user_id
         self.inbox: list[dict[str, Any]] = []
-        self.bot_user = {"id": int(token.split(":")[0]), "is_bot": True, "first_name": "bot",
-                         "username": BOT_USERNAME}
+        self.bot_user = {
+            "id": int(token.split(":")[0]),
+            "is_bot": True,
+            "first_name": "bot",
+            "username": BOT_USERNAME,
+        }
 
     def _base(self) -> dict[str, Any]:
-        return {"botToken": self.token, "date": int(time.time()),
-                "from": {"id": self.id, "is_bot": False, "first_name": f"用户{self.id}"},
-                "chat": {"id": self.id, "type": "private", "first_name": f"用户{self.id}"}}
+        return {
+            "botToken": self.token,
+            "date": int(time.time()),
+            "from": {"id": self.id, "is_bot": False, "first_name": f"用户{self.id}"},
+            "chat": {"id": self.id, "type": "private", "first_name": f"用户{self.id}"},
+        }
 
     async def _post(self, path: str, body: dict[str, Any]) -> None:
         response = await self.http.post(path, json=body)
@@ -92,8 +112,9 @@ class Person:
     async def command(self, text: str) -> None:
         await self._post("/sendCommand", self._base() | {"text": text})
 
-    async def send(self, text: str | None = None, *, reply_to: dict[str, Any] | None = None,
-                   photo_id: str | None = None) -> None:
+    async def send(
+        self, text: str | None = None, *, reply_to: dict[str, Any] | None = None, photo_id: str | None = None
+    ) -> None:
         body = self._base() | ({"text": text} if text is not None else {})
         if reply_to is not None:
             body["reply_to_message"] = self._bot_message(reply_to)
@@ -103,27 +124,42 @@ class Person:
 
     async def press(self, message: dict[str, Any], data: str) -> None:
         """A button of ``message``; the press carries the bot message's id, as Telegram's does."""
-        await self._post("/sendCallback", {"botToken": self.token, "data": data, "from": self._base()["from"],
-                                           "message": self._bot_message(message)})
+        await self._post(
+            "/sendCallback",
+            {
+                "botToken": self.token,
+                "data": data,
+                "from": self._base()["from"],
+                "message": self._bot_message(message),
+            },
+        )
 
     def _bot_message(self, message: dict[str, Any]) -> dict[str, Any]:
-        return {"message_id": message["messageId"], "date": int(time.time()), "from": self.bot_user,
-                "chat": {"id": self.id, "type": "private"}, "text": message["message"].get("text", "")}
+        return {
+            "message_id": message["messageId"],
+            "date": int(time.time()),
+            "from": self.bot_user,
+            "chat": {"id": self.id, "type": "private"},
+            "text": message["message"].get("text", ""),
+        }
 
     async def receive(self, match: Callable[[dict[str, Any]], bool], timeout: float = 20) -> dict[str, Any]:
         """The first unread bot message that matches (waiting for it)."""
         deadline = time.monotonic() + timeout
         while True:
-            response = await self.http.post("/getUpdates", json={"token": self.token, "botToken": self.token,
-                                                                 "chatId": self.id})
+            response = await self.http.post(
+                "/getUpdates", json={"token": self.token, "botToken": self.token, "chatId": self.id}
+            )
             self.inbox += response.json()["result"]
             for item in self.inbox:
                 if match(item["message"]):
                     self.inbox.remove(item)
                     return item
             if time.monotonic() > deadline:
-                raise AssertionError(f"user {self.id} got nothing matching; unread: "
-                                     f"{[i['message'].get('text') for i in self.inbox]}")
+                raise AssertionError(
+                    f"user {self.id} got nothing matching; unread: "
+                    f"{[i['message'].get('text') for i in self.inbox]}"
+                )
             await asyncio.sleep(0.05)
 
     async def receive_text(self, fragment: str, timeout: float = 20) -> dict[str, Any]:

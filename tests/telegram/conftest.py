@@ -63,8 +63,9 @@ class Talk:
     async def press(self, chat_id: int, data: str, message_id: int, **kwargs: Any) -> list[tuple[Any, Any]]:
         return await self.feed(updates.press(chat_id, data, message_id, **kwargs))
 
-    async def delivered(self, chat_id: int, match: Callable[[str], bool],
-                        timeout: float = 10) -> tuple[Any, Any]:
+    async def delivered(
+        self, chat_id: int, match: Callable[[str], bool], timeout: float = 10
+    ) -> tuple[Any, Any]:
         """Wait for the outbox to send a matching message to ``chat_id``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -72,15 +73,20 @@ class Talk:
                 if match(request.text):
                     return request, result
             await asyncio.sleep(0.05)
-        raise AssertionError(f"nothing matching was sent to {chat_id}: "
-                             f"{[r.text for r, _ in self.bot.sent(SendMessage, chat_id=chat_id)]}")
+        raise AssertionError(
+            f"nothing matching was sent to {chat_id}: "
+            f"{[r.text for r, _ in self.bot.sent(SendMessage, chat_id=chat_id)]}"
+        )
 
 
 @pytest.fixture
 async def talk(context, bot: MockedBot) -> Talk:
     """The demo context with the mocked bot's notifier on its outbox."""
-    context.outbox.notifiers.append(TelegramNotifier(
-        bot, context.sessions, context.settings.uploads_dir, context.settings.telegram.admin_ids))
+    context.outbox.notifiers.append(
+        TelegramNotifier(
+            bot, context.sessions, context.settings.uploads_dir, context.settings.telegram.admin_ids
+        )
+    )
     return Talk(get_dispatcher(), bot, context, bot_services(context))
 
 

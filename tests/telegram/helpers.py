@@ -16,11 +16,11 @@ REJECTED = "食堂今天中午几点开饭啊"
 async def open_ticket(talk: Talk, chat_id: int, text: str = ROUTED) -> tuple[Ticket, int]:
     """A routed question from the chat; the ticket and the id of the bot's announcement."""
     calls = await talk.say(chat_id, text)
-    announcement = next(result for request, result in calls
-                        if texts.TG_TICKET_HINT in (request.text or ""))
+    announcement = next(result for request, result in calls if texts.TG_TICKET_HINT in (request.text or ""))
     async with talk.context.sessions() as session:
-        ticket = await session.scalar(select(Ticket).where(Ticket.worker_chat_id == chat_id)
-                                      .order_by(Ticket.created_at.desc()))
+        ticket = await session.scalar(
+            select(Ticket).where(Ticket.worker_chat_id == chat_id).order_by(Ticket.created_at.desc())
+        )
     assert ticket is not None
     return ticket, announcement.message_id
 

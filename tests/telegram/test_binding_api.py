@@ -31,8 +31,11 @@ async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 def with_username(app: FastAPI, context, username: str | None) -> None:  # type: ignore[no-untyped-def]
     """The app's settings with this bot username (the context keeps its own)."""
-    app.dependency_overrides[get_settings] = providing(context.settings.model_copy(
-        update={"telegram": TelegramSettings(bot_username=username, bind_code_minutes=30)}))
+    app.dependency_overrides[get_settings] = providing(
+        context.settings.model_copy(
+            update={"telegram": TelegramSettings(bot_username=username, bind_code_minutes=30)}
+        )
+    )
 
 
 async def test_an_admin_gets_a_link_that_binds_once(app, context, http: httpx.AsyncClient, talk: Talk):

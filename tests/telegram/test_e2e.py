@@ -51,17 +51,20 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
 
 
 @pytest.fixture
-def e2e_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator: Emulator,
-                 demo_index_dir: Path) -> Settings:
+def e2e_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator: Emulator, demo_index_dir: Path
+) -> Settings:
     """A data dir with the demo knowledge and index; a bot token of its own."""
     for name in list(os.environ):
         if name.startswith("CRAFTDESK_") and name != "CRAFTDESK_TEST_MODEL_CACHE":
             monkeypatch.delenv(name)
-    settings = Settings(env="test", data_dir=tmp_path / "var",
-                        database_url=f"sqlite+aiosqlite:///{tmp_path / 'var' / 'craftdesk.db'}",
-                        admin_token=ADMIN_TOKEN,
-                        telegram=TelegramSettings(bot_token=f"{next(_bot_ids)}:e2e-token",
-                                                  api_base=emulator.base_url))
+    settings = Settings(
+        env="test",
+        data_dir=tmp_path / "var",
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'var' / 'craftdesk.db'}",
+        admin_token=ADMIN_TOKEN,
+        telegram=TelegramSettings(bot_token=f"{next(_bot_ids)}:e2e-token", api_base=emulator.base_url),
+    )
     shutil.copytree(demo_index_dir, settings.index_dir, symlinks=True)
     return settings
 
@@ -87,7 +90,10 @@ def token(settings: Settings) -> str:
 
 
 async def test_deep_link_question_suggestions_and_solved(e2e_settings, encoder, user_side):
-    async with running(e2e_settings.model_copy(update={"import_demo_when_empty": True}), encoder) as (context, _):
+    async with running(e2e_settings.model_copy(update={"import_demo_when_empty": True}), encoder) as (
+        context,
+        _,
+    ):
         worker = Person(user_side, token(e2e_settings), 810_001)
         await worker.command("/start xcmg-hv-3")
         await worker.receive_text("徐工重型 三号车间")
@@ -105,7 +111,8 @@ async def test_deep_link_question_suggestions_and_solved(e2e_settings, encoder, 
 
 
 async def test_not_solved_goes_to_a_bound_expert_whose_answer_comes_back_and_is_rated(
-        e2e_settings, encoder, user_side):
+    e2e_settings, encoder, user_side
+):
     settings = e2e_settings.model_copy(update={"import_demo_when_empty": True})
     async with running(settings, encoder) as (context, http):
         async with context.sessions() as session:  # who the question will go to
@@ -136,6 +143,7 @@ async def test_not_solved_goes_to_a_bound_expert_whose_answer_comes_back_and_is_
             async with context.sessions() as session:
                 ticket = await session.scalar(select(Ticket).where(Ticket.worker_chat_id == worker.id))
                 return ticket is not None and ticket.claimed_at is not None
+
         await eventually(claimed)
 
         await expert.send("复位前先检查X轴编码器插头", reply_to=assigned)
@@ -156,13 +164,20 @@ async def test_not_solved_goes_to_a_bound_expert_whose_answer_comes_back_and_is_
         await expert.receive_text("★★★★★")
         async with context.sessions() as session:
             ticket = await session.get(Ticket, ticket.id)
-            thread = (await session.scalars(select(TicketMessage.author).where(
-                TicketMessage.ticket_id == ticket.id).order_by(TicketMessage.id))).all()
+            thread = (
+                await session.scalars(
+                    select(TicketMessage.author)
+                    .where(TicketMessage.ticket_id == ticket.id)
+                    .order_by(TicketMessage.id)
+                )
+            ).all()
         assert (ticket.status, ticket.rating, ticket.expert_id) == ("closed", 5, expert_id)
         assert thread == ["worker", "expert", "worker", "expert"]
 
 
-async def test_a_web_answer_reaches_the_telegram_worker_with_photos_both_ways(e2e_settings, encoder, user_side):
+async def test_a_web_answer_reaches_the_telegram_worker_with_photos_both_ways(
+    e2e_settings, encoder, user_side
+):
     settings = e2e_settings.model_copy(update={"import_demo_when_empty": True})
     async with running(settings, encoder) as (context, http):
         worker = Person(user_side, token(settings), 830_001)
@@ -170,22 +185,31 @@ async def test_a_web_answer_reaches_the_telegram_worker_with_photos_both_ways(e2
         announcement = await worker.receive_text(texts.TG_TICKET_HINT)
         async with context.sessions() as session:
             ticket = await session.scalar(select(Ticket).where(Ticket.worker_chat_id == worker.id))
-        expert_token = (await http.post(f"/api/admin/experts/{ticket.expert_id}/token",
-                                        headers=ADMIN)).json()["token"]
+        expert_token = (
+            await http.post(f"/api/admin/experts/{ticket.expert_id}/token", headers=ADMIN)
+        ).json()["token"]
         as_expert = {"Authorization": f"Bearer {expert_token}"}
 
         await worker.send(photo_id="alarm-screen", reply_to=announcement)  # fetched via getFile
         await worker.receive_text(texts.TG_WORKER_SENT)
         async with context.sessions() as session:
-            photos = (await session.scalars(select(TicketMessage.photo).where(
-                TicketMessage.ticket_id == ticket.id, TicketMessage.photo.is_not(None)))).all()
+            photos = (
+                await session.scalars(
+                    select(TicketMessage.photo).where(
+                        TicketMessage.ticket_id == ticket.id, TicketMessage.photo.is_not(None)
+                    )
+                )
+            ).all()
         assert len(photos) == 1
         stored = settings.uploads_dir / ticket.id / photos[0]
         assert stored.stat().st_size == PNG_1X1_SIZE
 
-        response = await http.post(f"/api/expert/tickets/{ticket.id}/photos", headers=as_expert,
-                                   files={"photo": ("fix.png", stored.read_bytes(), "image/png")},
-                                   data={"text": "按图中位置调整 <参数 1815>"})
+        response = await http.post(
+            f"/api/expert/tickets/{ticket.id}/photos",
+            headers=as_expert,
+            files={"photo": ("fix.png", stored.read_bytes(), "image/png")},
+            data={"text": "按图中位置调整 <参数 1815>"},
+        )
         assert response.status_code == 201
         await worker.receive(lambda m: bool(m.get("photo")))
         answer = await worker.receive_text("按图中位置调整 &lt;参数 1815&gt;")
@@ -197,7 +221,8 @@ async def test_webhook_mode_takes_updates_only_with_the_secret(e2e_settings, enc
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     telegram = e2e_settings.telegram.model_copy(
-        update={"webhook_url": f"http://127.0.0.1:{port}{webhook.WEBHOOK_PATH}"})
+        update={"webhook_url": f"http://127.0.0.1:{port}{webhook.WEBHOOK_PATH}"}
+    )
     settings = e2e_settings.model_copy(update={"telegram": telegram, "import_demo_when_empty": True})
     async with open_context(settings, encoder=encoder) as context:
         app = create_app(settings, context)
@@ -211,8 +236,9 @@ async def test_webhook_mode_takes_updates_only_with_the_secret(e2e_settings, enc
             await worker.command("/start xcmg-hv-3")  # the emulator posts it to our webhook
             await worker.receive_text("徐工重型 三号车间")
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as outsider:
-                forged = await outsider.post(webhook.WEBHOOK_PATH, json={"update_id": 1},
-                                             headers={webhook.SECRET_HEADER: "guess"})
+                forged = await outsider.post(
+                    webhook.WEBHOOK_PATH, json={"update_id": 1}, headers={webhook.SECRET_HEADER: "guess"}
+                )
             assert forged.status_code == 401
         finally:
             server.should_exit = True

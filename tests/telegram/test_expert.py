@@ -52,7 +52,8 @@ async def test_the_assigned_expert_gets_the_ticket_claims_it_and_answers_by_repl
     assert ticket.text in request.text
     assert buttons(request) == [
         (texts.TG_BTN_CLAIM, TicketCb(action=TicketAction.claim, ticket_id=ticket.id).pack()),
-        (texts.TG_BTN_DECLINE, TicketCb(action=TicketAction.decline, ticket_id=ticket.id).pack())]
+        (texts.TG_BTN_DECLINE, TicketCb(action=TicketAction.decline, ticket_id=ticket.id).pack()),
+    ]
     claim = TicketCb(action=TicketAction.claim, ticket_id=ticket.id).pack()
     assert alerts(await talk.press(2011, claim, result.message_id)) == [texts.TG_CLAIMED]
     assert (await load_ticket(talk, ticket.id)).claimed_at is not None
@@ -91,9 +92,13 @@ async def test_the_workers_follow_up_reaches_the_expert_who_can_answer_it(talk: 
     assert "&lt;FANUC&gt;" in request.text
     await talk.say(2041, "好的，那就查一下参数 1815", reply_to=result.message_id)
     async with talk.context.sessions() as session:
-        authors = (await session.scalars(select(TicketMessage.author)
-                                         .where(TicketMessage.ticket_id == ticket.id)
-                                         .order_by(TicketMessage.id))).all()
+        authors = (
+            await session.scalars(
+                select(TicketMessage.author)
+                .where(TicketMessage.ticket_id == ticket.id)
+                .order_by(TicketMessage.id)
+            )
+        ).all()
     assert authors == ["worker", "worker", "expert"]
 
 
@@ -137,15 +142,25 @@ async def test_a_proposed_case_is_confirmed_with_one_tap_and_reaches_the_worker(
 
     await bind(talk, "E06", 2081)
     async with talk.context.sessions() as session:
-        question = Question(id=uuid.uuid4().hex, text="数控车开机报401 伺服没准备好", decision="confirm",
-                            expert_ids=["E06"], top_case_id="K001", channel="telegram")
+        question = Question(
+            id=uuid.uuid4().hex,
+            text="数控车开机报401 伺服没准备好",
+            decision="confirm",
+            expert_ids=["E06"],
+            top_case_id="K001",
+            channel="telegram",
+        )
         session.add(question)
-        opened = await talk.context.tickets.open_new(session, question, "telegram", 2080, proposed_case_id="K001")
+        opened = await talk.context.tickets.open_new(
+            session, question, "telegram", 2080, proposed_case_id="K001"
+        )
         await session.commit()
     request, result = await talk.delivered(2081, lambda text: "请确认" in text)
     right = TicketCb(action=TicketAction.case_right, ticket_id=opened.ticket.id).pack()
     assert [data for _, data in buttons(request)][:2] == [
-        right, TicketCb(action=TicketAction.case_wrong, ticket_id=opened.ticket.id).pack()]
+        right,
+        TicketCb(action=TicketAction.case_wrong, ticket_id=opened.ticket.id).pack(),
+    ]
     assert alerts(await talk.press(2081, right, result.message_id)) == [texts.TG_CASE_CONFIRMED]
     answer, _ = await talk.delivered(2080, lambda text: "师傅确认" in text)
     assert "SV0401" in answer.text

@@ -31,7 +31,9 @@ async def test_a_domain_error_becomes_a_reply(talk: Talk):
 
 
 async def test_an_unexpected_error_is_logged_and_apologised_for(talk: Talk, caplog: pytest.LogCaptureFixture):
-    talk.bot.session.add_result_for(SendMessage, ok=False, error_code=500, description="Internal Server Error")
+    talk.bot.session.add_result_for(
+        SendMessage, ok=False, error_code=500, description="Internal Server Error"
+    )
     with caplog.at_level(logging.ERROR, logger="bot.telegram.errors"):
         calls = await talk.say(4004, "/start")
     assert texts_of(calls) == [texts.TG_WELCOME, texts.TG_ERROR_INTERNAL]
@@ -46,8 +48,14 @@ async def test_unknown_messages_get_the_welcome(talk: Talk):
 
 def test_routers_come_in_audience_order():
     names = [router.name for router in get_routers()]
-    assert names == ["bot.telegram.errors", "bot.telegram.admin", "bot.telegram.expert",
-                     "bot.telegram.binding", "bot.telegram.worker", "bot.telegram.fallback"]
+    assert names == [
+        "bot.telegram.errors",
+        "bot.telegram.admin",
+        "bot.telegram.expert",
+        "bot.telegram.binding",
+        "bot.telegram.worker",
+        "bot.telegram.fallback",
+    ]
     assert get_dispatcher() is get_dispatcher()  # built once: a router has one parent
 
 
@@ -61,7 +69,9 @@ async def test_one_chat_is_handled_in_order_and_chats_in_parallel():
         events.append(f"{name} end")
 
     def run(chat_id: int, name: str, pause: float):  # type: ignore[no-untyped-def]
-        return order(lambda event, data: handler(name, pause), None, {"event_chat": Chat(id=chat_id, type="private")})
+        return order(
+            lambda event, data: handler(name, pause), None, {"event_chat": Chat(id=chat_id, type="private")}
+        )
 
     await asyncio.gather(run(1, "a1", 0.05), run(1, "a2", 0), run(2, "b", 0))
     assert events.index("a1 end") < events.index("a2 start")

@@ -25,15 +25,31 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 def notifier(talk: Talk) -> TelegramNotifier:
     """A second notifier with its own bot, called directly (the context's runs in the
     background with ``talk.bot``)."""
-    return TelegramNotifier(MockedBot(first_message_id=50_000), talk.context.sessions, talk.context.settings.uploads_dir,
-                            [ADMIN_ID])
+    return TelegramNotifier(
+        MockedBot(first_message_id=50_000),
+        talk.context.sessions,
+        talk.context.settings.uploads_dir,
+        [ADMIN_ID],
+    )
 
 
-def answered(event_id: int, ticket_id: str, channel: str = "telegram", chat_id: int | None = 5001,
-             **payload: object) -> Notification:
-    return Notification(event_id, "answered", ticket_id, "worker",
-                        {"channel": channel, "chat_id": chat_id, "text": "换个保险丝",
-                         "expert_name": "王建国", "expert_title": "高级技师", **payload})
+def answered(
+    event_id: int, ticket_id: str, channel: str = "telegram", chat_id: int | None = 5001, **payload: object
+) -> Notification:
+    return Notification(
+        event_id,
+        "answered",
+        ticket_id,
+        "worker",
+        {
+            "channel": channel,
+            "chat_id": chat_id,
+            "text": "换个保险丝",
+            "expert_name": "王建国",
+            "expert_title": "高级技师",
+            **payload,
+        },
+    )
 
 
 async def test_an_answer_reaches_a_telegram_worker_once(talk: Talk, notifier: TelegramNotifier):
@@ -49,8 +65,15 @@ async def test_web_tickets_and_unbound_experts_are_not_for_telegram(talk: Talk, 
     ticket, _ = await open_ticket(talk, 5002)
     await bind(talk, ticket.expert_id, None)  # the demo experts come with Telegram ids
     await notifier.deliver(answered(900_002, ticket.id, channel="web", chat_id=None))
-    await notifier.deliver(Notification(900_003, "assigned", ticket.id, f"expert:{ticket.expert_id}",
-                                        {"channel": "telegram", "chat_id": 5002, "text": ticket.text}))
+    await notifier.deliver(
+        Notification(
+            900_003,
+            "assigned",
+            ticket.id,
+            f"expert:{ticket.expert_id}",
+            {"channel": "telegram", "chat_id": 5002, "text": ticket.text},
+        )
+    )
     assert notifier.bot.session.requests == []
     async with talk.context.sessions() as session:
         marked = (await session.scalars(select(TelegramDelivery.event_id))).all()
@@ -63,7 +86,9 @@ async def test_expert_events_reach_a_bound_expert(talk: Talk, notifier: Telegram
     expert = f"expert:{ticket.expert_id}"
     base = {"channel": "telegram", "chat_id": 5003}
     await notifier.deliver(Notification(900_010, "assigned", ticket.id, expert, base | {"text": "<急>"}))
-    await notifier.deliver(Notification(900_011, "reassigned", ticket.id, expert, base | {"reason": "silent"}))
+    await notifier.deliver(
+        Notification(900_011, "reassigned", ticket.id, expert, base | {"reason": "silent"})
+    )
     await notifier.deliver(Notification(900_012, "closed", ticket.id, expert, base | {"rating": 4}))
     texts = [request.text for request, _ in notifier.bot.sent(SendMessage, chat_id=5004)]
     assert "&lt;急&gt;" in texts[0] and "长时间未处理" in texts[1] and "★★★★" in texts[2]
@@ -88,7 +113,9 @@ async def test_a_photo_goes_before_the_answer(talk: Talk, notifier: TelegramNoti
 async def test_a_blocked_chat_is_given_up_but_an_outage_is_retried(talk: Talk, notifier: TelegramNotifier):
     ticket, _ = await open_ticket(talk, 5007)
     session = notifier.bot.session
-    session.add_result_for(SendMessage, ok=False, error_code=403, description="Forbidden: bot was blocked by the user")
+    session.add_result_for(
+        SendMessage, ok=False, error_code=403, description="Forbidden: bot was blocked by the user"
+    )
     await notifier.deliver(answered(900_040, ticket.id, chat_id=5007))
     session.add_result_for(SendMessage, ok=False, error_code=502, description="Bad Gateway")
     with pytest.raises(TelegramServerError):
@@ -101,9 +128,17 @@ async def test_a_blocked_chat_is_given_up_but_an_outage_is_retried(talk: Talk, n
 async def test_flood_control_becomes_a_deferral(talk: Talk, notifier: TelegramNotifier):
     ticket, _ = await open_ticket(talk, 5008)
     session = notifier.bot.session
-    session.responses.append((SendMessage, Response[object](
-        ok=False, error_code=429, description="Too Many Requests: retry after 30",
-        parameters=ResponseParameters(retry_after=30))))
+    session.responses.append(
+        (
+            SendMessage,
+            Response[object](
+                ok=False,
+                error_code=429,
+                description="Too Many Requests: retry after 30",
+                parameters=ResponseParameters(retry_after=30),
+            ),
+        )
+    )
     with pytest.raises(DeliveryDeferred) as deferred:
         await notifier.deliver(answered(900_050, ticket.id, chat_id=5008))
     assert deferred.value.seconds == 30

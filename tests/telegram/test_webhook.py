@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from aiogram.methods import SendMessage, SetWebhook
+from fastapi import FastAPI
 
 from bot import texts
 from bot.app import create_app
@@ -34,8 +34,9 @@ def app(context) -> FastAPI:  # type: ignore[no-untyped-def]
 @pytest.fixture
 async def channel(app: FastAPI, context, bot: MockedBot) -> AsyncIterator[TelegramChannel]:  # type: ignore[no-untyped-def]
     """A channel in webhook mode, given to the app in place of the context's (none)."""
-    settings = context.settings.model_copy(update={"telegram": TelegramSettings(
-        bot_token="42:TEST", webhook_url=URL)})
+    settings = context.settings.model_copy(
+        update={"telegram": TelegramSettings(bot_token="42:TEST", webhook_url=URL)}
+    )
     channel = TelegramChannel(settings, context.sessions, bot=bot)
     app.dependency_overrides[get_telegram] = providing(channel)
     await channel.start(bot_services(context))
@@ -50,7 +51,9 @@ async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def start_update(chat_id: int) -> dict:
-    return updates.message(chat_id, "/start xcmg-hv-3").model_dump(mode="json", by_alias=True, exclude_none=True)
+    return updates.message(chat_id, "/start xcmg-hv-3").model_dump(
+        mode="json", by_alias=True, exclude_none=True
+    )
 
 
 async def wait_until_set(bot: MockedBot) -> SetWebhook:
@@ -74,31 +77,38 @@ async def test_updates_without_the_secret_are_401(channel, http: httpx.AsyncClie
     assert bot.sent(SendMessage) == []
 
 
-async def test_an_update_with_the_secret_is_handled(channel: TelegramChannel, http: httpx.AsyncClient,
-                                                   bot: MockedBot):
-    response = await http.post(webhook.WEBHOOK_PATH, json=start_update(6002),
-                               headers={webhook.SECRET_HEADER: channel.secret_token})
+async def test_an_update_with_the_secret_is_handled(
+    channel: TelegramChannel, http: httpx.AsyncClient, bot: MockedBot
+):
+    response = await http.post(
+        webhook.WEBHOOK_PATH, json=start_update(6002), headers={webhook.SECRET_HEADER: channel.secret_token}
+    )
     assert response.status_code == 200
     assert "徐工重型 三号车间" in bot.sent(SendMessage, chat_id=6002)[0][0].text
 
 
 async def test_a_body_that_is_no_update_is_400_even_with_the_secret(channel, http: httpx.AsyncClient):
-    response = await http.post(webhook.WEBHOOK_PATH, content=b"[1, 2",
-                               headers={webhook.SECRET_HEADER: channel.secret_token})
+    response = await http.post(
+        webhook.WEBHOOK_PATH, content=b"[1, 2", headers={webhook.SECRET_HEADER: channel.secret_token}
+    )
     assert response.status_code == 400
 
 
 async def test_no_webhook_without_webhook_mode(http: httpx.AsyncClient, bot: MockedBot):
-    response = await http.post(webhook.WEBHOOK_PATH, json=start_update(6003),
-                               headers={webhook.SECRET_HEADER: "anything"})
+    response = await http.post(
+        webhook.WEBHOOK_PATH, json=start_update(6003), headers={webhook.SECRET_HEADER: "anything"}
+    )
     assert response.status_code == 404
     assert bot.session.requests == []
 
 
-async def test_hostile_bodies_get_4xx_and_odd_text_a_reply_never_a_5xx(channel: TelegramChannel,
-                                                                        http: httpx.AsyncClient, bot: MockedBot):
+async def test_hostile_bodies_get_4xx_and_odd_text_a_reply_never_a_5xx(
+    channel: TelegramChannel, http: httpx.AsyncClient, bot: MockedBot
+):
     secret = {webhook.SECRET_HEADER: channel.secret_token, "Content-Type": "application/json"}
-    oversized = await http.post(webhook.WEBHOOK_PATH, content=b"{" + b" " * (64 * 1024) + b"}", headers=secret)
+    oversized = await http.post(
+        webhook.WEBHOOK_PATH, content=b"{" + b" " * (64 * 1024) + b"}", headers=secret
+    )
     no_update = await http.post(webhook.WEBHOOK_PATH, json={"update_id": "x", "message": 5}, headers=secret)
     assert (oversized.status_code, no_update.status_code) == (413, 400)
     await http.post(webhook.WEBHOOK_PATH, json=start_update(6004), headers=secret)

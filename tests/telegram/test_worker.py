@@ -42,8 +42,10 @@ async def test_a_known_problem_gets_cases_with_buttons_and_solved_is_recorded(ta
     assert sent[0][0].text == texts.SUGGEST_REPLY
     cases = sent[1:]
     assert 1 <= len(cases) <= 3
-    assert buttons(cases[0][0]) == [(texts.TG_BTN_SOLVED, FeedbackCb(solved=True).pack()),
-                                    (texts.TG_BTN_NOT_SOLVED, FeedbackCb(solved=False).pack())]
+    assert buttons(cases[0][0]) == [
+        (texts.TG_BTN_SOLVED, FeedbackCb(solved=True).pack()),
+        (texts.TG_BTN_NOT_SOLVED, FeedbackCb(solved=False).pack()),
+    ]
     reply = await talk.press(1004, FeedbackCb(solved=True).pack(), cases[0][1].message_id)
     assert texts_of(reply) == [texts.TG_SOLVED]
     async with talk.context.sessions() as session:
@@ -84,16 +86,23 @@ async def test_replies_and_photos_go_into_the_ticket_thread(talk: Talk):
     ticket, announcement = await open_ticket(talk, 1009)
     assert texts_of(await talk.say(1009, "型号是 CK6150", reply_to=announcement)) == [texts.TG_WORKER_SENT]
     talk.bot.session.files["p1"] = PNG
-    assert texts_of(await talk.say(1009, photo_id="p1", caption="报警画面", reply_to=announcement)) \
-        == [texts.TG_WORKER_SENT]
+    assert texts_of(await talk.say(1009, photo_id="p1", caption="报警画面", reply_to=announcement)) == [
+        texts.TG_WORKER_SENT
+    ]
     talk.bot.session.files["p2"] = PNG
     assert texts_of(await talk.say(1009, photo_id="p2")) == [texts.TG_WORKER_SENT]  # loose photo
     async with talk.context.sessions() as session:
-        thread = (await session.scalars(select(TicketMessage).where(TicketMessage.ticket_id == ticket.id)
-                                        .order_by(TicketMessage.id))).all()
+        thread = (
+            await session.scalars(
+                select(TicketMessage).where(TicketMessage.ticket_id == ticket.id).order_by(TicketMessage.id)
+            )
+        ).all()
     assert [(m.author, m.text, bool(m.photo)) for m in thread] == [
-        ("worker", ROUTED, False), ("worker", "型号是 CK6150", False), ("worker", "报警画面", True),
-        ("worker", "", True)]
+        ("worker", ROUTED, False),
+        ("worker", "型号是 CK6150", False),
+        ("worker", "报警画面", True),
+        ("worker", "", True),
+    ]
 
 
 async def test_a_photo_without_a_ticket_asks_for_words_first(talk: Talk):

@@ -26,8 +26,11 @@ def providing(value: object) -> Callable[[], Coroutine[Any, Any, object]]:
     return provide
 
 
-def app_of(context, limits: dict[str, TokenBucket] | None = None,  # type: ignore[no-untyped-def]
-           settings: Settings | None = None) -> FastAPI:
+def app_of(
+    context,
+    limits: dict[str, TokenBucket] | None = None,  # type: ignore[no-untyped-def]
+    settings: Settings | None = None,
+) -> FastAPI:
     """The context's app; ``limits`` and ``settings`` replace the context's own."""
     app = create_app(context.settings, context)
     if limits is not None:
@@ -38,8 +41,12 @@ def app_of(context, limits: dict[str, TokenBucket] | None = None,  # type: ignor
 
 
 @asynccontextmanager
-async def client_from(context, address: str, limits: dict[str, TokenBucket] | None = None,  # type: ignore[no-untyped-def]
-                      settings: Settings | None = None) -> AsyncIterator[httpx.AsyncClient]:
+async def client_from(
+    context,
+    address: str,
+    limits: dict[str, TokenBucket] | None = None,  # type: ignore[no-untyped-def]
+    settings: Settings | None = None,
+) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app_of(context, limits, settings), client=(address, 4321))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http

@@ -39,8 +39,15 @@ class _ServerThread(threading.Thread):
     async def _serve(self) -> None:
         async with open_context(self.settings, encoder=self.encoder) as context:
             self.context = context
-            config = uvicorn.Config(create_app(self.settings, context), host="127.0.0.1", port=self.port,
-                                    log_config=None, access_log=False, ws="none", lifespan="on")
+            config = uvicorn.Config(
+                create_app(self.settings, context),
+                host="127.0.0.1",
+                port=self.port,
+                log_config=None,
+                access_log=False,
+                ws="none",
+                lifespan="on",
+            )
             self.server = uvicorn.Server(config)
             serving = asyncio.create_task(self.server.serve())
             while not self.server.started and not serving.done():

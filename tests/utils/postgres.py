@@ -47,16 +47,30 @@ def postgres_server() -> Iterator[str]:
             raise PostgresUnavailable(f"{Path(cmd[0]).name} failed: {done.stderr.strip()[-500:]}")
 
     try:
-        run(str(bin_dir / "initdb"), "-D", str(data), "-U", "craftdesk", "--auth=trust",
-            "-E", "UTF8", "--no-locale")
-        options = (f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={base} "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+        run(
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "craftdesk",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-locale",
+        )
+        options = (
+            f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={base} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
         run(str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start")
         try:
             yield f"postgresql+asyncpg://craftdesk@127.0.0.1:{port}"
         finally:
-            subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                           capture_output=True, timeout=60)
+            subprocess.run(
+                [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                capture_output=True,
+                timeout=60,
+            )
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

@@ -36,13 +36,16 @@ def synthetic_pairs(cases: list[CaseDoc], seed: int, per_case: int) -> list[Labe
         for _ in range(per_case):
             question = edited(case.question, rng)
             other = cases[(i + 1 + int(rng.integers(0, len(cases) - 1))) % len(cases)]
-            pairs += [LabelledPair(question, case.id, True, "expert"),
-                      LabelledPair(question, other.id, False, "expert")]
+            pairs += [
+                LabelledPair(question, case.id, True, "expert"),
+                LabelledPair(question, other.id, False, "expert"),
+            ]
     return pairs
 
 
-def train_small_verifier(cases: list[CaseDoc], encoder: Encoder, model_cache: Path,
-                         folder: Path) -> FittedVerifier:
+def train_small_verifier(
+    cases: list[CaseDoc], encoder: Encoder, model_cache: Path, folder: Path
+) -> FittedVerifier:
     """24 steps of 16 pairs of 64 tokens (about 45 s on 2 idle cores). At the script's rate
     (5e-5) 24 steps leave the logits too close together for the int8 check; 2e-4 gets there.
     The torch model is dropped once the export is checked: a test run need not hold it."""
@@ -50,6 +53,7 @@ def train_small_verifier(cases: list[CaseDoc], encoder: Encoder, model_cache: Pa
 
     vectors = encoder.encode([c.search_text for c in cases])
     config = TrainingConfig(max_steps=24, max_length=64, learning_rate=2e-4)
-    fitted = fit_verifier(cases, synthetic_pairs(cases, seed=1, per_case=2), vectors, model_cache,
-                          folder, config, held_out=0.25)
+    fitted = fit_verifier(
+        cases, synthetic_pairs(cases, seed=1, per_case=2), vectors, model_cache, folder, config, held_out=0.25
+    )
     return replace(fitted, model=None)

@@ -7,8 +7,9 @@ import time
 from collections.abc import Awaitable, Callable
 
 
-async def eventually(check: Callable[[], Awaitable[object]], timeout: float = 30,
-                     what: str = "the condition") -> object:
+async def eventually(
+    check: Callable[[], Awaitable[object]], timeout: float = 30, what: str = "the condition"
+) -> object:
     """Poll ``check()`` until it returns something true, and return that; generous, since a
     loaded CI machine is slow, not wrong."""
     deadline = time.monotonic() + timeout

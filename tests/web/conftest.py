@@ -22,8 +22,16 @@ from tests.utils.live_server import live_server
 from tests.utils.net import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 
@@ -51,11 +59,16 @@ def live(encoder, demo_index_dir: Path, tmp_path_factory: pytest.TempPathFactory
             if name.startswith("CRAFTDESK_"):
                 patch.delenv(name)
         settings = Settings(
-            env="test", data_dir=folder / "var", public_url=url, import_demo_when_empty=True,
+            env="test",
+            data_dir=folder / "var",
+            public_url=url,
+            import_demo_when_empty=True,
             admin_token=ADMIN_TOKEN,
             database_url=f"sqlite+aiosqlite:///{folder / 'var' / 'craftdesk.db'}",
-            rate_limit=RateLimitSettings(ask_per_minute=100_000, tickets_per_minute=100_000,
-                                         messages_per_minute=100_000))
+            rate_limit=RateLimitSettings(
+                ask_per_minute=100_000, tickets_per_minute=100_000, messages_per_minute=100_000
+            ),
+        )
     shutil.copytree(demo_index_dir, settings.index_dir, symlinks=True)
     with live_server(settings, encoder, port) as context:
         yield Live(url, context)

@@ -28,8 +28,11 @@ async def test_sites_and_experts_lists(client):
 
 
 async def test_qr_sheet_download(client):
-    sheet = await client.get("/api/admin/qr-sheet.pdf", headers=ADMIN,
-                             params={"site": ["xcmg-hv-3", "xk-qishan-belt"], "bot": "@craftdesk_bot"})
+    sheet = await client.get(
+        "/api/admin/qr-sheet.pdf",
+        headers=ADMIN,
+        params={"site": ["xcmg-hv-3", "xk-qishan-belt"], "bot": "@craftdesk_bot"},
+    )
     assert sheet.status_code == 200 and sheet.headers["content-type"] == "application/pdf"
     assert sheet.content.startswith(b"%PDF") and b"/Count 1" in sheet.content
     everything = await client.get("/api/admin/qr-sheet.pdf", headers=ADMIN)
@@ -42,8 +45,9 @@ async def test_similar_cases_for_the_expert(client, context):
     opened = (await client.post("/api/tickets", json={"text": "变频器加速的时候报Err05"})).json()
     expert_id = opened["expert"]["expert_id"]
     token = (await client.post(f"/api/admin/experts/{expert_id}/token", headers=ADMIN)).json()["token"]
-    similar = await client.get(f"/api/expert/tickets/{opened['ticket_id']}/similar",
-                               headers={"Authorization": f"Bearer {token}"})
+    similar = await client.get(
+        f"/api/expert/tickets/{opened['ticket_id']}/similar", headers={"Authorization": f"Bearer {token}"}
+    )
     assert similar.status_code == 200
     cases = similar.json()
     assert cases[0]["case_id"] == "K010" and 1 <= len(cases) <= 5
@@ -58,9 +62,13 @@ async def test_similar_cases_below_the_confirm_floor_are_not_listed(client, cont
     opened = (await client.post("/api/tickets", json={"text": "食堂的饭菜太咸了 能不能少放点盐"})).json()
     expert_id = opened["expert"]["expert_id"]
     token = (await client.post(f"/api/admin/experts/{expert_id}/token", headers=ADMIN)).json()["token"]
-    listed = (await client.get(f"/api/expert/tickets/{opened['ticket_id']}/similar",
-                               headers={"Authorization": f"Bearer {token}"})).json()
+    listed = (
+        await client.get(
+            f"/api/expert/tickets/{opened['ticket_id']}/similar", headers={"Authorization": f"Bearer {token}"}
+        )
+    ).json()
     _, floor, _ = context.retriever.thresholds()
     assert len(listed) < 5 and all(c["score"] >= round(floor, 4) for c in listed)
-    assert (await client.get(f"/api/expert/tickets/{opened['ticket_id']}/similar",
-                             headers=ADMIN)).status_code == 403
+    assert (
+        await client.get(f"/api/expert/tickets/{opened['ticket_id']}/similar", headers=ADMIN)
+    ).status_code == 403

@@ -93,12 +93,14 @@ def test_worker_expert_admin_round_trip(live, browser, phone, desktop):
 
     # a photo goes up and comes back through a token-guarded fetch
     ticket.locator("input[type=file]").set_input_files(
-        {"name": "part.png", "mimeType": "image/png", "buffer": png_bytes()})
+        {"name": "part.png", "mimeType": "image/png", "buffer": png_bytes()}
+    )
     photo = ticket.locator(".msg.worker img.photo")
     expect(photo).to_have_attribute("src", re.compile(r"^blob:"))
     assert photo.evaluate("img => img.decode().then(() => img.naturalWidth)") == 64
-    expect(expert.locator(".msg.worker img.photo")).to_have_attribute("src", re.compile(r"^blob:"),
-                                                                    timeout=20_000)
+    expect(expert.locator(".msg.worker img.photo")).to_have_attribute(
+        "src", re.compile(r"^blob:"), timeout=20_000
+    )
 
     # the ticket survives a reload; the earlier question is listed; rate and close
     worker.reload()
@@ -134,12 +136,19 @@ def test_typed_markup_stays_text_everywhere(live, browser, phone):
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     expert_id = opened["expert"]["expert_id"]
     login = httpx.post(f"{live.url}/api/admin/experts/{expert_id}/token", headers=admin).json()
-    httpx.post(f"{live.url}/api/expert/tickets/{opened['ticket_id']}/answer", json={"text": hostile},
-               headers={"Authorization": f"Bearer {login['token']}"}).raise_for_status()
-    worker.evaluate("""([id, token, text]) => {
-        localStorage.setItem("craftdesk.tickets", JSON.stringify([{id, token, text, site: "xcmg-hv-3", at: new Date().toISOString()}]));
+    httpx.post(
+        f"{live.url}/api/expert/tickets/{opened['ticket_id']}/answer",
+        json={"text": hostile},
+        headers={"Authorization": f"Bearer {login['token']}"},
+    ).raise_for_status()
+    worker.evaluate(
+        """([id, token, text]) => {
+        const entry = {id, token, text, site: "xcmg-hv-3", at: new Date().toISOString()};
+        localStorage.setItem("craftdesk.tickets", JSON.stringify([entry]));
         localStorage.setItem("craftdesk.current", id);
-    }""", [opened["ticket_id"], opened["token"], hostile])
+    }""",
+        [opened["ticket_id"], opened["token"], hostile],
+    )
     worker.reload()
     expect(worker.locator(".ticket .msg.expert .text")).to_have_text(hostile)
     expect(worker.locator("#history-list")).to_contain_text(hostile)
@@ -201,8 +210,9 @@ def test_reject_shows_where_to_ask_and_expert_can_decline(live, browser, phone):
 
     opened = httpx.post(f"{live.url}/api/tickets", json={"text": NEW_PROBLEM}).json()
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    login = httpx.post(f"{live.url}/api/admin/experts/{opened['expert']['expert_id']}/token",
-                       headers=admin).json()
+    login = httpx.post(
+        f"{live.url}/api/admin/experts/{opened['expert']['expert_id']}/token", headers=admin
+    ).json()
     expert = browser.new_context(viewport=DESKTOP, locale="zh-CN").new_page()
     expert.goto(login["login_url"])
     expert.click(f".queue-item[data-ticket='{opened['ticket_id']}']")

@@ -27,8 +27,23 @@ def pdf_page_png(pdf: bytes, folder: Path, dpi: int = DPI) -> Image.Image:
     if shutil.which("pdftoppm") is None:
         pytest.skip("needs pdftoppm (Debian: apt-get install poppler-utils)")
     (folder / "sheet.pdf").write_bytes(pdf)
-    subprocess.run(["pdftoppm", "-r", str(dpi), "-f", "1", "-l", "1", "-gray", "-png",
-                    str(folder / "sheet.pdf"), str(folder / "page")], check=True, timeout=60)
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-r",
+            str(dpi),
+            "-f",
+            "1",
+            "-l",
+            "1",
+            "-gray",
+            "-png",
+            str(folder / "sheet.pdf"),
+            str(folder / "page"),
+        ],
+        check=True,
+        timeout=60,
+    )
     return Image.open(next(folder.glob("page*.png"))).convert("L")
 
 
@@ -44,15 +59,21 @@ def glyph_cells(image: Image.Image, count: int) -> list[bytes]:
     for i in range(count):
         cell = ink.crop((round(left + i * width), top, round(left + (i + 1) * width), bottom))
         assert cell.getbbox() is not None, f"character {i + 1} is blank"
-        cells.append(cell.crop(cell.getbbox()).resize((32, 32))
-                     .point(lambda v: 255 if v >= 128 else 0).tobytes())
+        cells.append(
+            cell.crop(cell.getbbox()).resize((32, 32)).point(lambda v: 255 if v >= 128 else 0).tobytes()
+        )
     return cells
 
 
 def test_the_sheet_shows_distinct_chinese_glyphs_in_the_pdf(tmp_path: Path):
     font = find_cjk_font()
-    card = SiteCard("forge-1", NAME, "测试集团", site_url("http://192.0.2.7:8000", "forge-1"),
-                    telegram_link("craftdesk_bot", "forge-1"))
+    card = SiteCard(
+        "forge-1",
+        NAME,
+        "测试集团",
+        site_url("http://192.0.2.7:8000", "forge-1"),
+        telegram_link("craftdesk_bot", "forge-1"),
+    )
     boxes = draw_pages([card], font)[0].boxes[0]
     page = pdf_page_png(render_sheet([card], font), tmp_path)
     assert page.size == (round(210 * DPI / 25.4), round(297 * DPI / 25.4))
@@ -60,7 +81,7 @@ def test_the_sheet_shows_distinct_chinese_glyphs_in_the_pdf(tmp_path: Path):
     # missing glyphs come out as identical boxes (tofu) or nothing at all
     for i in range(len(cells)):
         for j in range(i + 1, len(cells)):
-            differing = sum(a != b for a, b in zip(cells[i], cells[j]))
+            differing = sum(a != b for a, b in zip(cells[i], cells[j], strict=True))
             assert differing > 0.15 * len(cells[i]), f"glyphs {NAME[i]} and {NAME[j]} look the same"
     assert all(0.05 < c.count(255) / len(c) < 0.9 for c in cells)  # ink, but not solid blocks
     for part in ("instruction", "qr", "code", "small0", "small1"):
@@ -79,8 +100,14 @@ def test_font_lookup_explains_what_is_missing(tmp_path: Path):
 def run_make_qr(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRAFTDESK_")}
     env |= {"CRAFTDESK_DATA_DIR": str(data_dir), "CRAFTDESK_PUBLIC_URL": "https://help.example.org"}
-    return subprocess.run([sys.executable, str(REPO / "scripts" / "make_qr.py"), *args],
-                          capture_output=True, text=True, env=env, timeout=120, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "make_qr.py"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=REPO,
+    )
 
 
 async def test_make_qr_script(tmp_path: Path, settings, sessions):
@@ -88,12 +115,18 @@ async def test_make_qr_script(tmp_path: Path, settings, sessions):
     async with sessions() as session:
         await import_dir(session, folder)
     out = tmp_path / "qr"
-    done = run_make_qr("--out", str(out), "--site", "forge-1", "--bot", "craftdesk_bot",
-                       data_dir=settings.data_dir)
+    done = run_make_qr(
+        "--out", str(out), "--site", "forge-1", "--bot", "craftdesk_bot", data_dir=settings.data_dir
+    )
     assert done.returncode == 0, done.stderr
     assert "1 sites" in done.stdout
     assert sorted(p.name for p in out.iterdir()) == [
-        "forge-1-telegram.png", "forge-1-telegram.svg", "forge-1.png", "forge-1.svg", "qr-sheet.pdf"]
+        "forge-1-telegram.png",
+        "forge-1-telegram.svg",
+        "forge-1.png",
+        "forge-1.svg",
+        "qr-sheet.pdf",
+    ]
     assert (out / "qr-sheet.pdf").read_bytes().startswith(b"%PDF")
 
     every = run_make_qr("--out", str(tmp_path / "all"), data_dir=settings.data_dir)

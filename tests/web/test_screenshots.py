@@ -21,8 +21,8 @@ from playwright.sync_api import expect
 
 from knowledge.db import make_engine, make_sessionmaker
 from knowledge.models import Question, Ticket, utcnow
-from tests.web.conftest import ADMIN_TOKEN, DESKTOP, PHONE
 from tests.utils.demo import DEMO_SITES
+from tests.web.conftest import ADMIN_TOKEN, DESKTOP, PHONE
 
 pytestmark = pytest.mark.slow
 
@@ -44,15 +44,37 @@ async def seed_history(db_url: str, weeks: int = 6) -> None:
                     site = SITES[(week + n) % len(SITES)]
                     routed = n % 3 == 0
                     qid = uuid.uuid4().hex
-                    session.add(Question(id=qid, text=f"历史问题 {week}-{n}", site_code=site, channel="web",
-                                         asked_at=asked, decision="route" if routed else "suggest",
-                                         solved=None if routed else n % 2 == 1, expert_ids=["E01"]))
+                    session.add(
+                        Question(
+                            id=qid,
+                            text=f"历史问题 {week}-{n}",
+                            site_code=site,
+                            channel="web",
+                            asked_at=asked,
+                            decision="route" if routed else "suggest",
+                            solved=None if routed else n % 2 == 1,
+                            expert_ids=["E01"],
+                        )
+                    )
                     if routed:
-                        session.add(Ticket(
-                            id=uuid.uuid4().hex, token_hash="0" * 64, question_id=qid, text=f"历史问题 {week}-{n}",
-                            site_code=site, channel="web", status="closed", expert_id="E01", tier="ranked",
-                            created_at=asked, first_answer_at=asked + timedelta(minutes=12 + 9 * week + n),
-                            closed_at=asked + timedelta(hours=5), rating=4 + n % 2, published_case_id="K001"))
+                        session.add(
+                            Ticket(
+                                id=uuid.uuid4().hex,
+                                token_hash="0" * 64,
+                                question_id=qid,
+                                text=f"历史问题 {week}-{n}",
+                                site_code=site,
+                                channel="web",
+                                status="closed",
+                                expert_id="E01",
+                                tier="ranked",
+                                created_at=asked,
+                                first_answer_at=asked + timedelta(minutes=12 + 9 * week + n),
+                                closed_at=asked + timedelta(hours=5),
+                                rating=4 + n % 2,
+                                published_case_id="K001",
+                            )
+                        )
             await session.commit()
     finally:
         await engine.dispose()
@@ -84,7 +106,9 @@ def test_screenshots(live, browser, tmp_path: Path):
     worker.fill("#question", QUESTION)
     worker.click("#ask-button")
     expect(answers).to_have_count(replies_before + 1)  # answered (the first question may hold a ticket too)
-    stored = f"JSON.parse(localStorage.getItem('craftdesk.tickets') || '[]').find(t => t.text === {QUESTION!r})"
+    stored = (
+        f"JSON.parse(localStorage.getItem('craftdesk.tickets') || '[]').find(t => t.text === {QUESTION!r})"
+    )
     if not worker.evaluate(f"Boolean({stored})"):  # a case published by another test was suggested: 没解决
         worker.locator(".cases").last.locator("button.not-solved").first.click()
     for _ in range(100):  # polled from here: the page's CSP forbids wait_for_function's eval
@@ -96,10 +120,13 @@ def test_screenshots(live, browser, tmp_path: Path):
     ticket = worker.locator(f".ticket[data-ticket='{ticket_id}']")
     expect(ticket.locator(".expert-name")).not_to_be_empty()
     seen = httpx.get(f"{live.url}/api/tickets/{ticket_id}", headers={"X-Ticket-Token": entry["token"]}).json()
-    login = httpx.post(f"{live.url}/api/admin/experts/{seen['expert']['expert_id']}/token", headers=ADMIN).json()
+    login = httpx.post(
+        f"{live.url}/api/admin/experts/{seen['expert']['expert_id']}/token", headers=ADMIN
+    ).json()
     expert_auth = {"Authorization": f"Bearer {login['token']}"}
-    httpx.post(f"{live.url}/api/expert/tickets/{ticket_id}/answer", json={"text": ANSWER},
-               headers=expert_auth).raise_for_status()
+    httpx.post(
+        f"{live.url}/api/expert/tickets/{ticket_id}/answer", json={"text": ANSWER}, headers=expert_auth
+    ).raise_for_status()
     expect(ticket.locator(".msg.expert .text")).to_have_text(ANSWER, timeout=20_000)
     ticket.scroll_into_view_if_needed()
     shots.append(shoot(worker, tmp_path, "chat-ticket-phone"))

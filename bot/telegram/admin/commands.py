@@ -7,9 +7,9 @@ from aiogram.filters import Command
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.service.reindex import Reindexer
 from bot.service.stats import compute_stats
 from bot.telegram import present
-from bot.service.reindex import Reindexer
 
 router = Router(name=__name__)
 

@@ -9,9 +9,9 @@ from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
+from bot.service.tickets import TicketService
 from bot.telegram import present, store
 from bot.telegram.keyboards import ticket_keyboard
-from bot.service.tickets import TicketService
 from knowledge.models import Expert, Site
 from knowledge.states import Audience
 
@@ -30,6 +30,8 @@ async def queue(message: Message, expert: Expert, tickets: TicketService, sessio
         site = await session.get(Site, ticket.site_code) if ticket.site_code else None
         sent = await message.answer(
             present.expert_ticket(ticket.id, ticket.text, site, city_tier=ticket.expert_id is None),
-            reply_markup=ticket_keyboard(ticket.id) if ticket.claimed_at is None else None)
-        await store.remember_message(session, message.chat.id, sent.message_id, Audience.EXPERT,
-                                     ticket_id=ticket.id)
+            reply_markup=ticket_keyboard(ticket.id) if ticket.claimed_at is None else None,
+        )
+        await store.remember_message(
+            session, message.chat.id, sent.message_id, Audience.EXPERT, ticket_id=ticket.id
+        )

@@ -10,11 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
 from bot.service.chats import latest_open_ticket, ticket_for_chat, tickets_for_chat
+from bot.service.tickets import TicketService
 from bot.telegram import present, store
 from bot.telegram.callbacks import RateCb
 from bot.telegram.filters import RepliesTo
 from bot.telegram.photos import download_photo, message_text
-from bot.service.tickets import TicketService
 from knowledge.models import TelegramMessage
 from knowledge.states import Audience, Channel
 
@@ -29,8 +29,9 @@ async def my_tickets(message: Message, session: AsyncSession) -> None:
 
 
 @router.message(RepliesTo(Audience.WORKER), F.text | F.photo)
-async def reply_into_ticket(message: Message, record: TelegramMessage, bot: Bot,
-                            tickets: TicketService, session: AsyncSession) -> None:
+async def reply_into_ticket(
+    message: Message, record: TelegramMessage, bot: Bot, tickets: TicketService, session: AsyncSession
+) -> None:
     ticket = await ticket_for_chat(session, record.ticket_id or "", Channel.TELEGRAM, message.chat.id)
     photo = await download_photo(bot, message)
     await tickets.worker_writes(session, ticket, message_text(message), photo=photo)
@@ -44,14 +45,16 @@ async def loose_photo(message: Message, bot: Bot, tickets: TicketService, sessio
     if ticket is None:
         await message.answer(texts.TG_PHOTO_WITHOUT_TICKET)
         return
-    await tickets.worker_writes(session, ticket, message_text(message),
-                                        photo=await download_photo(bot, message))
+    await tickets.worker_writes(
+        session, ticket, message_text(message), photo=await download_photo(bot, message)
+    )
     await message.answer(texts.TG_WORKER_SENT)
 
 
 @router.callback_query(RateCb.filter())
-async def rate(callback: CallbackQuery, callback_data: RateCb, bot: Bot, tickets: TicketService,
-               session: AsyncSession) -> None:
+async def rate(
+    callback: CallbackQuery, callback_data: RateCb, bot: Bot, tickets: TicketService, session: AsyncSession
+) -> None:
     """The ticket id in the data is only a claim: the ticket must belong to this chat."""
     if callback.message is None:
         await callback.answer(texts.TG_BUTTON_EXPIRED)

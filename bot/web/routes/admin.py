@@ -8,6 +8,15 @@ from datetime import datetime, timedelta
 from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 
+from bot.providers import (
+    ClockDep,
+    PublisherDep,
+    ReindexerDep,
+    RetrieverDep,
+    SessionDep,
+    SettingsDep,
+    TicketsDep,
+)
 from bot.service.experts import experts_with_load, issue_token
 from bot.service.labels import label_counts
 from bot.service.outbox import dead_letters, retry_all_dead, retry_dead
@@ -15,14 +24,18 @@ from bot.service.publishing import candidates
 from bot.service.qr import qr_png, qr_svg, site_cards, site_url
 from bot.service.qr_sheet import find_cjk_font, render_sheet
 from bot.service.stats import compute_stats
-from bot.providers import (
-    ClockDep, PublisherDep, ReindexerDep, RetrieverDep, SessionDep, SettingsDep, TicketsDep,
-)
 from bot.web.deps import AdminDep
 from bot.web.present import expert_ticket
 from bot.web.schemas import (
-    AdminExpertOut, AdminSiteOut, AssignRequest, CandidateOut, DeadLetterOut, ExpertTicketOut,
-    PublishRequest, RetriedOut, TokenOut,
+    AdminExpertOut,
+    AdminSiteOut,
+    AssignRequest,
+    CandidateOut,
+    DeadLetterOut,
+    ExpertTicketOut,
+    PublishRequest,
+    RetriedOut,
+    TokenOut,
 )
 from knowledge.errors import NotFoundError
 from knowledge.models import OutboxEvent, Site, Ticket
@@ -43,8 +56,12 @@ async def reindex_status(_: AdminDep, reindexer: ReindexerDep) -> dict:
 
 
 @router.get("/stats")
-async def stats(_: AdminDep, session: SessionDep, since: datetime | None = Query(None),
-                until: datetime | None = Query(None)) -> dict:
+async def stats(
+    _: AdminDep,
+    session: SessionDep,
+    since: datetime | None = Query(None),
+    until: datetime | None = Query(None),
+) -> dict:
     return await compute_stats(session, since, until)
 
 
@@ -53,33 +70,46 @@ async def learning(_: AdminDep, retriever: RetrieverDep, session: SessionDep) ->
     """What the decision policy can learn from and what it learnt last: the labelled pairs the
     product stored, by source, and the shipped calibration's fit (when, on what, its figures)."""
     calibration = retriever.calibration
-    return {"labels": await label_counts(session),
-            "calibration": None if calibration is None else {
-                "suggest_threshold": calibration.suggest_threshold,
-                "confirm_threshold": calibration.confirm_threshold,
-                "reject_threshold": calibration.reject_threshold, **calibration.fit}}
+    return {
+        "labels": await label_counts(session),
+        "calibration": None
+        if calibration is None
+        else {
+            "suggest_threshold": calibration.suggest_threshold,
+            "confirm_threshold": calibration.confirm_threshold,
+            "reject_threshold": calibration.reject_threshold,
+            **calibration.fit,
+        },
+    }
 
 
 @router.get("/candidates", response_model=list[CandidateOut])
 async def list_candidates(_: AdminDep, session: SessionDep) -> list[CandidateOut]:
     return [
-        CandidateOut(ticket_id=c.ticket.id, question=c.ticket.text, answer=c.answer,
-                     expert_id=c.ticket.expert_id, site=c.ticket.site_code,
-                     answered_at=c.ticket.first_answer_at.isoformat() if c.ticket.first_answer_at else None)
+        CandidateOut(
+            ticket_id=c.ticket.id,
+            question=c.ticket.text,
+            answer=c.answer,
+            expert_id=c.ticket.expert_id,
+            site=c.ticket.site_code,
+            answered_at=c.ticket.first_answer_at.isoformat() if c.ticket.first_answer_at else None,
+        )
         for c in await candidates(session)
     ]
 
 
 @router.post("/candidates/{ticket_id}/publish", status_code=201)
-async def publish(ticket_id: str, body: PublishRequest, _: AdminDep, publisher: PublisherDep,
-                  session: SessionDep) -> dict:
+async def publish(
+    ticket_id: str, body: PublishRequest, _: AdminDep, publisher: PublisherDep, session: SessionDep
+) -> dict:
     case = await publisher.publish(session, ticket_id, body.title, body.question, body.answer)
     return {"case_id": case.id}
 
 
 @router.post("/experts/{expert_id}/token", status_code=201, response_model=TokenOut)
-async def expert_token(expert_id: str, _: AdminDep, settings: SettingsDep, clock: ClockDep,
-                       session: SessionDep) -> TokenOut:
+async def expert_token(
+    expert_id: str, _: AdminDep, settings: SettingsDep, clock: ClockDep, session: SessionDep
+) -> TokenOut:
     token = await issue_token(session, expert_id, clock, timedelta(days=settings.expert_token_days))
     # the token rides in the fragment: it never reaches a server log
     return TokenOut(token=token, login_url=f"{settings.public_url}/expert#token={token}")
@@ -88,47 +118,74 @@ async def expert_token(expert_id: str, _: AdminDep, settings: SettingsDep, clock
 @router.get("/experts", response_model=list[AdminExpertOut])
 async def experts(_: AdminDep, session: SessionDep) -> list[AdminExpertOut]:
     """Every expert with the open tickets they hold now (their load)."""
-    return [AdminExpertOut(expert_id=e.id, name=e.name, title=e.title, org=e.org, region=e.region,
-                           active=e.active, open_tickets=load, max_open_tickets=e.max_open_tickets)
-            for e, load in await experts_with_load(session)]
+    return [
+        AdminExpertOut(
+            expert_id=e.id,
+            name=e.name,
+            title=e.title,
+            org=e.org,
+            region=e.region,
+            active=e.active,
+            open_tickets=load,
+            max_open_tickets=e.max_open_tickets,
+        )
+        for e, load in await experts_with_load(session)
+    ]
 
 
 @router.get("/tickets", response_model=list[ExpertTicketOut])
-async def tickets(_: AdminDep, session: SessionDep, tier: Tier | None = None,
-                  status: TicketStatus | None = None) -> list[ExpertTicketOut]:
+async def tickets(
+    _: AdminDep, session: SessionDep, tier: Tier | None = None, status: TicketStatus | None = None
+) -> list[ExpertTicketOut]:
     query = select(Ticket).order_by(Ticket.created_at.desc()).limit(500)
     if tier:
         query = query.where(Ticket.tier == tier)
     if status:
         query = query.where(Ticket.status == status)
-    return [await expert_ticket(session, t, "", with_messages=False)
-            for t in (await session.scalars(query)).all()]
+    return [
+        await expert_ticket(session, t, "", with_messages=False) for t in (await session.scalars(query)).all()
+    ]
 
 
 @router.post("/tickets/{ticket_id}/assign", response_model=ExpertTicketOut)
-async def assign(ticket_id: str, body: AssignRequest, _: AdminDep, tickets: TicketsDep,
-                 session: SessionDep) -> ExpertTicketOut:
+async def assign(
+    ticket_id: str, body: AssignRequest, _: AdminDep, tickets: TicketsDep, session: SessionDep
+) -> ExpertTicketOut:
     ticket = await tickets.assign(session, ticket_id, body.expert_id)
     return await expert_ticket(session, ticket, "", with_messages=False)
 
 
 @router.get("/sites", response_model=list[AdminSiteOut])
 async def sites(_: AdminDep, settings: SettingsDep, session: SessionDep) -> list[AdminSiteOut]:
-    return [AdminSiteOut(code=s.code, name=s.name, org=s.org, region=s.region, industry=s.industry,
-                         url=site_url(settings.public_url, s.code))
-            for s in (await session.scalars(select(Site).order_by(Site.code))).all()]
+    return [
+        AdminSiteOut(
+            code=s.code,
+            name=s.name,
+            org=s.org,
+            region=s.region,
+            industry=s.industry,
+            url=site_url(settings.public_url, s.code),
+        )
+        for s in (await session.scalars(select(Site).order_by(Site.code))).all()
+    ]
 
 
 @router.get("/qr-sheet.pdf")
-async def qr_sheet(_: AdminDep, settings: SettingsDep, session: SessionDep,
-                   site: list[str] | None = Query(None, description="site codes; default: all"),
-                   bot: str | None = Query(None, description="Telegram bot username for the deep link"),
-                   ) -> Response:
+async def qr_sheet(
+    _: AdminDep,
+    settings: SettingsDep,
+    session: SessionDep,
+    site: list[str] | None = Query(None, description="site codes; default: all"),
+    bot: str | None = Query(None, description="Telegram bot username for the deep link"),
+) -> Response:
     """The printable A4 sheet: one card per site (503 when the host has no Chinese font)."""
     cards = await site_cards(session, settings.public_url, site, bot or settings.telegram.bot_username)
     pdf = await asyncio.to_thread(lambda: render_sheet(cards, find_cjk_font()))
-    return Response(pdf, media_type="application/pdf",
-                    headers={"Content-Disposition": 'attachment; filename="qr-sheet.pdf"'})
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": 'attachment; filename="qr-sheet.pdf"'},
+    )
 
 
 async def _site(session: SessionDep, code: str) -> Site:
@@ -154,10 +211,16 @@ async def site_qr_svg(code: str, _: AdminDep, settings: SettingsDep, session: Se
 
 
 def _dead_letter(event: OutboxEvent) -> DeadLetterOut:
-    return DeadLetterOut(id=event.id, kind=event.kind, ticket_id=event.ticket_id,
-                         recipient=event.recipient, attempts=event.attempts,
-                         last_error=event.last_error, created_at=event.created_at.isoformat(),
-                         dead_at=event.dead_at.isoformat() if event.dead_at else "")
+    return DeadLetterOut(
+        id=event.id,
+        kind=event.kind,
+        ticket_id=event.ticket_id,
+        recipient=event.recipient,
+        attempts=event.attempts,
+        last_error=event.last_error,
+        created_at=event.created_at.isoformat(),
+        dead_at=event.dead_at.isoformat() if event.dead_at else "",
+    )
 
 
 @router.get("/outbox/dead", response_model=list[DeadLetterOut])

@@ -12,8 +12,9 @@ router = APIRouter(prefix="/api", tags=["worker"])
 
 
 @router.post("/ask", response_model=AskResponse, dependencies=[Depends(rate_limited("ask"))])
-async def ask(body: AskRequest, ask_service: AskDep, settings: SettingsDep,
-              session: SessionDep) -> AskResponse:
+async def ask(
+    body: AskRequest, ask_service: AskDep, settings: SettingsDep, session: SessionDep
+) -> AskResponse:
     """Suggest a past case, route to experts (the ticket is opened and returned), or reject a
     non-technical question."""
     result = await ask_service.ask(session, body.text, body.site, channel=Channel.WEB)
@@ -22,13 +23,20 @@ async def ask(body: AskRequest, ask_service: AskDep, settings: SettingsDep,
         question_id=result.question_id,
         decision=outcome.decision,
         suggestions=[
-            SuggestionOut(case_id=h.case.id, title=h.case.title, answer=h.case.answer,
-                          score=round(h.score, 4))
+            SuggestionOut(
+                case_id=h.case.id, title=h.case.title, answer=h.case.answer, score=round(h.score, 4)
+            )
             for h in outcome.cases
         ],
         experts=[
-            ExpertOut(expert_id=h.expert.id, name=h.expert.name, title=h.expert.title,
-                      org=h.expert.org, region=h.expert.region, score=round(h.score, 4))
+            ExpertOut(
+                expert_id=h.expert.id,
+                name=h.expert.name,
+                title=h.expert.title,
+                org=h.expert.org,
+                region=h.expert.region,
+                score=round(h.score, 4),
+            )
             for h in outcome.experts[: settings.retrieval.max_experts]
         ],
         index_version=outcome.index_version,

@@ -5,13 +5,19 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import FileResponse
 
-from bot.service.feedback import ask_and_open_ticket, record_feedback
 from bot.providers import AskDep, SessionDep, SettingsDep, TicketsDep
+from bot.service.feedback import ask_and_open_ticket, record_feedback
 from bot.web.deps import TicketToken, rate_limited
 from bot.web.present import message_out, opened_ticket_out, photo_response, worker_photos, worker_ticket
 from bot.web.schemas import (
-    CloseRequest, FeedbackRequest, FeedbackResponse, MessageOut, MessageRequest, OpenedTicketOut,
-    TicketOut, TicketRequest,
+    CloseRequest,
+    FeedbackRequest,
+    FeedbackResponse,
+    MessageOut,
+    MessageRequest,
+    OpenedTicketOut,
+    TicketOut,
+    TicketRequest,
 )
 from bot.web.uploads import PHOTO_FORM, read_photo_form
 from knowledge.errors import InvalidInputError
@@ -19,22 +25,38 @@ from knowledge.errors import InvalidInputError
 router = APIRouter(prefix="/api", tags=["worker"])
 
 
-@router.post("/questions/{question_id}/feedback", response_model=FeedbackResponse,
-             dependencies=[Depends(rate_limited("tickets"))])
-async def feedback(question_id: str, body: FeedbackRequest, tickets: TicketsDep,
-                   session: SessionDep) -> FeedbackResponse:
+@router.post(
+    "/questions/{question_id}/feedback",
+    response_model=FeedbackResponse,
+    dependencies=[Depends(rate_limited("tickets"))],
+)
+async def feedback(
+    question_id: str, body: FeedbackRequest, tickets: TicketsDep, session: SessionDep
+) -> FeedbackResponse:
     """解决了 (solved) or 没解决 (not solved: a ticket for an expert is opened)."""
     ticket = await record_feedback(session, tickets, question_id, body.solved, body.case_id)
-    return FeedbackResponse(question_id=question_id, solved=body.solved,
-                            ticket=await opened_ticket_out(session, ticket) if ticket else None)
+    return FeedbackResponse(
+        question_id=question_id,
+        solved=body.solved,
+        ticket=await opened_ticket_out(session, ticket) if ticket else None,
+    )
 
 
-@router.post("/tickets", status_code=201, response_model=OpenedTicketOut,
-             responses={200: {"description": "the question already had this ticket (a retry): "
-                                             "the same ticket with a new working token"}},
-             dependencies=[Depends(rate_limited("tickets"))])
-async def open_ticket(body: TicketRequest, tickets: TicketsDep, ask: AskDep, session: SessionDep,
-                      response: Response) -> OpenedTicketOut:
+@router.post(
+    "/tickets",
+    status_code=201,
+    response_model=OpenedTicketOut,
+    responses={
+        200: {
+            "description": "the question already had this ticket (a retry): "
+            "the same ticket with a new working token"
+        }
+    },
+    dependencies=[Depends(rate_limited("tickets"))],
+)
+async def open_ticket(
+    body: TicketRequest, tickets: TicketsDep, ask: AskDep, session: SessionDep, response: Response
+) -> OpenedTicketOut:
     if body.question_id is not None:
         ticket = await tickets.open_for_question(session, body.question_id)
     elif body.text is not None:
@@ -47,25 +69,37 @@ async def open_ticket(body: TicketRequest, tickets: TicketsDep, ask: AskDep, ses
 
 
 @router.get("/tickets/{ticket_id}", response_model=TicketOut)
-async def get_ticket(ticket_id: str, tickets: TicketsDep, session: SessionDep,
-                     token: TicketToken = None) -> TicketOut:
+async def get_ticket(
+    ticket_id: str, tickets: TicketsDep, session: SessionDep, token: TicketToken = None
+) -> TicketOut:
     ticket = await tickets.for_worker(session, ticket_id, token or "")
     return await worker_ticket(session, ticket)
 
 
-@router.post("/tickets/{ticket_id}/messages", status_code=201, response_model=MessageOut,
-             dependencies=[Depends(rate_limited("messages"))])
-async def write(ticket_id: str, body: MessageRequest, tickets: TicketsDep, session: SessionDep,
-                token: TicketToken = None) -> MessageOut:
+@router.post(
+    "/tickets/{ticket_id}/messages",
+    status_code=201,
+    response_model=MessageOut,
+    dependencies=[Depends(rate_limited("messages"))],
+)
+async def write(
+    ticket_id: str, body: MessageRequest, tickets: TicketsDep, session: SessionDep, token: TicketToken = None
+) -> MessageOut:
     ticket = await tickets.for_worker(session, ticket_id, token or "")
     message = await tickets.worker_writes(session, ticket, body.text)
     return message_out(message, worker_photos(ticket_id))
 
 
-@router.post("/tickets/{ticket_id}/photos", status_code=201, response_model=MessageOut,
-             dependencies=[Depends(rate_limited("messages"))], openapi_extra=PHOTO_FORM)
-async def send_photo(ticket_id: str, request: Request, tickets: TicketsDep, session: SessionDep,
-                     token: TicketToken = None) -> MessageOut:
+@router.post(
+    "/tickets/{ticket_id}/photos",
+    status_code=201,
+    response_model=MessageOut,
+    dependencies=[Depends(rate_limited("messages"))],
+    openapi_extra=PHOTO_FORM,
+)
+async def send_photo(
+    ticket_id: str, request: Request, tickets: TicketsDep, session: SessionDep, token: TicketToken = None
+) -> MessageOut:
     """A photo (JPEG/PNG/WebP, at most 10 MB) with an optional caption; the token is checked
     before the upload is read."""
     ticket = await tickets.for_worker(session, ticket_id, token or "")
@@ -75,15 +109,22 @@ async def send_photo(ticket_id: str, request: Request, tickets: TicketsDep, sess
 
 
 @router.get("/tickets/{ticket_id}/photos/{name}")
-async def get_photo(ticket_id: str, name: str, tickets: TicketsDep, settings: SettingsDep,
-                    session: SessionDep, token: TicketToken = None) -> FileResponse:
+async def get_photo(
+    ticket_id: str,
+    name: str,
+    tickets: TicketsDep,
+    settings: SettingsDep,
+    session: SessionDep,
+    token: TicketToken = None,
+) -> FileResponse:
     await tickets.for_worker(session, ticket_id, token or "")
     return photo_response(settings.uploads_dir, ticket_id, name)
 
 
 @router.post("/tickets/{ticket_id}/close", response_model=TicketOut)
-async def close(ticket_id: str, body: CloseRequest, tickets: TicketsDep, session: SessionDep,
-                token: TicketToken = None) -> TicketOut:
+async def close(
+    ticket_id: str, body: CloseRequest, tickets: TicketsDep, session: SessionDep, token: TicketToken = None
+) -> TicketOut:
     ticket = await tickets.for_worker(session, ticket_id, token or "")
     await tickets.close(session, ticket, body.rating)
     return await worker_ticket(session, ticket)
