@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from knowledge.states import Decision
+from knowledge.states import Decision, LabelSource
 from retrieval.corpus import Corpus
 from retrieval.decision import NEVER, REJECT_FEATURES, SUGGEST_FEATURES, Calibration, LogisticModel
 from retrieval.index import KnowledgeIndex
@@ -69,13 +69,17 @@ def load_queries(path: Path) -> list[LabelledQuery]:
     return queries
 
 
-def queries_from_labels(rows: list[tuple[int, str, str | None, str, bool, str]]) -> list[LabelledQuery]:
+# a stored labelled pair: label id, question text, site, case id, answers, source
+LabelRow = tuple[int, str, str | None, str, bool, str]
+
+
+def queries_from_labels(rows: list[LabelRow]) -> list[LabelledQuery]:
     """Labelled pairs the product stored (label id, question text, site, case id, answers,
     source) as queries: a case that answers makes a paraphrase, one that does not a near miss.
     Where sources disagree on a pair, the expert's word counts, then a publication, then the
     worker's."""
-    rank = {"expert": 0, "published": 1, "worker": 2}
-    best: dict[tuple[str, str], tuple[int, str, str | None, str, bool, str]] = {}
+    rank: dict[str, int] = {LabelSource.EXPERT: 0, LabelSource.PUBLISHED: 1, LabelSource.WORKER: 2}
+    best: dict[tuple[str, str], LabelRow] = {}
     for row in rows:
         key = (row[1], row[3])
         if key not in best or rank.get(row[5], 9) < rank.get(best[key][5], 9):

@@ -21,7 +21,7 @@ from knowledge.errors import FormatProblem, KnowledgeFormatError
 from knowledge.interchange import CASES, parse_file
 from knowledge.models import DecisionLabel, Question
 from retrieval.corpus import CaseDoc
-from retrieval.evaluation import queries_from_labels
+from retrieval.evaluation import LabelRow, queries_from_labels
 
 KNOWLEDGE = "knowledge"  # the source of knowledge-base views
 FILE = "file"  # the source of pairs read from --labels
@@ -90,9 +90,9 @@ def _label_problems(line: str, case_ids: set[str]) -> list[tuple[str | None, str
     return found
 
 
-async def stored_pairs(session: AsyncSession) -> list[LabelledPair]:
-    """The pairs in ``decision_labels`` with their questions' text; where sources disagree on a
-    pair, the same precedence as the policy's refit (``queries_from_labels``) decides."""
+async def label_rows(session: AsyncSession) -> list[LabelRow]:
+    """Every pair in ``decision_labels`` as (label id, question text, site, case id, answers,
+    source): what ``queries_from_labels`` reads."""
     labels = await session.execute(
         select(
             DecisionLabel.id,
@@ -103,10 +103,16 @@ async def stored_pairs(session: AsyncSession) -> list[LabelledPair]:
             DecisionLabel.source,
         ).join(Question, Question.id == DecisionLabel.question_id)
     )
-    rows: list[tuple[int, str, str | None, str, bool, str]] = [
+    return [
         (label_id, text, site, case_id, answers, source)
         for label_id, text, site, case_id, answers, source in labels.all()
     ]
+
+
+async def stored_pairs(session: AsyncSession) -> list[LabelledPair]:
+    """The pairs in ``decision_labels`` with their questions' text; where sources disagree on a
+    pair, the same precedence as the policy's refit (``queries_from_labels``) decides."""
+    rows = await label_rows(session)
     by_label = {f"L{row[0]}": row for row in rows}
     # queries_from_labels keeps one label per (text, case) and drops a declined case's id,
     # so the id it names is used to find the row again

@@ -31,7 +31,7 @@ from bot.context import make_encoder
 from bot.runtime import database, run_cli
 from bot.settings import Settings
 from knowledge.interchange import import_dir
-from knowledge.models import DecisionLabel, Question, Site
+from knowledge.models import Site
 from knowledge.states import Decision
 from retrieval.corpus import Corpus, load_corpus
 from retrieval.decision import Calibration
@@ -60,6 +60,7 @@ from retrieval.index import build_index
 from retrieval.ranking import SiteContext
 from retrieval.search import Retriever
 from retrieval.verifier import load_verifier
+from retrieval.verifier_data import label_rows
 
 REPO = Path(__file__).resolve().parent.parent
 FIT_FIGURES = (
@@ -222,28 +223,11 @@ def less_precise(
     return worse
 
 
-async def stored_labels(settings: Settings) -> list:
+async def stored_labels(settings: Settings) -> list[LabelledQuery]:
     """The service's labelled pairs with their questions' text, from its own database."""
     async with database(settings) as (_, sessions):
         async with sessions() as session:
-            rows = (
-                await session.execute(
-                    select(
-                        DecisionLabel.id,
-                        Question.text,
-                        Question.site_code,
-                        DecisionLabel.case_id,
-                        DecisionLabel.answers,
-                        DecisionLabel.source,
-                    ).join(Question, Question.id == DecisionLabel.question_id)
-                )
-            ).all()
-    return queries_from_labels(
-        [
-            (label_id, text, site, case_id, answers, source)
-            for label_id, text, site, case_id, answers, source in rows
-        ]
-    )
+            return queries_from_labels(await label_rows(session))
 
 
 async def load_knowledge(settings: Settings, folders: list[Path]) -> tuple[Corpus, dict[str, SiteContext]]:
