@@ -30,6 +30,10 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) install --quiet -e ".[test]"
 	touch $@
 
+# A development server: the demo knowledge goes into an empty database (the setting is off by
+# default, so a deployment started any other way never gets it). `make run
+# CRAFTDESK_IMPORT_DEMO_WHEN_EMPTY=false`, or the variable set in the environment, turns it off.
+run: export CRAFTDESK_IMPORT_DEMO_WHEN_EMPTY ?= true
 run: $(VENV)/.installed
 	$(PY) -m bot --host $(HOST) --port $(PORT)
 

@@ -80,15 +80,48 @@ def bot_services(context: AppContext) -> BotServices:
     )
 
 
-async def import_demo_if_empty(sessions: async_sessionmaker[AsyncSession]) -> bool:
-    """Fill an empty knowledge base with the demo data, so a fresh checkout shows something."""
+EMPTY_HINT = (
+    "empty knowledge base: no experts, cases or sites, so no question is answered from a case and "
+    "tickets wait in the admin queue; "
+    "import the real ones with `python scripts/import_knowledge.py DIR` (docs/knowledge-format.md), "
+    "or, to try craftdesk out, start once with CRAFTDESK_IMPORT_DEMO_WHEN_EMPTY=true (demo experts "
+    "and sites: never on a live service)"
+)
+
+
+async def knowledge_is_empty(sessions: async_sessionmaker[AsyncSession]) -> bool:
     async with sessions() as session:
         for model in (Expert, Case, Site):
             if await session.scalar(select(func.count()).select_from(model)):
                 return False
+    return True
+
+
+async def import_demo_if_empty(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    """Fill an empty knowledge base with the demo data, so a fresh checkout shows something."""
+    if not await knowledge_is_empty(sessions):
+        return False
+    async with sessions() as session:
         report = await import_dir(session, DEMO_DIR)
     log.info("empty database: demo knowledge imported", extra={"summary": report.summary()})
     return True
+
+
+async def prepare_knowledge(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> bool:
+    """At start: the demo imported into an empty database when the setting asks for it (with a
+    warning in production: its experts are not real people); otherwise an empty database is
+    left empty and the log says how to fill it. True when the demo was imported."""
+    if settings.import_demo_when_empty:
+        imported = await import_demo_if_empty(sessions)
+        if imported and settings.env == "production":
+            log.warning(
+                "CRAFTDESK_ENV=production with CRAFTDESK_IMPORT_DEMO_WHEN_EMPTY=true: the demo's "
+                "made-up experts and sites were imported and tickets will be routed to them"
+            )
+        return imported
+    if await knowledge_is_empty(sessions):
+        log.warning(EMPTY_HINT)
+    return False
 
 
 def make_encoder(settings: Settings) -> Encoder:
@@ -187,8 +220,7 @@ async def open_context(
     # resolved once here, so the web app, the bot and the scripts all see the same token
     settings = settings.model_copy(update={"admin_token": resolve_admin_token(settings)})
     async with database(settings) as (engine, sessions):
-        if settings.import_demo_when_empty:
-            await import_demo_if_empty(sessions)
+        await prepare_knowledge(settings, sessions)
         if encoder is None:
             encoder = await asyncio.to_thread(make_encoder, settings)
         holder = await prepare_index(settings, sessions, encoder)

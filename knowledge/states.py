@@ -33,6 +33,17 @@ class TicketStatus(StrEnum):
 UNFINISHED = (TicketStatus.OPEN, TicketStatus.ASSIGNED)  # a ticket still waiting for an answer
 
 
+class WorkerStage(StrEnum):
+    """Where a ticket stands as the worker reads it (``docs/api.md``: ``stage``), derived from the
+    status, the claim and the experts passed over; never stored."""
+
+    WAITING = "waiting"  # no expert has taken it yet (open, or assigned and not claimed)
+    PASSED_ON = "passed_on"  # an expert passed it on (declined or silent); not claimed again yet
+    HANDLING = "handling"  # an expert claimed it and owes an answer
+    ANSWERED = "answered"
+    CLOSED = "closed"
+
+
 class Tier(StrEnum):
     """Who a ticket is offered to, widening as experts stay silent or decline."""
 

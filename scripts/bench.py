@@ -122,6 +122,7 @@ def start_server(data_dir: Path, model_cache: Path) -> tuple[subprocess.Popen, s
         "CRAFTDESK_DATA_DIR": str(data_dir),
         "CRAFTDESK_MODEL_CACHE": str(model_cache),
         "CRAFTDESK_LOG_LEVEL": "WARNING",
+        "CRAFTDESK_IMPORT_DEMO_WHEN_EMPTY": "true",  # measured on the demo knowledge
         # the load comes from one address: lift the limits for the measurement
         **RateLimitSettings.lifted_environment(),
     }

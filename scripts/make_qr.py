@@ -6,6 +6,8 @@ Example:
 Each code opens ``{CRAFTDESK_PUBLIC_URL}/c/{site}``. With ``--bot`` every card also carries the
 Telegram deep link, and ``{site}-telegram.png``/``.svg`` are written too. The PDF needs a font
 with Chinese glyphs (found automatically, e.g. Debian's fonts-wqy-microhei; or ``--font``).
+A public URL that phones cannot reach (localhost, a loopback, private or link-local address) is
+refused (exit code 1) unless ``--intranet`` confirms it is the factory intranet's address.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import argparse
 from pathlib import Path
 
 from bot.runtime import database, run_cli
-from bot.service.qr import qr_png, qr_svg, site_cards
+from bot.service.qr import check_printable, qr_png, qr_svg, site_cards
 from bot.service.qr_sheet import find_cjk_font, render_sheet
 from bot.settings import Settings
 
@@ -40,11 +42,19 @@ def parse_args() -> argparse.Namespace:
         help="Telegram bot username, for the deep link (default: CRAFTDESK_TELEGRAM__BOT_USERNAME when set)",
     )
     parser.add_argument("--font", type=Path, help="a .ttf/.ttc/.otf font with Chinese glyphs")
+    parser.add_argument(
+        "--intranet",
+        action="store_true",
+        help="print although CRAFTDESK_PUBLIC_URL is a loopback/private address: it is the "
+        "intranet's address (also CRAFTDESK_PUBLIC_URL_INTRANET=true)",
+    )
     return parser.parse_args()
 
 
 async def main(settings: Settings, args: argparse.Namespace) -> None:
-    font = find_cjk_font(args.font)  # before any work: a missing font is the likely problem
+    # before any work: an address phones cannot open and a missing font are the likely problems
+    check_printable(settings.public_url, args.intranet or settings.public_url_intranet, "--intranet")
+    font = find_cjk_font(args.font)
     async with database(settings) as (_, sessions):
         async with sessions() as session:
             cards = await site_cards(

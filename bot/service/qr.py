@@ -4,19 +4,77 @@ is configured. The printable sheet of cards is ``bot.service.qr_sheet``."""
 from __future__ import annotations
 
 import io
+import ipaddress
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import qrcode
 import qrcode.image.svg
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from knowledge.errors import InvalidInputError, NotFoundError
+from knowledge.errors import ConflictError, InvalidInputError, NotFoundError
 from knowledge.models import Site
 
 
 def site_url(public_url: str, site_code: str) -> str:
     return f"{public_url.rstrip('/')}/c/{site_code}"
+
+
+def local_address(public_url: str) -> str | None:
+    """What makes ``public_url`` unreachable from a worker's phone on the mobile network: "a
+    loopback address", "a private address" ... or None for a public one. A hostname counts as
+    public unless it is ``localhost`` (its DNS is the operator's business); an IP literal is
+    judged by the ``ipaddress`` module (not globally routable: refused)."""
+    try:
+        host = (urlsplit(public_url).hostname or "").rstrip(".")
+    except ValueError:  # e.g. an unbalanced "[" in the address
+        return "not a valid URL"
+    if not host:
+        return "without a host name"
+    if host == "localhost" or host.endswith(".localhost"):
+        return "localhost (this machine only)"
+    try:
+        address = ipaddress.ip_address(host.partition("%")[0])  # an IPv6 zone is not part of it
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address.is_loopback:
+        return "a loopback address"
+    if address.is_link_local:
+        return "a link-local address"
+    if address.is_unspecified:
+        return "the unspecified address"
+    if address.is_private:
+        return "a private address"
+    if not address.is_global:
+        return "not a public address"
+    return None
+
+
+def print_refusal(public_url: str, confirm_with: str = "intranet=true") -> str | None:
+    """Why QR codes of ``public_url`` should not be printed without a confirmation (Chinese,
+    then English), or None when they can be: ``confirm_with`` says how to confirm."""
+    problem = local_address(public_url)
+    if problem is None:
+        return None
+    return (
+        f"二维码地址 {public_url} 是本机或内网地址，工人的手机多半打不开。请把 CRAFTDESK_PUBLIC_URL "
+        f"设为二维码要印的 HTTPS 公网地址；如果这确实是厂区内网地址，请确认后再打印。 / "
+        f"The public URL {public_url} is {problem}: workers' phones cannot open it. Set "
+        f"CRAFTDESK_PUBLIC_URL to the HTTPS address the QR codes should carry, or, if it is "
+        f"your intranet's address, confirm with {confirm_with}."
+    )
+
+
+def check_printable(public_url: str, intranet: bool, confirm_with: str = "intranet=true") -> None:
+    """Refuse (ConflictError, 409 in the API) to print QR codes carrying a loopback, private or
+    link-local address, which workers' phones cannot open, unless the steward confirmed that it
+    is the factory intranet's address (``intranet``)."""
+    refusal = None if intranet else print_refusal(public_url, confirm_with)
+    if refusal is not None:
+        raise ConflictError(refusal)
 
 
 def telegram_link(bot_username: str, site_code: str) -> str:

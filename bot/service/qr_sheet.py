@@ -8,9 +8,10 @@ modules on any printer). Text needs a font with Chinese glyphs from the host:
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,16 +158,60 @@ def _cut_lines(draw: ImageDraw.ImageDraw, width: int, height: int, dpi: int) -> 
         draw.line([(width // 2, y), (width // 2, min(y + dash, height))], fill=0, width=line)
 
 
-def _wrap(draw: ImageDraw.ImageDraw, text: str, face: ImageFont.FreeTypeFont, width: int) -> list[str]:
-    """Greedy wrapping by character (Chinese has no spaces to break at)."""
-    lines, current = [], ""
-    for ch in text:
-        if current and draw.textlength(current + ch, font=face) > width:
-            lines.append(current.rstrip())
-            current = ch.lstrip()
+# Chinese line breaking: no line starts with closing punctuation, none ends with opening one
+NO_LINE_START = set("，。、；：？！,.;:?!)）]】》」』〉”’%％·…—～")
+NO_LINE_END = set("(（[【《「『〈“‘")
+# runs of ASCII letters, digits and the marks inside model numbers and codes ("XK-3000",
+# "No.3", "5#"), spaces, or one other character; a run is never split unless it is too wide
+_TOKENS = re.compile(r"[0-9A-Za-z][0-9A-Za-z.\-_/#+&:]*|\s+|.", re.DOTALL)
+
+
+def _tokens(text: str) -> list[str]:
+    """The units a line break may not fall inside: ASCII word/number runs, with closing
+    punctuation glued to what it follows and opening punctuation to what follows it."""
+    tokens: list[str] = []
+    glue_next = False
+    for token in _TOKENS.findall(text):
+        if tokens and (glue_next or (token[0] in NO_LINE_START and not tokens[-1].isspace())):
+            tokens[-1] += token
         else:
-            current += ch
-    return lines + ([current] if current else [])
+            tokens.append(token)
+        glue_next = token[-1] in NO_LINE_END
+    return tokens
+
+
+def wrap_text(text: str, width: float, measure: Callable[[str], float]) -> list[str]:
+    """Greedy line breaking for a card: Chinese breaks between any two characters (it has no
+    spaces), but only where the line is full, never inside an ASCII word or number run nor
+    before closing punctuation; a run wider than a whole line (a URL) is broken where it must."""
+    lines: list[str] = []
+    current = ""
+    for token in _tokens(text):
+        if not current.strip() or measure((current + token).rstrip()) <= width:
+            current = current + token if current.strip() else token.lstrip()
+        elif token.isspace():
+            lines.append(current.rstrip())
+            current = ""
+        else:
+            lines.append(current.rstrip())
+            current = token
+        while measure(current.rstrip()) > width and len(current.rstrip()) > 1:
+            cut = _fitting(current, width, measure)
+            lines.append(current[:cut].rstrip())
+            current = current[cut:].lstrip()
+    return lines + ([current.rstrip()] if current.strip() else [])
+
+
+def _fitting(text: str, width: float, measure: Callable[[str], float]) -> int:
+    """How many leading characters of ``text`` fit in ``width`` (at least one)."""
+    cut = 1
+    while cut < len(text) and measure(text[: cut + 1]) <= width:
+        cut += 1
+    return cut
+
+
+def _wrap(draw: ImageDraw.ImageDraw, text: str, face: ImageFont.FreeTypeFont, width: int) -> list[str]:
+    return wrap_text(text, width, lambda line: draw.textlength(line, font=face))
 
 
 def _text(

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
+from statistics import median
 from typing import Any, TypeVar
 
 from sqlalchemy import or_, select
@@ -49,9 +50,12 @@ from knowledge.states import (
     Proposal,
     TicketStatus,
     Tier,
+    WorkerStage,
 )
 
 MAX_MESSAGE_CHARS = 4000
+RECENT_ANSWERS = 50  # the typical wait is the median over this many of the latest first answers
+WAIT_CACHE = timedelta(minutes=1)  # every polling worker page reads it: computed once a minute
 TRANSITION_ATTEMPTS = 5  # re-reads when other changes keep landing first; then 409
 T = TypeVar("T")
 
@@ -79,6 +83,18 @@ async def get_ticket(session: AsyncSession, ticket_id: str, fresh: bool = False)
     return ticket
 
 
+def worker_stage(ticket: Ticket) -> WorkerStage:
+    """The ticket's state as the worker reads it: nobody has taken it before a claim, whatever
+    the status says (an assigned ticket may not have been seen yet)."""
+    if ticket.status == TicketStatus.CLOSED:
+        return WorkerStage.CLOSED
+    if ticket.status == TicketStatus.ANSWERED:
+        return WorkerStage.ANSWERED
+    if ticket.claimed_at is not None and ticket.expert_id is not None:
+        return WorkerStage.HANDLING
+    return WorkerStage.PASSED_ON if ticket.passed_over else WorkerStage.WAITING
+
+
 def clean_message(text: str, allow_empty: bool = False) -> str:
     """A message's text, trimmed; it may be empty only when a photo carries the message."""
     return clean_text(text, "text", MAX_MESSAGE_CHARS, "message", allow_empty)
@@ -90,6 +106,7 @@ class TicketService:
         self.policy = policy
         self.uploads = uploads
         self.gate = gate or WriteGate(None)
+        self._typical_wait: tuple[datetime, int | None] | None = None
 
     # ---- worker side ---------------------------------------------------------------------
 
@@ -205,16 +222,43 @@ class TicketService:
 
         return await self._transition(session, ticket.id, write)
 
+    async def typical_wait_minutes(self, session: AsyncSession) -> int | None:
+        """The median minutes from asking to the first answer over the latest answered tickets;
+        None while nothing was answered. Recomputed at most once a minute, and after an answer."""
+        now = self.clock.now()
+        if self._typical_wait is not None and now - self._typical_wait[0] < WAIT_CACHE:
+            return self._typical_wait[1]
+        rows = (
+            await session.execute(
+                select(Ticket.created_at, Ticket.first_answer_at)
+                .where(Ticket.first_answer_at.is_not(None))
+                .order_by(Ticket.first_answer_at.desc())
+                .limit(RECENT_ANSWERS)
+            )
+        ).all()
+        minutes = [(answered - asked).total_seconds() / 60 for asked, answered in rows if answered]
+        wait = max(1, round(median(minutes))) if minutes else None
+        self._typical_wait = (now, wait)
+        return wait
+
     async def close(self, session: AsyncSession, ticket: Ticket, rating: int | None) -> Ticket:
+        """Close the ticket: with a rating once it has an answer, or without one at any time
+        (a worker withdrawing a question nobody has answered)."""
         if rating is not None and not 1 <= rating <= 5:
             raise InvalidInputError("rating: must be 1 to 5")
 
         async def shut(current: Ticket) -> Ticket:
             if current.status == TicketStatus.CLOSED:
                 raise ConflictError("the ticket is already closed")
+            if rating is not None and current.first_answer_at is None:
+                raise ConflictError(
+                    "nothing to rate yet: no expert has answered; close it without a rating to withdraw it"
+                )
             current.status, current.closed_at, current.rating = TicketStatus.CLOSED, self.clock.now(), rating
-            if current.expert_id:
-                self._emit(session, EventKind.CLOSED, current, to_expert(current.expert_id), rating=rating)
+            # the holder, or every expert it is offered to (a question withdrawn before a claim)
+            for expert_id in [current.expert_id] if current.expert_id else current.offered_to or []:
+                self._emit(session, EventKind.CLOSED, current, to_expert(expert_id), rating=rating)
+            current.offered_to = []
             return current
 
         return await self._transition(session, ticket.id, shut)
@@ -475,6 +519,7 @@ class TicketService:
         ticket.status, ticket.answered_at = TicketStatus.ANSWERED, now
         ticket.claimed_at = ticket.claimed_at or now
         ticket.first_answer_at = ticket.first_answer_at or now
+        self._typical_wait = None  # a new answer: the next read recomputes the typical wait
         expert = await session.get(Expert, expert_id)
         self._emit(
             session,

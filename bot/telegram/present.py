@@ -8,6 +8,7 @@ from html import escape
 from typing import Any
 
 from bot import texts
+from bot.service.tickets import worker_stage
 from knowledge.models import Expert, Site, Ticket
 
 MAX_TEXT = 3500  # Telegram's limit is 4096 characters after entities are parsed
@@ -71,7 +72,7 @@ def my_tickets(tickets: list[Ticket], experts: dict[str, Expert]) -> str:
         lines.append(
             texts.TG_MY_LINE.format(
                 ref=ref(ticket.id),
-                status=texts.WORKER_STATUS[ticket.status],
+                status=texts.WORKER_STATUS[worker_stage(ticket)],
                 when=ticket.created_at.astimezone(CHINA).strftime(WHEN_FORMAT),
                 text=e(clip(ticket.text, 40)),
                 expert=texts.TG_MY_EXPERT.format(name=e(expert.name)) if expert else "",

@@ -11,14 +11,16 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.providers import SessionDep
 from bot.web import texts
-from knowledge.models import Site
+from knowledge.models import Case, Site
 
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
@@ -32,6 +34,7 @@ SECURITY_HEADERS = {
 }
 
 router = APIRouter(include_in_schema=False)
+EXAMPLE_CHARS = 32  # the question box's example: short enough for one line on a phone
 
 
 @cache
@@ -55,9 +58,45 @@ def _page(request: Request, name: str, context: dict[str, Any], status_code: int
     )
 
 
+@router.get("/favicon.ico")
+async def favicon() -> Response:
+    """The tab icon for browsers and tools that ask for /favicon.ico without reading the page's
+    ``<link rel="icon">`` (the same SVG: every current browser draws it)."""
+    return Response(
+        (STATIC_DIR / "favicon.svg").read_bytes(),
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
+    )
+
+
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request) -> HTMLResponse:
     return _page(request, "home.html", {})
+
+
+def shorten(question: str, limit: int = EXAMPLE_CHARS) -> str:
+    """A question cut to ``limit`` characters, at a clause's end when there is one."""
+    text = " ".join(question.split())
+    if len(text) > limit:
+        head = text[:limit]
+        cut = max(head.rfind(mark) for mark in "，。？！；,.?!;")
+        text = head[:cut] if cut >= limit // 3 else head.rstrip() + "…"
+    return text.rstrip("，。？！；,.?!; ")
+
+
+async def example_question(session: AsyncSession, industry: str | None) -> str:
+    """The question box's example: the shortest case question of the site's industry, so a coal
+    mine does not see a lathe alarm; the generic example when the industry has no case."""
+    if industry:
+        question = await session.scalar(
+            select(Case.question)
+            .where(Case.industry == industry)
+            .order_by(func.length(Case.question), Case.id)
+            .limit(1)
+        )
+        if question and shorten(question):
+            return shorten(question)
+    return texts.EXAMPLE_QUESTION
 
 
 @router.get("/c/{site_code:path}", response_class=HTMLResponse)
@@ -67,7 +106,8 @@ async def chat(site_code: str, request: Request, session: SessionDep) -> HTMLRes
     if site is None:
         return _page(request, "site_not_found.html", {"code": site_code}, status_code=404)
     data = {"site": site.code, "texts": texts.CHAT}
-    return _page(request, "chat.html", {"site": site, "data": data})
+    example = await example_question(session, site.industry)
+    return _page(request, "chat.html", {"site": site, "data": data, "example": example})
 
 
 @router.get("/expert", response_class=HTMLResponse)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.service.photos import MEDIA_TYPES, photo_path
-from bot.service.tickets import OpenedTicket
+from bot.service.tickets import OpenedTicket, worker_stage
 from bot.web.schemas import (
     ExpertCard,
     ExpertTicketOut,
@@ -87,12 +87,16 @@ async def proposed_case(session: AsyncSession, ticket: Ticket) -> ProposedCaseOu
     return ProposedCaseOut(case_id=case.id, title=case.title, answer=case.answer, state=ticket.proposal)
 
 
-async def worker_ticket(session: AsyncSession, ticket: Ticket) -> TicketOut:
+async def worker_ticket(session: AsyncSession, ticket: Ticket, typical_wait: int | None = None) -> TicketOut:
     return TicketOut(
         ticket_id=ticket.id,
         status=ticket.status,
         created_at=ticket.created_at.isoformat(),
         expert=await expert_card(session, ticket.expert_id),
+        stage=worker_stage(ticket),
+        claimed=ticket.claimed_at is not None,
+        has_answer=ticket.first_answer_at is not None,
+        typical_wait_minutes=typical_wait,
         rating=ticket.rating,
         proposed_case=await proposed_case(session, ticket),
         messages=await messages(session, ticket, worker_photos(ticket.id)),

@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, Field
 
 from bot.service.validation import text_problem
-from knowledge.states import Author, Decision, EventKind, Proposal, TicketStatus, Tier
+from knowledge.states import Author, Decision, EventKind, Proposal, TicketStatus, Tier, WorkerStage
 
 
 def _acceptable(value: str) -> str:
@@ -112,6 +112,15 @@ class TicketOut(BaseModel):
     status: TicketStatus
     created_at: str
     expert: ExpertCard | None
+    stage: WorkerStage = Field(
+        description="where it stands for the worker: waiting (no expert has taken it), passed_on "
+        "(an expert passed it on, not taken again yet), handling (claimed), answered, closed"
+    )
+    claimed: bool = Field(description="an expert has taken it (claimed_at set)")
+    has_answer: bool = Field(description="an expert has answered it at least once: it can be rated")
+    typical_wait_minutes: int | None = Field(
+        None, description="median minutes to a first answer over recently answered tickets; null: no data"
+    )
     rating: int | None = None
     proposed_case: ProposedCaseOut | None = None
     messages: list[MessageOut] = []

@@ -6,7 +6,10 @@ Passed to each page as JSON, so the scripts carry no user-facing strings of thei
 from __future__ import annotations
 
 from bot.texts import EXPERT_STATUS, WORKER_STATUS
-from knowledge.states import LabelSource, Proposal, Tier
+from knowledge.states import LabelSource, Proposal, Tier, WorkerStage
+
+# the question box's example when the site's industry has no case (bot/web/pages.py)
+EXAMPLE_QUESTION = "设备一开机就报警，按复位也复不掉"
 
 ERRORS = {
     "network": "网络连接失败，请检查网络后重试。",
@@ -22,6 +25,8 @@ CHAT = ERRORS | {
     "searching": "正在查找以往解决过的案例…",
     "empty": "请先写下您的问题。",
     "tooLong": "问题太长了，请控制在 2000 字以内。",
+    "retry": "重试",
+    "keptDraft": "您写的问题还在输入框里，可以点「重试」再发一次。",
     "bestMatch": "最相似的已解决案例",
     "toConfirm": "可能是这个案例（未经确认，已请师傅确认）",
     "proposal": {
@@ -32,9 +37,17 @@ CHAT = ERRORS | {
     "solved": "解决了",
     "notSolved": "没解决，找师傅",
     "solvedThanks": "太好了！问题已解决，感谢反馈。",
-    "alreadyWithExpert": "您的问题已经转给师傅了，师傅的回复会显示在工单里。",
+    "alreadyWithExpert": "您的问题已经转给师傅了，请看下方的工单，师傅的回复会显示在那里。",
     "ticketTitle": "已转给劳模工匠师傅",
-    "ticketWaiting": "正在安排师傅，请稍候。师傅接单后会在这里回复您。",
+    "ticketWaiting": "正在安排师傅，请稍候。",
+    "stageNote": {
+        WorkerStage.WAITING: "还没有师傅接单，接单后会在这里回复您。",
+        WorkerStage.PASSED_ON: "原来的师傅暂时处理不了，已转给其他师傅，请稍候。",
+        WorkerStage.HANDLING: "{name} 师傅已接单，正在处理。",
+    },
+    "typicalWait": "通常 {n} 分钟内回复。",
+    "leaveNote": "您可以先关闭这个页面，师傅的回复会保存下来：之后在这部手机上重新扫码打开本页，"
+    "点「我的提问记录」就能看到。",
     "expertLabel": "答疑师傅",
     "status": WORKER_STATUS,
     "expert": "师傅",
@@ -46,6 +59,11 @@ CHAT = ERRORS | {
     "rateTitle": "问题解决了吗？给师傅打个分吧",
     "close": "结束提问",
     "closedThanks": "本次提问已结束，感谢您的评价！",
+    "closedUnrated": "本次提问已结束。",
+    "withdraw": "撤回问题",
+    "withdrawConfirm": "再点一次，确认撤回",
+    "withdrawn": "您已撤回这个问题。",
+    "yourRating": "您的评分：",
     "stars": "星",
     "historyEmpty": "还没有提问记录。",
     "ticketGone": "这个工单已无法查看。",

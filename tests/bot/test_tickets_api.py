@@ -176,9 +176,10 @@ async def test_admin_reindex_qr_and_queue(client, context):
     texts = len(CASE_VIEWS) * DEMO_CASES + DEMO_EXPERTS  # every view of every demo case, every expert profile
     assert state.state == "done" and state.done == state.total == texts
     assert (await client.get("/healthz")).json()["index_version"] == state.version
-    png = await client.get("/api/admin/sites/xcmg-hv-3/qr.png", headers=ADMIN)
+    intranet = {"intranet": "true"}  # the test app's public URL is 127.0.0.1 (see test_go_live.py)
+    png = await client.get("/api/admin/sites/xcmg-hv-3/qr.png", headers=ADMIN, params=intranet)
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
-    svg = await client.get("/api/admin/sites/xcmg-hv-3/qr.svg", headers=ADMIN)
+    svg = await client.get("/api/admin/sites/xcmg-hv-3/qr.svg", headers=ADMIN, params=intranet)
     assert svg.status_code == 200 and b"<svg" in svg.content
     assert (await client.get("/api/admin/sites/nope/qr.png", headers=ADMIN)).status_code == 404
 
@@ -236,3 +237,60 @@ async def test_a_proposed_case_is_confirmed_with_one_tap(client, context):
     assert learnt["labels"] == {"expert": {"yes": 1, "no": 0}}
     assert learnt["calibration"]["confirm_threshold"] <= learnt["calibration"]["suggest_threshold"]
     assert (await client.get("/api/admin/learning", headers=expert)).status_code == 403
+
+
+async def test_the_worker_reads_the_real_stage_and_rates_only_an_answer(client):
+    """waiting (assigned, not yet claimed) -> handling (claimed) -> answered -> closed with a
+    rating; a rating before any answer is refused (409); the typical wait once there is data."""
+    opened = (await client.post("/api/tickets", json={"text": NEW_PROBLEM, "site": "xcmg-hv-3"})).json()
+    tid, worker = opened["ticket_id"], {"X-Ticket-Token": opened["token"]}
+    url = f"/api/tickets/{tid}"
+    seen = (await client.get(url, headers=worker)).json()
+    assert (seen["status"], seen["stage"], seen["claimed"], seen["has_answer"]) == (
+        "assigned",
+        "waiting",
+        False,
+        False,
+    )
+    assert seen["typical_wait_minutes"] is None  # nothing answered yet on this desk
+    early = await client.post(f"{url}/close", headers=worker, json={"rating": 5})
+    assert early.status_code == 409 and "nothing to rate yet" in early.json()["detail"]
+
+    expert = await expert_headers(client, opened["expert"]["expert_id"])
+    assert (await client.post(f"/api/expert/tickets/{tid}/claim", headers=expert)).status_code == 200
+    seen = (await client.get(url, headers=worker)).json()
+    assert (seen["stage"], seen["claimed"]) == ("handling", True)
+    await client.post(f"/api/expert/tickets/{tid}/answer", headers=expert, json={"text": "先查顶针板导柱。"})
+    seen = (await client.get(url, headers=worker)).json()
+    assert (seen["stage"], seen["has_answer"]) == ("answered", True)
+    assert seen["typical_wait_minutes"] == 1  # answered within seconds: at least a minute is said
+    await client.post(f"{url}/messages", headers=worker, json={"text": "还是响"})
+    seen = (await client.get(url, headers=worker)).json()
+    assert (seen["status"], seen["stage"], seen["has_answer"]) == ("assigned", "handling", True)
+
+    closed = await client.post(f"{url}/close", headers=worker, json={"rating": 4})
+    assert closed.status_code == 200
+    assert (closed.json()["stage"], closed.json()["rating"]) == ("closed", 4)
+
+
+async def test_a_passed_on_question_and_a_withdrawn_one(client):
+    opened = (await client.post("/api/tickets", json={"text": NEW_PROBLEM, "site": "xcmg-hv-3"})).json()
+    tid, worker = opened["ticket_id"], {"X-Ticket-Token": opened["token"]}
+    first = opened["expert"]["expert_id"]
+    expert = await expert_headers(client, first)
+    assert (await client.post(f"/api/expert/tickets/{tid}/decline", headers=expert)).status_code == 200
+    seen = (await client.get(f"/api/tickets/{tid}", headers=worker)).json()
+    assert seen["stage"] == "passed_on" and not seen["claimed"]
+    assert seen["expert"] is None or seen["expert"]["expert_id"] != first
+
+    withdrawn = await client.post(f"/api/tickets/{tid}/close", headers=worker, json={"rating": None})
+    assert withdrawn.status_code == 200
+    body = withdrawn.json()
+    assert (body["status"], body["stage"], body["rating"], body["has_answer"]) == (
+        "closed",
+        "closed",
+        None,
+        False,
+    )
+    again = await client.post(f"/api/tickets/{tid}/close", headers=worker, json={"rating": None})
+    assert again.status_code == 409

@@ -35,6 +35,7 @@ def test_server_serves_demo_and_follows_the_rebuild_script(tmp_path: Path):
         "CRAFTDESK_DATA_DIR": str(tmp_path / "var"),
         "CRAFTDESK_MODEL_CACHE": str(MODEL_CACHE),
         "CRAFTDESK_INDEX_POLL_SECONDS": "0.2",
+        "CRAFTDESK_IMPORT_DEMO_WHEN_EMPTY": "true",  # as `make run` sets it
     }
     port = free_port()
     log = (tmp_path / "server.log").open("w")

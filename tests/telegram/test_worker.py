@@ -9,7 +9,7 @@ from sqlalchemy import select
 from bot import texts
 from bot.telegram.callbacks import FeedbackCb, RateCb
 from knowledge.models import Expert, Question, TelegramChat, Ticket, TicketMessage
-from knowledge.states import TicketStatus
+from knowledge.states import WorkerStage
 from tests.factories import png_bytes
 from tests.telegram.conftest import Talk, buttons, texts_of
 from tests.telegram.helpers import REJECTED, ROUTED, SUGGESTED, load_ticket, open_ticket
@@ -135,4 +135,14 @@ async def test_my_lists_the_chats_tickets_with_user_text_escaped(talk: Talk):
     await open_ticket(talk, 1014, "<b>车床</b> 开机报 SV0417 & 乱码")
     listing = texts_of(await talk.say(1014, "/my"))[0]
     assert "&lt;b&gt;车床&lt;/b&gt;" in listing and "&amp;" in listing and "<b>车床" not in listing
-    assert texts.WORKER_STATUS[TicketStatus.ASSIGNED] in listing
+    assert texts.WORKER_STATUS[WorkerStage.WAITING] in listing  # assigned, not yet claimed
+
+
+async def test_my_shows_the_ticket_handled_only_once_claimed(talk: Talk):
+    ticket, _ = await open_ticket(talk, 1015)
+    listing = texts_of(await talk.say(1015, "/my"))[0]
+    assert texts.WORKER_STATUS[WorkerStage.HANDLING] not in listing
+    async with talk.context.sessions() as session:
+        await talk.context.tickets.claim(session, ticket.id, ticket.expert_id)
+    listing = texts_of(await talk.say(1015, "/my"))[0]
+    assert texts.WORKER_STATUS[WorkerStage.HANDLING] in listing

@@ -62,6 +62,7 @@ def live(encoder, demo_index_dir: Path, tmp_path_factory: pytest.TempPathFactory
             env="test",
             data_dir=folder / "var",
             public_url=url,
+            public_url_intranet=True,  # 127.0.0.1 on purpose: QR downloads need no confirmation
             import_demo_when_empty=True,
             admin_token=ADMIN_TOKEN,
             database_url=f"sqlite+aiosqlite:///{folder / 'var' / 'craftdesk.db'}",

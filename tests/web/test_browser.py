@@ -31,6 +31,32 @@ def ask(page, text: str) -> None:
     page.click("#ask-button")
 
 
+def follow(page, url: str, opened: dict, text: str, site: str = "xcmg-hv-3") -> None:
+    """Open the site's chat with a ticket opened through the API, as if asked on this phone."""
+    page.goto(f"{url}/c/{site}")
+    page.evaluate(
+        """([id, token, text, site]) => {
+        const entry = {id, token, text, site, at: new Date().toISOString()};
+        localStorage.setItem("craftdesk.tickets", JSON.stringify([entry]));
+        localStorage.setItem("craftdesk.current", id);
+    }""",
+        [opened["ticket_id"], opened["token"], text, site],
+    )
+    page.reload()
+
+
+def expert_auth(url: str, expert_id: str) -> dict[str, str]:
+    login = httpx.post(
+        f"{url}/api/admin/experts/{expert_id}/token", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    ).json()
+    return {"Authorization": f"Bearer {login['token']}"}
+
+
+def at_least_48px(locator) -> None:
+    box = locator.bounding_box()
+    assert box is not None and box["width"] >= 48 and box["height"] >= 48, box
+
+
 def admin_login(page, url: str, tab: str) -> None:
     page.goto(f"{url}/admin#{tab}")
     page.fill("#admin-token", ADMIN_TOKEN)
@@ -56,7 +82,8 @@ def test_worker_expert_admin_round_trip(live, browser, phone, desktop):
     ask(worker, NEW_PROBLEM)
     ticket = worker.locator(".ticket").last  # the first question may have a ticket too (confirm)
     expect(ticket.locator(".expert-name")).not_to_be_empty()
-    expect(ticket.locator(".status")).to_have_text("师傅处理中")
+    expect(ticket.locator(".status")).to_have_text("等待师傅接单")  # assigned, no expert has taken it yet
+    expect(ticket.locator(".rate")).to_be_hidden()  # nothing to rate before an answer
     expect(worker.locator(".cases .case")).to_have_count(cases_before)
     ticket_id = ticket.get_attribute("data-ticket")
     expert_name = ticket.locator(".expert-name").inner_text()
@@ -83,6 +110,7 @@ def test_worker_expert_admin_round_trip(live, browser, phone, desktop):
     expect(expert.locator(".similar")).not_to_contain_text("加载中")
     expert.click("button.claim")
     expect(expert.locator(".detail-main .status")).to_have_text("已认领")
+    expect(ticket.locator(".status")).to_have_text("师傅处理中")
     expert.fill(".reply textarea", ANSWER)
     expert.click("button.send-answer")
     expect(expert.locator(".msg.expert .text")).to_have_text(ANSWER)
@@ -110,6 +138,7 @@ def test_worker_expert_admin_round_trip(live, browser, phone, desktop):
     ticket.locator(".star").nth(4).click()
     ticket.locator("button.close-ticket").click()
     expect(ticket.locator(".note")).to_have_text("本次提问已结束，感谢您的评价！")
+    expect(ticket.locator(".given-rating")).to_have_text("您的评分：★★★★★")
     expect(ticket.locator(".status")).to_have_text("已结束")
 
     # the admin publishes the answer as a case; a new question finds it
@@ -220,3 +249,103 @@ def test_reject_shows_where_to_ask_and_expert_can_decline(live, browser, phone):
     expect(expert.locator(".notes .note")).to_have_text("已转给其他师傅。")
     expect(expert.locator(f".queue-item[data-ticket='{opened['ticket_id']}']")).to_have_count(0)
     expert.context.close()
+
+
+def test_the_question_box_counts_grows_and_keeps_a_failed_question(live, phone):
+    page = phone.new_page()
+    page.goto(f"{live.url}/c/xk-qishan-belt")  # a coal mine: its example, not a lathe alarm
+    placeholder = page.locator("#question").get_attribute("placeholder") or ""
+    assert placeholder.startswith("例如：") and "SV0401" not in placeholder
+    counter = page.locator("#question-count")
+    expect(counter).to_have_text("0/2000")
+    page.fill("#question", NEW_PROBLEM)
+    expect(counter).to_have_text(f"{len(NEW_PROBLEM)}/2000")
+    short = page.locator("#question").bounding_box()
+    page.fill("#question", "\n".join([NEW_PROBLEM] * 5))
+    tall = page.locator("#question").bounding_box()
+    assert short is not None and tall is not None and tall["height"] > short["height"] + 20
+    page.fill("#question", "液" * 2001)
+    expect(counter).to_have_text("2001/2000")
+    expect(counter).to_have_class(re.compile("over"))
+    page.click("#ask-button")  # nothing cut: refused with the reason, the text stays
+    expect(page.locator(".bubble.error").last).to_contain_text("2000 字以内")
+    assert len(page.locator("#question").input_value()) == 2001
+
+    # offline: the send fails, the question stays in the box and in the draft, a retry sends it
+    page.route("**/api/ask", lambda route: route.abort())
+    page.fill("#question", NEW_PROBLEM)
+    page.click("#ask-button")
+    retry = page.locator(".bubble.error button.retry")
+    expect(retry).to_be_visible()
+    expect(page.locator("#question")).to_have_value(NEW_PROBLEM)
+    assert page.evaluate("localStorage.getItem('craftdesk.draft.xk-qishan-belt')") == NEW_PROBLEM
+    assert page.locator(".bubble.me").count() == 0
+    page.reload()  # the draft survives a reload too
+    expect(page.locator("#question")).to_have_value(NEW_PROBLEM)
+    expect(counter).to_have_text(f"{len(NEW_PROBLEM)}/2000")
+    page.click("#ask-button")
+    expect(retry).to_be_visible()
+    page.unroute("**/api/ask")
+    retry.click()
+    expect(page.locator(".bubble.me .text")).to_have_text(NEW_PROBLEM)
+    expect(page.locator(".bubble.bot").last).not_to_have_class(re.compile("pending|error"))
+    expect(page.locator("#question")).to_have_value("")
+    assert page.evaluate("localStorage.getItem('craftdesk.draft.xk-qishan-belt')") is None
+    expect(page.locator(".bubble.error button.retry")).to_have_count(0)
+
+
+def test_the_ticket_shows_who_has_it_and_rating_waits_for_an_answer(live, phone):
+    # one ticket answered first, so the desk has a typical wait to tell
+    earlier = httpx.post(f"{live.url}/api/tickets", json={"text": NEW_PROBLEM, "site": "xcmg-hv-3"}).json()
+    experts: dict[str, dict[str, str]] = {}
+
+    def auth(expert_id: str) -> dict[str, str]:
+        if expert_id not in experts:
+            experts[expert_id] = expert_auth(live.url, expert_id)
+        return experts[expert_id]
+
+    httpx.post(
+        f"{live.url}/api/expert/tickets/{earlier['ticket_id']}/answer",
+        json={"text": ANSWER},
+        headers=auth(earlier["expert"]["expert_id"]),
+    ).raise_for_status()
+
+    opened = httpx.post(f"{live.url}/api/tickets", json={"text": NEW_PROBLEM, "site": "xcmg-hv-3"}).json()
+    page = phone.new_page()
+    follow(page, live.url, opened, NEW_PROBLEM)
+    ticket = page.locator(".ticket")
+    expect(ticket.locator(".status")).to_have_text("等待师傅接单")
+    expect(ticket.locator(".stage-note")).to_contain_text("还没有师傅接单")
+    expect(ticket.locator(".stage-note")).to_contain_text(re.compile(r"通常 \d+ 分钟内回复"))
+    expect(ticket.locator(".leave-note")).to_contain_text("我的提问记录")
+    expect(ticket.locator(".rate")).to_be_hidden()
+    expect(ticket.locator(".star").first).to_be_hidden()
+    expect(ticket.locator("button.withdraw")).to_be_visible()
+
+    expert = auth(opened["expert"]["expert_id"])
+    base = f"{live.url}/api/expert/tickets/{opened['ticket_id']}"
+    httpx.post(f"{base}/claim", headers=expert).raise_for_status()
+    expect(ticket.locator(".status")).to_have_text("师傅处理中")
+    expect(ticket.locator(".stage-note")).to_have_text(f"{opened['expert']['name']} 师傅已接单，正在处理。")
+    expect(ticket.locator(".rate")).to_be_hidden()
+
+    httpx.post(f"{base}/answer", headers=expert, json={"text": ANSWER}).raise_for_status()
+    expect(ticket.locator(".status")).to_have_text("师傅已回复")
+    expect(ticket.locator(".rate")).to_be_visible()
+    expect(ticket.locator("button.withdraw")).to_be_hidden()
+    expect(ticket.locator(".leave-note")).to_be_hidden()
+    for star in ticket.locator(".star").all():  # gloved fingers
+        at_least_48px(star)
+    page.evaluate("document.getElementById('thread').append(cd.longText('液压'.repeat(100)))")
+    at_least_48px(page.locator("button.more").last)
+
+    # a question nobody has answered can be withdrawn (two taps), without a rating
+    unanswered = httpx.post(f"{live.url}/api/tickets", json={"text": NEW_PROBLEM, "site": "xcmg-hv-3"}).json()
+    follow(page, live.url, unanswered, NEW_PROBLEM)
+    withdraw = page.locator(".ticket button.withdraw")
+    withdraw.click()
+    expect(withdraw).to_have_text("再点一次，确认撤回")
+    withdraw.click()
+    expect(page.locator(".ticket .note")).to_have_text("您已撤回这个问题。")
+    expect(page.locator(".ticket .status")).to_have_text("已结束")
+    expect(page.locator(".ticket .given-rating")).to_be_hidden()

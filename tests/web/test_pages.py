@@ -41,3 +41,16 @@ async def test_console_pages_and_home_render(client):
         page = await client.get(path)
         assert page.status_code == 200 and marker in page.text
     assert "page-data" in (await client.get("/admin")).text
+
+
+async def test_the_question_box_example_comes_from_the_sites_industry(client, context):
+    from bot.web.texts import EXAMPLE_QUESTION
+
+    coal = (await client.get("/c/xk-qishan-belt")).text  # a coal mine: an example of its own cases
+    assert 'placeholder="例如：移架推溜特别慢' in coal and "SV0401" not in coal
+    food = (await client.get("/c/px-food-ster")).text
+    assert 'placeholder="例如：罐头放了几天' in food
+    async with context.sessions() as session:
+        session.add(Site(code="no-cases", name="新车间", industry="没有案例的行业"))
+        await session.commit()
+    assert f'placeholder="例如：{EXAMPLE_QUESTION}"' in (await client.get("/c/no-cases")).text

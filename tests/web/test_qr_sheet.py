@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from bot.service.qr import SiteCard, site_url, telegram_link
-from bot.service.qr_sheet import DPI, draw_pages, find_cjk_font, render_sheet
+from bot.service.qr_sheet import DPI, draw_pages, find_cjk_font, render_sheet, wrap_text
 from knowledge.errors import MissingResourceError
 from knowledge.interchange import import_dir
 from tests.conftest import REPO
@@ -97,9 +97,11 @@ def test_font_lookup_explains_what_is_missing(tmp_path: Path):
     assert find_cjk_font(find_cjk_font().path).path == find_cjk_font().path
 
 
-def run_make_qr(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+def run_make_qr(
+    *args: str, data_dir: Path, public_url: str = "https://help.example.org", **env_vars: str
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRAFTDESK_")}
-    env |= {"CRAFTDESK_DATA_DIR": str(data_dir), "CRAFTDESK_PUBLIC_URL": "https://help.example.org"}
+    env |= {"CRAFTDESK_DATA_DIR": str(data_dir), "CRAFTDESK_PUBLIC_URL": public_url} | env_vars
     return subprocess.run(
         [sys.executable, str(REPO / "scripts" / "make_qr.py"), *args],
         capture_output=True,
@@ -139,3 +141,79 @@ async def test_make_qr_script(tmp_path: Path, settings, sessions):
     assert no_font.returncode == 1 and "Traceback" not in no_font.stderr and "x.ttf" in no_font.stderr
     helped = run_make_qr("--help", data_dir=settings.data_dir)
     assert helped.returncode == 0 and "example:" in helped.stdout
+
+
+async def test_make_qr_refuses_an_address_phones_cannot_open(tmp_path: Path, settings, sessions):
+    folder = knowledge_folder(tmp_path / "kb", sites=[site("xcmg-3")])
+    async with sessions() as session:
+        await import_dir(session, folder)
+    out = tmp_path / "qr"
+    for url in ("http://127.0.0.1:8000", "http://localhost:8000", "http://192.168.1.20"):
+        refused = run_make_qr("--out", str(out), public_url=url, data_dir=settings.data_dir)
+        assert refused.returncode == 1, refused.stdout
+        message = refused.stderr.strip()
+        assert len(message.splitlines()) == 1 and "Traceback" not in message
+        assert message.startswith("error: ") and url in message and "--intranet" in message
+        assert not out.exists()  # refused before anything was written
+    confirmed = run_make_qr(
+        "--out", str(out), "--intranet", public_url="http://192.168.1.20", data_dir=settings.data_dir
+    )
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert (out / "qr-sheet.pdf").read_bytes().startswith(b"%PDF")
+    declared = run_make_qr(
+        "--out",
+        str(tmp_path / "declared"),
+        public_url="http://10.0.0.8:8000",
+        data_dir=settings.data_dir,
+        CRAFTDESK_PUBLIC_URL_INTRANET="true",
+    )
+    assert declared.returncode == 0, declared.stderr
+
+
+@pytest.mark.parametrize(
+    "text, width, lines",
+    [
+        # Chinese breaks between any two characters, but only where the line is full
+        ("锻压测试车间锻压", 6, ["锻压测试车间", "锻压"]),
+        ("徐工重型 三号车间", 6, ["徐工重型 三", "号车间"]),
+        ("徐工重型 三号车间", 4, ["徐工重型", "三号车间"]),  # no space left at a line's end or start
+        # an ASCII word or number run is never split ...
+        ("徐工XK3000数控车间", 7, ["徐工", "XK3000数", "控车间"]),
+        ("三号线A3-12工位", 6, ["三号线", "A3-12工", "位"]),
+        ("2号 ZL50GN 装载机装配线", 8, ["2号", "ZL50GN 装", "载机装配线"]),
+        # ... unless it is wider than a whole line (a URL): then where it must
+        ("https://help.example.org/c/xcmg-3", 12, ["https://help", ".example.org", "/c/xcmg-3"]),
+        # no line starts with closing punctuation or ends with opening punctuation
+        ("一二三四，五六", 4, ["一二三", "四，五六"]),
+        ("一二（三四）五", 3, ["一二", "（三", "四）五"]),
+        ("", 5, []),
+        ("   ", 5, []),
+    ],
+)
+def test_card_text_wraps_without_splitting_words(text: str, width: int, lines: list[str]):
+    wrapped = wrap_text(text, width, len)  # every character one unit wide
+    assert wrapped == lines
+    assert "".join(wrapped).replace(" ", "") == text.replace(" ", "")  # nothing lost
+
+
+def test_a_site_name_with_a_model_number_keeps_it_on_one_line():
+    """On the drawn card: the name wraps onto two lines, with XK3000 whole on one of them."""
+    font = find_cjk_font()
+    name = "徐州重型机械有限公司XK3000数控加工车间"
+    card = SiteCard("xk-1", name, None, site_url("https://help.example.org", "xk-1"))
+    page = draw_pages([card], font)[0]
+    left, top, right, bottom = page.boxes[0]["name"]
+    assert bottom - top > 1.5 * (right - left) / len(name)  # more than one line was needed
+    from PIL import ImageDraw
+
+    from bot.service.qr_sheet import MARGIN_MM, mm
+
+    draw = ImageDraw.Draw(page.image)
+    inner = page.image.width // 2 - 2 * mm(MARGIN_MM)
+    for size in (8.5, 7.5, 6.5, 5.5, 4.5):  # as the card picks the size
+        face = font.at(mm(size))
+        wrapped = wrap_text(name, inner, lambda line, face=face: draw.textlength(line, font=face))
+        if len(wrapped) <= 2:
+            break
+    assert len(wrapped) == 2 and any("XK3000" in line for line in wrapped)
+    assert "".join(wrapped) == name

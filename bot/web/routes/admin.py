@@ -6,6 +6,7 @@ import asyncio
 from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel
 from sqlalchemy import select
 
 from bot.providers import (
@@ -21,9 +22,10 @@ from bot.service.experts import experts_with_load, issue_token
 from bot.service.labels import label_counts
 from bot.service.outbox import dead_letters, retry_all_dead, retry_dead
 from bot.service.publishing import candidates
-from bot.service.qr import qr_png, qr_svg, site_cards, site_url
+from bot.service.qr import check_printable, local_address, print_refusal, qr_png, qr_svg, site_cards, site_url
 from bot.service.qr_sheet import find_cjk_font, render_sheet
 from bot.service.stats import compute_stats
+from bot.settings import Settings
 from bot.web.deps import AdminDep
 from bot.web.present import expert_ticket
 from bot.web.schemas import (
@@ -170,6 +172,37 @@ async def sites(_: AdminDep, settings: SettingsDep, session: SessionDep) -> list
     ]
 
 
+class PublicUrlOut(BaseModel):
+    """The address the QR codes carry, and whether it can be printed without asking."""
+
+    public_url: str
+    local: bool  # loopback, private, link-local or localhost: phones on the mobile network fail
+    intranet: bool  # CRAFTDESK_PUBLIC_URL_INTRANET: the operator said it is the intranet's on purpose
+    detail: str | None  # why printing asks for a confirmation (Chinese / English); None when it won't
+
+
+INTRANET = Query(
+    False,
+    description="print although the public URL is a loopback/private address: the steward "
+    "confirms it is the factory intranet's address (otherwise 409)",
+)
+
+
+def _printable(settings: Settings, intranet: bool) -> None:
+    check_printable(settings.public_url, intranet or settings.public_url_intranet)
+
+
+@router.get("/public-url", response_model=PublicUrlOut)
+async def public_url(_: AdminDep, settings: SettingsDep) -> PublicUrlOut:
+    """For the sites page: the address the codes carry and whether printing will ask first."""
+    return PublicUrlOut(
+        public_url=settings.public_url,
+        local=local_address(settings.public_url) is not None,
+        intranet=settings.public_url_intranet,
+        detail=None if settings.public_url_intranet else print_refusal(settings.public_url),
+    )
+
+
 @router.get("/qr-sheet.pdf")
 async def qr_sheet(
     _: AdminDep,
@@ -177,9 +210,12 @@ async def qr_sheet(
     session: SessionDep,
     site: list[str] | None = Query(None, description="site codes; default: all"),
     bot: str | None = Query(None, description="Telegram bot username for the deep link"),
+    intranet: bool = INTRANET,
 ) -> Response:
-    """The printable A4 sheet: one card per site (503 when the host has no Chinese font)."""
+    """The printable A4 sheet: one card per site (503 when the host has no Chinese font, 409
+    when the public URL is a local address and ``intranet`` does not confirm it)."""
     cards = await site_cards(session, settings.public_url, site, bot or settings.telegram.bot_username)
+    _printable(settings, intranet)
     pdf = await asyncio.to_thread(lambda: render_sheet(cards, find_cjk_font()))
     return Response(
         pdf,
@@ -196,14 +232,20 @@ async def _site(session: SessionDep, code: str) -> Site:
 
 
 @router.get("/sites/{code}/qr.png")
-async def site_qr_png(code: str, _: AdminDep, settings: SettingsDep, session: SessionDep) -> Response:
+async def site_qr_png(
+    code: str, _: AdminDep, settings: SettingsDep, session: SessionDep, intranet: bool = INTRANET
+) -> Response:
     site = await _site(session, code)
+    _printable(settings, intranet)
     return Response(qr_png(site_url(settings.public_url, site.code)), media_type="image/png")
 
 
 @router.get("/sites/{code}/qr.svg")
-async def site_qr_svg(code: str, _: AdminDep, settings: SettingsDep, session: SessionDep) -> Response:
+async def site_qr_svg(
+    code: str, _: AdminDep, settings: SettingsDep, session: SessionDep, intranet: bool = INTRANET
+) -> Response:
     site = await _site(session, code)
+    _printable(settings, intranet)
     return Response(qr_svg(site_url(settings.public_url, site.code)), media_type="image/svg+xml")
 
 

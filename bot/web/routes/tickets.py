@@ -73,7 +73,7 @@ async def get_ticket(
     ticket_id: str, tickets: TicketsDep, session: SessionDep, token: TicketToken = None
 ) -> TicketOut:
     ticket = await tickets.for_worker(session, ticket_id, token or "")
-    return await worker_ticket(session, ticket)
+    return await worker_ticket(session, ticket, await tickets.typical_wait_minutes(session))
 
 
 @router.post(

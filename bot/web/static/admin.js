@@ -19,37 +19,113 @@
   }
 
   // ---- sites and QR codes ----------------------------------------------------------------------
+  // The texts of this tab are data attributes of its section (the confirm, the choice counter).
+  const sitesTab = $("tab-sites");
+  const chosen = new Set(); // site codes ticked for the sheet; none ticked: every site
+  let listed = [];
+  let refusal = null; // why printing asks first (Chinese / English), from /api/admin/public-url
+  let intranetConfirmed = false; // the steward said the local public URL is the intranet's
+
+  // checkboxes made here: the stylesheet sizes inputs as text fields
+  function checkbox(label, checked, onchange) {
+    const box = h("input", { type: "checkbox", "aria-label": label, title: label, onchange });
+    box.checked = checked;
+    Object.assign(box.style, { width: "20px", height: "20px", padding: "0", margin: "0" });
+    return box;
+  }
+
+  function showChoice() {
+    $("sheet-choice").textContent = chosen.size
+      ? sitesTab.dataset.chosen.replace("{n}", chosen.size) : sitesTab.dataset.all;
+    const all = $("pick-all-cell").firstChild;
+    if (all) {
+      all.checked = listed.length > 0 && chosen.size === listed.length;
+      all.indeterminate = chosen.size > 0 && chosen.size < listed.length;
+    }
+  }
+
+  async function publicUrl() {
+    try {
+      const state = await api("/api/admin/public-url", { headers: auth });
+      refusal = state.detail;
+    } catch (err) {
+      refusal = null;
+    }
+    const note = $("public-url-note");
+    note.textContent = refusal || "";
+    cd.show(note, Boolean(refusal));
+  }
+
+  /** A QR download. A 409 means the public URL is a loopback/private address: the steward is
+      asked once whether it is the factory intranet's, and the call is retried with intranet=true. */
+  async function qrDownload(path, filename) {
+    const confirmed = () => `${path}${path.includes("?") ? "&" : "?"}intranet=true`;
+    try {
+      await cd.download(intranetConfirmed ? confirmed() : path, auth, filename);
+      return;
+    } catch (err) {
+      if (err.status !== 409) throw err;
+    }
+    if (refusal === null) await publicUrl();
+    if (!window.confirm(`${refusal || ""}\n\n${sitesTab.dataset.confirm}`)) return;
+    intranetConfirmed = true;
+    await cd.download(confirmed(), auth, filename);
+  }
+
   async function sites() {
     const body = $("sites");
-    put(body, h("tr", {}, h("td", { colspan: 4, class: "muted", text: T.loading })));
-    let list;
+    put(body, h("tr", {}, h("td", { colspan: 5, class: "muted", text: T.loading })));
+    publicUrl();
     try {
-      list = await api("/api/admin/sites", { headers: auth });
+      listed = await api("/api/admin/sites", { headers: auth });
     } catch (err) {
       put(body);
-      failed(err, $("tab-sites"));
+      failed(err, sitesTab);
       return;
     }
-    const get = (code, ext) => () => cd.download(`/api/admin/sites/${encodeURIComponent(code)}/qr.${ext}`, auth, `${code}.${ext}`)
-      .catch((err) => failed(err, $("tab-sites")));
-    put(body, ...list.map((s) => h("tr", {},
-      h("td", {}, h("strong", { text: s.name }), h("div", {}, h("code", { text: s.code })),
-        h("div", { class: "muted small", text: s.url })),
-      h("td", { class: "wide-only", text: s.region || "" }),
-      h("td", { class: "wide-only", text: s.industry || "" }),
-      h("td", { class: "nowrap" },
-        h("button", { type: "button", class: "secondary small", text: T.png, onclick: get(s.code, "png") }),
-        h("button", { type: "button", class: "secondary small", text: T.svg, onclick: get(s.code, "svg") })))));
+    const codes = new Set(listed.map((s) => s.code));
+    [...chosen].filter((code) => !codes.has(code)).forEach((code) => chosen.delete(code));
+    put($("pick-all-cell"), checkbox(sitesTab.dataset.pickAll, false, (event) => {
+      listed.forEach((s) => (event.target.checked ? chosen.add(s.code) : chosen.delete(s.code)));
+      body.querySelectorAll("input.pick").forEach((box) => { box.checked = event.target.checked; });
+      showChoice();
+    }));
+    const get = (code, ext) => () => qrDownload(`/api/admin/sites/${encodeURIComponent(code)}/qr.${ext}`, `${code}.${ext}`)
+      .catch((err) => failed(err, sitesTab));
+    put(body, ...listed.map((s) => {
+      const pick = checkbox(`${sitesTab.dataset.pick}: ${s.name}`, chosen.has(s.code), (event) => {
+        if (event.target.checked) chosen.add(s.code);
+        else chosen.delete(s.code);
+        showChoice();
+      });
+      pick.classList.add("pick");
+      pick.dataset.site = s.code;
+      return h("tr", { "data-site": s.code },
+        h("td", {}, pick),
+        h("td", {}, h("strong", { text: s.name }), h("div", {}, h("code", { text: s.code })),
+          h("div", { class: "muted small", text: s.url })),
+        h("td", { class: "wide-only", text: s.region || "" }),
+        h("td", { class: "wide-only", text: s.industry || "" }),
+        h("td", { class: "nowrap" },
+          h("button", { type: "button", class: "secondary small", text: T.png, onclick: get(s.code, "png") }),
+          h("button", { type: "button", class: "secondary small", text: T.svg, onclick: get(s.code, "svg") })));
+    }));
+    showChoice();
   }
 
   $("sheet-pdf").addEventListener("click", async (event) => {
     const button = event.currentTarget;
+    const query = new URLSearchParams();
+    // in the order of the list, so the cards come out as the steward sees them
+    listed.filter((s) => chosen.has(s.code)).forEach((s) => query.append("site", s.code));
     const bot = $("bot-name").value.trim();
+    if (bot) query.set("bot", bot);
     button.disabled = true;
     try {
-      await cd.download(`/api/admin/qr-sheet.pdf${bot ? `?bot=${encodeURIComponent(bot)}` : ""}`, auth, "qr-sheet.pdf");
+      const qs = query.toString();
+      await qrDownload(`/api/admin/qr-sheet.pdf${qs ? `?${qs}` : ""}`, "qr-sheet.pdf");
     } catch (err) {
-      failed(err, $("tab-sites"));
+      failed(err, sitesTab);
     } finally {
       button.disabled = false;
     }

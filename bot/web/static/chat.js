@@ -8,10 +8,13 @@
   const POLL_MS = 4000;
   const STORE = "craftdesk.tickets";
   const CURRENT = "craftdesk.current";
+  const DRAFT = `craftdesk.draft.${SITE}`;
+  const LIMIT = 2000;  // characters of a question, as the API counts them
   const thread = document.getElementById("thread");
   const form = document.getElementById("ask-form");
   const input = document.getElementById("question");
   const button = document.getElementById("ask-button");
+  const counter = document.getElementById("question-count");
   const views = new Map(); // ticket id -> TicketView
 
   // ---- stored tickets ----------------------------------------------------------------------
@@ -44,11 +47,14 @@
   }
 
   async function ask(text) {
-    add(h("section", { class: "bubble me" }, h("p", { class: "text", text })));
+    const mine = add(h("section", { class: "bubble me" }, h("p", { class: "text", text })));
     const waiting = say(T.searching, "bot pending");
     let answer;
     try {
       answer = await api("/api/ask", { method: "POST", body: { text, site: SITE } });
+    } catch (err) {
+      mine.remove();  // not sent: the text goes back into the box
+      throw err;
     } finally {
       waiting.remove();
     }
@@ -130,14 +136,23 @@
         h("div", { class: "reply-actions" },
           h("label", { class: "button secondary photo-button" }, this.file, T.photo),
           h("button", { type: "submit", text: T.send })));
-      this.closer = h("div", { class: "rate" },
+      // rating and closing only once there is an answer; before it, the question can be withdrawn
+      this.closer = h("div", { class: "rate", hidden: true },
         h("p", { text: T.rateTitle }), h("div", { class: "stars" }, this.stars),
         h("button", { type: "button", class: "secondary close-ticket", text: T.close, onclick: () => this.close() }));
+      this.withdrawButton = h("button", {
+        type: "button", class: "secondary withdraw", text: T.withdraw, onclick: () => this.withdraw(),
+      });
+      this.withdrawRow = h("div", { class: "withdraw-row", hidden: true }, this.withdrawButton);
       this.closed = h("p", { class: "note", text: T.closedThanks, hidden: true });
+      this.given = h("p", { class: "given-rating", hidden: true });
       this.proposal = h("p", { class: "muted proposal", hidden: true });
+      this.stage = h("p", { class: "stage-note", hidden: true });
+      this.leave = h("p", { class: "muted leave-note", text: T.leaveNote, hidden: true });
       this.el = h("section", { class: "ticket", "data-ticket": entry.id },
         h("header", {}, h("h2", { text: T.ticketTitle }), this.status),
-        this.expert, this.proposal, this.messages, this.writer, this.closer, this.closed);
+        this.expert, this.stage, this.leave, this.proposal, this.messages, this.writer, this.closer,
+        this.withdrawRow, this.closed, this.given);
     }
 
     start() {
@@ -157,7 +172,7 @@
         if (err.status === 404) {
           this.stop();
           put(this.messages, h("p", { class: "muted", text: T.ticketGone }));
-          [this.writer, this.closer].forEach((el) => { el.hidden = true; });
+          [this.writer, this.closer, this.withdrawRow, this.stage, this.leave].forEach((el) => { el.hidden = true; });
         }
         return;
       }
@@ -165,8 +180,10 @@
     }
 
     show(ticket) {
-      this.status.textContent = T.status[ticket.status] || ticket.status;
-      this.status.className = `status ${ticket.status}`;
+      const stage = ticket.stage || ticket.status;
+      this.status.textContent = T.status[stage] || stage;
+      this.status.className = `status ${stage}`;
+      this.showStage(ticket, stage);
       if (ticket.expert) {
         const e = ticket.expert;
         put(this.expert,
@@ -185,9 +202,29 @@
       }
       const closed = ticket.status === "closed";
       this.writer.hidden = closed;
-      this.closer.hidden = closed;
+      this.closer.hidden = closed || !ticket.has_answer;
+      this.withdrawRow.hidden = closed || ticket.has_answer;
       this.closed.hidden = !closed;
-      if (closed) this.stop();
+      this.given.hidden = !(closed && ticket.rating);
+      if (closed) {
+        this.closed.textContent = ticket.rating ? T.closedThanks : ticket.has_answer ? T.closedUnrated : T.withdrawn;
+        if (ticket.rating) {
+          this.given.textContent = T.yourRating + "★".repeat(ticket.rating) + "☆".repeat(5 - ticket.rating);
+        }
+        this.stop();
+      }
+    }
+
+    /** Who has the question now, the typical wait, and that the page may be closed meanwhile. */
+    showStage(ticket, stage) {
+      const waiting = stage === "waiting" || stage === "passed_on";
+      const name = ticket.expert ? ticket.expert.name : T.expert;
+      const note = (T.stageNote[stage] || "").replace("{name}", name);
+      const wait = waiting && ticket.typical_wait_minutes
+        ? T.typicalWait.replace("{n}", String(ticket.typical_wait_minutes)) : "";
+      this.stage.textContent = [note, wait].filter(Boolean).join(" ");
+      this.stage.hidden = !this.stage.textContent;
+      this.leave.hidden = !(waiting || stage === "handling");
     }
 
     message(m, ticket) {
@@ -239,6 +276,21 @@
       await this.post("close", { body: { rating: this.rating } });
       this.refresh();
     }
+
+    /** Close a question nobody has answered yet (no rating): two taps, so a glove can't do it by chance. */
+    async withdraw() {
+      if (!this.withdrawArmed) {
+        this.withdrawArmed = true;
+        this.withdrawButton.textContent = T.withdrawConfirm;
+        setTimeout(() => {
+          this.withdrawArmed = false;
+          this.withdrawButton.textContent = T.withdraw;
+        }, 5000);
+        return;
+      }
+      await this.post("close", { body: { rating: null } });
+      this.refresh();
+    }
   }
 
   function showTicket(entry) {
@@ -268,28 +320,72 @@
   }
 
   // ---- asking --------------------------------------------------------------------------------
+  const length = (text) => [...text].length;  // characters, not UTF-16 units
+
+  /** The live count, and the box grown to its text (up to the CSS max-height). */
+  function fit() {
+    const n = length(input.value);
+    counter.textContent = `${n}/${LIMIT}`;
+    counter.classList.toggle("over", n > LIMIT);
+    input.style.height = "auto";
+    input.style.height = `${input.scrollHeight + input.offsetHeight - input.clientHeight}px`;
+  }
+
+  /** The box's text survives a reload, a crash or a failed send until the question is sent. */
+  function keepDraft() {
+    try {
+      if (input.value.trim()) localStorage.setItem(DRAFT, input.value);
+      else localStorage.removeItem(DRAFT);
+    } catch (err) { /* storage blocked: the box still holds it */ }
+  }
+
+  let failure = null;  // the last failed send's message, with its retry button
+
+  function failed(err, text) {
+    if (!input.value.trim()) input.value = text;
+    fit();
+    keepDraft();
+    const retry = h("button", { type: "button", class: "retry", text: T.retry });
+    failure = add(h("section", { class: "bubble bot error" },
+      h("p", { text: errorText(err) }), h("p", { class: "muted", text: T.keptDraft }), retry));
+    retry.addEventListener("click", () => form.requestSubmit());
+  }
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    if (failure) failure.remove();
+    failure = null;
     const text = input.value.trim();
     if (!text) {
       say(T.empty, "bot error");
       return;
     }
-    if (text.length > 2000) {
+    if (length(text) > LIMIT) {
       say(T.tooLong, "bot error");
       return;
     }
     button.disabled = true;
+    keepDraft();
     input.value = "";
+    fit();
     try {
       await ask(text);
+      keepDraft();  // sent: the draft goes (unless a new one was typed meanwhile)
     } catch (err) {
-      say(errorText(err), "bot error");
+      failed(err, text);
     } finally {
       button.disabled = false;
     }
   });
+  input.addEventListener("input", () => {
+    fit();
+    keepDraft();
+  });
 
+  try {
+    input.value = localStorage.getItem(DRAFT) || "";
+  } catch (err) { /* storage blocked */ }
+  fit();
   renderHistory();
   const current = stored().find((t) => t.id === localStorage.getItem(CURRENT));
   if (current) showTicket(current);
