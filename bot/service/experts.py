@@ -101,6 +101,17 @@ async def issue_token(session: AsyncSession, expert_id: str, clock: Clock, valid
     return token
 
 
+async def login_expiry(session: AsyncSession, now: datetime) -> dict[str, datetime]:
+    """Each expert with a working login token, and when it expires (issuing a new one revokes
+    it: ``issue_token``)."""
+    rows = await session.execute(
+        select(ExpertToken.expert_id, func.max(ExpertToken.expires_at))
+        .where(ExpertToken.expires_at > now)
+        .group_by(ExpertToken.expert_id)
+    )
+    return {expert_id: expires for expert_id, expires in rows.all()}
+
+
 async def expert_for_token(session: AsyncSession, token: str, now: datetime) -> Expert | None:
     """The active expert the token belongs to; None for an unknown, expired or revoked token
     or a deactivated expert."""

@@ -188,6 +188,7 @@ class CandidateOut(BaseModel):
 class TokenOut(BaseModel):
     token: str
     login_url: str
+    qr_svg: str = Field(description="the login link as an SVG QR code, for the expert's phone to scan")
 
 
 class AssignRequest(BaseModel):
@@ -214,6 +215,15 @@ class AdminExpertOut(BaseModel):
     active: bool
     open_tickets: int = Field(description="tickets assigned and not yet answered")
     max_open_tickets: int
+    login_expires_at: str | None = Field(
+        None, description="when the expert's login link stops working; None: no working link"
+    )
+
+
+class AdminTicketOut(ExpertTicketOut):
+    """A ticket as the admin pages list it: also who holds it."""
+
+    expert: ExpertCard | None = Field(None, description="the expert holding it; None: nobody")
 
 
 class DeadLetterOut(BaseModel):

@@ -107,7 +107,8 @@ def test_screenshots(live, browser, tmp_path: Path):
     worker.click("#ask-button")
     expect(answers).to_have_count(replies_before + 1)  # answered (the first question may hold a ticket too)
     stored = (
-        f"JSON.parse(localStorage.getItem('craftdesk.tickets') || '[]').find(t => t.text === {QUESTION!r})"
+        "JSON.parse(localStorage.getItem('craftdesk.history') || '[]')"
+        f".find(t => t.text === {QUESTION!r} && t.id && t.token)"
     )
     if not worker.evaluate(f"Boolean({stored})"):  # a case published by another test was suggested: 没解决
         worker.locator(".cases").last.locator("button.not-solved").first.click()

@@ -18,23 +18,24 @@ from bot.providers import (
     SettingsDep,
     TicketsDep,
 )
-from bot.service.experts import experts_with_load, issue_token
+from bot.service.experts import experts_with_load, issue_token, login_expiry
 from bot.service.labels import label_counts
 from bot.service.outbox import dead_letters, retry_all_dead, retry_dead
 from bot.service.publishing import candidates
 from bot.service.qr import check_printable, local_address, print_refusal, qr_png, qr_svg, site_cards, site_url
 from bot.service.qr_sheet import find_cjk_font, render_sheet
 from bot.service.stats import compute_stats
+from bot.service.stats_csv import stats_csv
 from bot.settings import Settings
 from bot.web.deps import AdminDep
-from bot.web.present import expert_ticket
+from bot.web.present import expert_card, expert_ticket
 from bot.web.schemas import (
     AdminExpertOut,
     AdminSiteOut,
+    AdminTicketOut,
     AssignRequest,
     CandidateOut,
     DeadLetterOut,
-    ExpertTicketOut,
     PublishRequest,
     RetriedOut,
     TokenOut,
@@ -65,6 +66,22 @@ async def stats(
     until: datetime | None = Query(None),
 ) -> dict:
     return await compute_stats(session, since, until)
+
+
+@router.get("/stats.csv")
+async def stats_csv_download(
+    _: AdminDep,
+    session: SessionDep,
+    since: datetime | None = Query(None),
+    until: datetime | None = Query(None),
+) -> Response:
+    """The figures of ``/stats`` (same window) as a CSV Excel opens with its Chinese intact."""
+    report = await compute_stats(session, since, until)
+    return Response(
+        stats_csv(report).encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="craftdesk-stats.csv"'},
+    )
 
 
 @router.get("/learning")
@@ -112,14 +129,18 @@ async def publish(
 async def expert_token(
     expert_id: str, _: AdminDep, settings: SettingsDep, clock: ClockDep, session: SessionDep
 ) -> TokenOut:
+    """A new login link; the expert's earlier links (and the phones logged in with them) stop
+    working. The QR code comes in the answer: the token is never put in a URL query."""
     token = await issue_token(session, expert_id, clock, timedelta(days=settings.expert_token_days))
     # the token rides in the fragment: it never reaches a server log
-    return TokenOut(token=token, login_url=f"{settings.public_url}/expert#token={token}")
+    login_url = f"{settings.public_url}/expert#token={token}"
+    return TokenOut(token=token, login_url=login_url, qr_svg=qr_svg(login_url).decode())
 
 
 @router.get("/experts", response_model=list[AdminExpertOut])
-async def experts(_: AdminDep, session: SessionDep) -> list[AdminExpertOut]:
-    """Every expert with the open tickets they hold now (their load)."""
+async def experts(_: AdminDep, session: SessionDep, clock: ClockDep) -> list[AdminExpertOut]:
+    """Every expert with the open tickets they hold now (their load) and their login's expiry."""
+    logins = await login_expiry(session, clock.now())
     return [
         AdminExpertOut(
             expert_id=e.id,
@@ -130,31 +151,39 @@ async def experts(_: AdminDep, session: SessionDep) -> list[AdminExpertOut]:
             active=e.active,
             open_tickets=load,
             max_open_tickets=e.max_open_tickets,
+            login_expires_at=logins[e.id].isoformat() if e.id in logins else None,
         )
         for e, load in await experts_with_load(session)
     ]
 
 
-@router.get("/tickets", response_model=list[ExpertTicketOut])
+async def _admin_ticket(session: SessionDep, ticket: Ticket) -> AdminTicketOut:
+    out = await expert_ticket(session, ticket, "", with_messages=False)
+    return AdminTicketOut(**out.model_dump(), expert=await expert_card(session, ticket.expert_id))
+
+
+@router.get("/tickets", response_model=list[AdminTicketOut])
 async def tickets(
-    _: AdminDep, session: SessionDep, tier: Tier | None = None, status: TicketStatus | None = None
-) -> list[ExpertTicketOut]:
+    _: AdminDep,
+    session: SessionDep,
+    tier: Tier | None = None,
+    status: list[TicketStatus] | None = Query(None, description="one or more; default: any"),
+) -> list[AdminTicketOut]:
+    """The newest 500 tickets (of the tier, in one of the statuses), with who holds each."""
     query = select(Ticket).order_by(Ticket.created_at.desc()).limit(500)
     if tier:
         query = query.where(Ticket.tier == tier)
     if status:
-        query = query.where(Ticket.status == status)
-    return [
-        await expert_ticket(session, t, "", with_messages=False) for t in (await session.scalars(query)).all()
-    ]
+        query = query.where(Ticket.status.in_(status))
+    return [await _admin_ticket(session, t) for t in (await session.scalars(query)).all()]
 
 
-@router.post("/tickets/{ticket_id}/assign", response_model=ExpertTicketOut)
+@router.post("/tickets/{ticket_id}/assign", response_model=AdminTicketOut)
 async def assign(
     ticket_id: str, body: AssignRequest, _: AdminDep, tickets: TicketsDep, session: SessionDep
-) -> ExpertTicketOut:
+) -> AdminTicketOut:
     ticket = await tickets.assign(session, ticket_id, body.expert_id)
-    return await expert_ticket(session, ticket, "", with_messages=False)
+    return await _admin_ticket(session, ticket)
 
 
 @router.get("/sites", response_model=list[AdminSiteOut])

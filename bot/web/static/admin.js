@@ -1,4 +1,4 @@
-/* The admin pages: sites and QR downloads, candidate cases to publish, experts and their
+/* The admin pages: sites and QR downloads, the tickets (admin queue, reassigning), candidate cases to publish, experts and their
    login links, statistics charts with the notifications given up on, and the index rebuild. The admin token stays in
    sessionStorage (gone when the tab closes). */
 "use strict";
@@ -106,9 +106,9 @@
           h("div", { class: "muted small", text: s.url })),
         h("td", { class: "wide-only", text: s.region || "" }),
         h("td", { class: "wide-only", text: s.industry || "" }),
-        h("td", { class: "nowrap" },
+        h("td", {}, h("div", { class: "qr-cell" },
           h("button", { type: "button", class: "secondary small", text: T.png, onclick: get(s.code, "png") }),
-          h("button", { type: "button", class: "secondary small", text: T.svg, onclick: get(s.code, "svg") })));
+          h("button", { type: "button", class: "secondary small", text: T.svg, onclick: get(s.code, "svg") }))));
     }));
     showChoice();
   }
@@ -130,6 +130,88 @@
       button.disabled = false;
     }
   });
+
+  // ---- tickets: the admin queue and every unanswered ticket, each reassignable -----------------
+  async function tickets() {
+    const TT = T.tickets;
+    const queue = $("admin-queue");
+    const open = $("open-tickets");
+    put(queue, h("p", { class: "muted", text: T.loading }));
+    put(open);
+    let list, people;
+    try {
+      [list, people] = await Promise.all([
+        api("/api/admin/tickets?status=open&status=assigned", { headers: auth }),
+        api("/api/admin/experts", { headers: auth }),
+      ]);
+    } catch (err) {
+      put(queue);
+      failed(err, queue);
+      return;
+    }
+    const active = people.filter((e) => e.active);
+    const waiting = list.filter((t) => t.tier === "admin" && !t.expert);
+    $("queue-count").textContent = waiting.length;
+    $("open-count").textContent = list.length;
+    put(queue, ...(waiting.length ? waiting.map((t) => ticketCard(t, active)) : [h("p", { class: "muted", text: TT.queueEmpty })]));
+    put(open, ...(list.length ? list.map((t) => ticketCard(t, active)) : [h("p", { class: "muted", text: TT.openEmpty })]));
+  }
+
+  function age(iso) {
+    const TT = T.tickets;
+    const minutes = Math.max(0, Math.floor((Date.now() - new Date(iso).getTime()) / 60000));
+    if (minutes < 60) return TT.minutes.replace("{n}", minutes);
+    if (minutes < 48 * 60) return TT.hours.replace("{n}", Math.floor(minutes / 60));
+    return TT.days.replace("{n}", Math.floor(minutes / 1440));
+  }
+
+  /** One ticket: its question (as text only), site, status, tier, holder, age, and 指派给. */
+  function ticketCard(t, active) {
+    const TT = T.tickets;
+    const result = h("p", { class: "result small", role: "status" });
+    const select = h("select", { class: "reassign-expert", "aria-label": TT.reassign },
+      h("option", { value: "", text: TT.choose }),
+      ...active.map((e) => h("option", {
+        value: e.expert_id,
+        text: `${e.name}${e.region ? ` · ${e.region}` : ""} · ${e.open_tickets >= e.max_open_tickets ? TT.full
+          : TT.load.replace("{n}", e.open_tickets).replace("{max}", e.max_open_tickets)}`,
+      })));
+    const button = h("button", { type: "button", class: "small assign", text: TT.assign });
+    button.addEventListener("click", async () => {
+      const expertId = select.value;
+      if (!expertId) {
+        result.textContent = TT.noExpert;
+        return;
+      }
+      button.disabled = true;
+      try {
+        const done = await api(`/api/admin/tickets/${encodeURIComponent(t.ticket_id)}/assign`, {
+          method: "POST", headers: auth, body: { expert_id: expertId },
+        });
+        const name = done.expert ? done.expert.name : expertId;
+        tickets().then(() => {
+          const note = document.querySelector(`#open-tickets [data-ticket="${CSS.escape(t.ticket_id)}"] .result`);
+          if (note) note.textContent = TT.assigned.replace("{name}", name);
+        });
+      } catch (err) {
+        button.disabled = false;
+        put(result);
+        failed(err, result);
+      }
+    });
+    const facts = [
+      [TT.site, t.site ? t.site.name : TT.noSite],
+      [TT.status, TT.statusNames[t.status] || t.status],
+      [TT.tier, TT.tierNames[t.tier] || t.tier],
+      [TT.holder, t.expert ? t.expert.name : TT.nobody],
+      [TT.age, age(t.created_at)],
+    ];
+    return h("article", { class: "admin-ticket", "data-ticket": t.ticket_id },
+      cd.longText(t.text),
+      h("dl", { class: "facts" }, ...facts.map(([k, v]) => h("div", {}, h("dt", { text: k }), h("dd", { text: v })))),
+      h("div", { class: "actions" }, h("label", { class: "inline" }, TT.reassign, select), button),
+      result);
+  }
 
   // ---- candidate cases -------------------------------------------------------------------------
   async function candidates() {
@@ -190,7 +272,9 @@
     }
     put(body, ...list.map((e) => {
       const cell = h("td", { class: "login-cell" });
-      cell.append(h("button", { type: "button", class: "secondary small issue", text: T.issueLink, onclick: () => issue(e, cell) }));
+      const state = e.login_expires_at ? T.loginUntil.replace("{date}", day(new Date(e.login_expires_at))) : T.noLogin;
+      cell.append(h("button", { type: "button", class: "secondary small issue", text: e.login_expires_at ? T.issueAgain : T.issueLink,
+        onclick: () => issue(e, cell) }), h("div", { class: "muted small login-state", text: state }));
       return h("tr", { "data-expert": e.expert_id },
         h("td", {}, h("strong", { text: e.name }), h("div", { class: "muted small narrow-only", text: e.title || "" })),
         h("td", { class: "wide-only", text: e.title || "" }),
@@ -202,7 +286,10 @@
     }));
   }
 
+  /** A new login link. Issuing one revokes the expert's earlier links (bot/service/experts.py
+      issue_token), so while one works the steward is asked first. */
   async function issue(expert, cell) {
+    if (expert.login_expires_at && !window.confirm(T.issueWarn.replace("{name}", expert.name))) return;
     let issued;
     try {
       issued = await api(`/api/admin/experts/${encodeURIComponent(expert.expert_id)}/token`, { method: "POST", headers: auth });
@@ -221,14 +308,85 @@
       }
       copy.textContent = T.copied;
     });
+    // the QR code as an image from a blob: URL (never parsed into the page as markup)
+    const qr = h("img", { class: "login-qr", alt: T.scanHint,
+      src: URL.createObjectURL(new Blob([issued.qr_svg], { type: "image/svg+xml" })) });
     put(cell, link, copy);
+    // on a row of its own, the table's full width: in sight on a phone too
+    const row = cell.closest("tr");
+    const next = row.nextElementSibling;
+    if (next && next.classList.contains("login-qr-row")) next.remove();
+    row.after(h("tr", { class: "login-qr-row", "data-expert": expert.expert_id },
+      h("td", { colspan: row.children.length },
+        h("figure", { class: "login-qr-box" }, qr, h("figcaption", { class: "muted small", text: T.scanHint })))));
   }
 
   // ---- statistics ------------------------------------------------------------------------------
+  /** "12月1日" for a Date, read in UTC when ``utc`` (the weeks of the figures are UTC). */
+  function day(d, utc = false) {
+    const [m, dd] = utc ? [d.getUTCMonth() + 1, d.getUTCDate()] : [d.getMonth() + 1, d.getDate()];
+    return T.day.replace("{m}", m).replace("{d}", dd);
+  }
+
+  /** An ISO week key of the figures ("2026-W49", bot/service/stats.py iso_week) as the days it
+      covers, Monday to Sunday: "11月30日–12月6日" (two lines in a chart). */
+  function weekLabel(key, sep = "") {
+    const [year, week] = key.split("-W").map(Number);
+    const jan4 = new Date(Date.UTC(year, 0, 4));
+    const monday = new Date(jan4.getTime() + ((week - 1) * 7 - ((jan4.getUTCDay() + 6) % 7)) * 86400000);
+    const sunday = new Date(monday.getTime() + 6 * 86400000);
+    return T.weekRange.replace("{from}", day(monday, true) + sep).replace("{to}", day(sunday, true));
+  }
+
+  /** The chosen window as query parameters: local midnights, the end date included. */
+  function statsQuery() {
+    const since = $("stats-since").value, until = $("stats-until").value;
+    const query = new URLSearchParams();
+    if (since) query.set("since", new Date(`${since}T00:00`).toISOString());
+    if (until) {
+      const end = new Date(`${until}T00:00`);
+      end.setDate(end.getDate() + 1);
+      query.set("until", end.toISOString());
+    }
+    const qs = query.toString();
+    return qs ? `?${qs}` : "";
+  }
+
+  function rangeOk() {
+    const since = $("stats-since").value, until = $("stats-until").value;
+    const ok = !since || !until || since <= until;
+    $("stats-range-error").textContent = ok ? "" : T.rangeBad;
+    return ok;
+  }
+
+  $("stats-range").addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (rangeOk()) stats();
+  });
+  $("stats-all").addEventListener("click", () => {
+    $("stats-since").value = "";
+    $("stats-until").value = "";
+    rangeOk();
+    stats();
+  });
+  $("stats-csv").addEventListener("click", async (event) => {
+    if (!rangeOk()) return;
+    const button = event.currentTarget;
+    button.disabled = true;
+    try {
+      const name = ["craftdesk-stats", $("stats-since").value, $("stats-until").value].filter(Boolean).join("_");
+      await cd.download(`/api/admin/stats.csv${statsQuery()}`, auth, `${name}.csv`);
+    } catch (err) {
+      failed(err, $("stats-range-error"));
+    } finally {
+      button.disabled = false;
+    }
+  });
+
   async function stats() {
     let s;
     try {
-      s = await api("/api/admin/stats", { headers: auth });
+      s = await api(`/api/admin/stats${statsQuery()}`, { headers: auth });
     } catch (err) {
       failed(err, $("tab-stats"));
       return;
@@ -244,8 +402,8 @@
     // drawn at about the width they get, so their text stays readable on a phone
     const opts = { empty: T.noData, width: Math.max(300, Math.min(600, $("charts").clientWidth - 24)) };
     put($("charts"),
-      charts.columns(T.charts.weekly, s.weekly.map((w) => [w.week.slice(5), w.questions]), opts),
-      charts.columns(T.charts.solvedShare, s.weekly.map((w) => [w.week.slice(5), w.questions ? (100 * w.solved_by_suggestion) / w.questions : 0]),
+      charts.columns(T.charts.weekly, s.weekly.map((w) => [weekLabel(w.week, "\n"), w.questions]), opts),
+      charts.columns(T.charts.solvedShare, s.weekly.map((w) => [weekLabel(w.week, "\n"), w.questions ? (100 * w.solved_by_suggestion) / w.questions : 0]),
         { ...opts, format: (v) => `${Math.round(v)}%` }),
       charts.bars(T.charts.responseRegion, s.by_region.map((r) => [name(r.key), r.median_first_response_minutes]), opts),
       charts.bars(T.charts.byIndustry, s.by_industry.map((r) => [name(r.key), r.questions]), opts),
@@ -345,7 +503,7 @@
   $("reindex").addEventListener("click", () => index(true));
 
   // ---- tabs and login --------------------------------------------------------------------------
-  const TABS = { sites, candidates, experts, stats, index: () => index() };
+  const TABS = { sites, tickets, candidates, experts, stats, index: () => index() };
 
   function open(tab) {
     if (!TABS[tab]) tab = "sites";

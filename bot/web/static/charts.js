@@ -51,21 +51,34 @@ const charts = (() => {
     return figure(title, svg);
   }
 
-  /** Vertical columns in order, one per [label, value]; good for weeks. */
+  /** Vertical columns in order, one per [label, value]; good for weeks. A label may hold a
+      line break ("12月1日\n–12月7日"): drawn as lines under the column. When the columns are too
+      narrow for their labels only every n-th is labelled (each column keeps a tooltip). */
   function columns(title, rows, { format = String, empty = "", width = 600 } = {}) {
     rows = rows.filter(([, v]) => v !== null && v !== undefined);
     if (!rows.length) return figure(title, null, empty);
-    const height = 220, bottom = 30, top = 20;
+    const lines = rows.map(([label]) => String(label).split("\n").map((line) => short(line, 9)));
+    const most = Math.max(...lines.map((l) => l.length));
+    const height = 200 + 16 * most, bottom = 14 + 16 * most, top = 20;
+    // about 13 px a Chinese character, 7.5 px a digit or dash
+    const textWidth = (line) => [...line].reduce((w, c) => w + (/[\x00-\xff–]/.test(c) ? 7.5 : 13), 0);
+    const widest = Math.max(...lines.flat().map(textWidth));
     const slot = width / rows.length, barW = Math.min(60, slot * 0.7);
     const max = Math.max(...rows.map(([, v]) => v), 1e-9);
     const svg = node("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": title });
     svg.append(node("line", { x1: 0, x2: width, y1: height - bottom, y2: height - bottom, class: "chart-axis" }));
+    const every = Math.max(1, Math.ceil((widest + 6) / slot));
     rows.forEach(([label, value], i) => {
       const h = Math.max(2, (value / max) * (height - bottom - top));
       const x = i * slot + (slot - barW) / 2;
-      svg.append(node("rect", { x, y: height - bottom - h, width: barW, height: h, rx: 3, class: "chart-bar" }));
+      const bar = node("rect", { x, y: height - bottom - h, width: barW, height: h, rx: 3, class: "chart-bar" });
+      bar.append(node("title", {}, `${String(label).replace("\n", "")}: ${format(value)}`));
+      svg.append(bar);
       svg.append(node("text", { x: x + barW / 2, y: height - bottom - h - 5, "text-anchor": "middle", class: "chart-value" }, format(value)));
-      svg.append(node("text", { x: x + barW / 2, y: height - 10, "text-anchor": "middle", class: "chart-label" }, short(label, 9)));
+      if (i % every) return;
+      const text = node("text", { x: x + barW / 2, y: height - bottom + 18, "text-anchor": "middle", class: "chart-label" });
+      lines[i].forEach((line, n) => text.append(node("tspan", { x: x + barW / 2, dy: n ? 16 : 0 }, line)));
+      svg.append(text);
     });
     return figure(title, svg);
   }

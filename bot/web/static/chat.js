@@ -1,37 +1,92 @@
 /* The worker chat of one site: ask, see past cases, or follow a ticket with a master.
-   Tickets (id + token) are kept in localStorage, so they survive a reload on this phone. */
+   Every question asked on this phone (its case and verdict, or its ticket: id + token) is kept
+   in localStorage, so the history and the tickets survive a reload. */
 "use strict";
 
 (() => {
   const { h, put, api, T, errorText } = cd;
   const SITE = cd.data.site;
   const POLL_MS = 4000;
-  const STORE = "craftdesk.tickets";
+  const STORE = "craftdesk.history";  // [{key, kind: "case"/"ticket", text, at, ...}], newest first
+  const LEGACY = "craftdesk.tickets";  // the older list of tickets only: merged in, then dropped
+  const KEEP = 50;  // questions remembered
   const CURRENT = "craftdesk.current";
   const DRAFT = `craftdesk.draft.${SITE}`;
   const LIMIT = 2000;  // characters of a question, as the API counts them
+  const MAX_PHOTO = 10 * 1024 * 1024;  // bytes, as the API takes them
   const thread = document.getElementById("thread");
   const form = document.getElementById("ask-form");
   const input = document.getElementById("question");
   const button = document.getElementById("ask-button");
   const counter = document.getElementById("question-count");
+  const photoInput = document.getElementById("ask-photo");
+  const attachment = document.getElementById("attachment");
+  const attachmentImg = document.getElementById("attachment-img");
+  const historyBox = document.getElementById("history");
   const views = new Map(); // ticket id -> TicketView
+  const replays = new Map(); // question key -> the case shown again from the history
 
-  // ---- stored tickets ----------------------------------------------------------------------
-  function stored() {
+  // ---- the questions asked on this phone -----------------------------------------------------
+  function read(name) {
     try {
-      return JSON.parse(localStorage.getItem(STORE) || "[]");
+      const list = JSON.parse(localStorage.getItem(name) || "[]");
+      return Array.isArray(list) ? list.filter((e) => e && typeof e === "object") : [];
     } catch (err) {
       return [];
     }
   }
 
-  function remember(ticket, text) {
-    const entry = { id: ticket.ticket_id, token: ticket.token, text, site: SITE, at: new Date().toISOString() };
-    const rest = stored().filter((t) => t.id !== entry.id);
-    localStorage.setItem(STORE, JSON.stringify([entry, ...rest].slice(0, 20)));
-    localStorage.setItem(CURRENT, entry.id);
+  function save(entries) {
+    try {
+      localStorage.setItem(STORE, JSON.stringify(entries.slice(0, KEEP)));
+    } catch (err) { /* storage blocked or full: the page still works */ }
+  }
+
+  /** A question's key: its question id; a ticket from the older list has only its ticket id. */
+  const keyOf = (entry) => entry.question_id || `ticket:${entry.id}`;
+
+  function stored() {
+    let entries = read(STORE);
+    const legacy = read(LEGACY);
+    if (legacy.length) {
+      const known = new Set(entries.filter((e) => e.id).map((e) => e.id));
+      const moved = legacy.filter((t) => t.id && t.token && !known.has(t.id))
+        .map((t) => ({ ...t, kind: "ticket", key: `ticket:${t.id}` }));
+      entries = [...moved, ...entries].sort((a, b) => String(b.at).localeCompare(String(a.at)));
+      save(entries);
+      try {
+        localStorage.removeItem(LEGACY);
+      } catch (err) { /* storage blocked */ }
+    }
+    return entries.map((e) => ({ ...e, key: e.key || keyOf(e) }));
+  }
+
+  /** Add a question (newest first), or change one already kept (its place stays). */
+  function record(key, changes) {
+    const entries = stored();
+    const index = entries.findIndex((e) => e.key === key);
+    let entry;
+    if (index >= 0) {
+      entry = { ...entries[index], ...changes };
+      entries[index] = entry;
+    } else {
+      entry = { key, site: SITE, at: new Date().toISOString(), ...changes };
+      entries.unshift(entry);
+    }
+    save(entries);
     renderHistory();
+    return entry;
+  }
+
+  /** The case a worker was shown, as kept: what the history and a replay need. */
+  const shownCase = (answer) => {
+    const s = answer.shown > 0 ? answer.suggestions[0] : null;
+    return s ? { case_id: s.case_id, title: s.title, answer: s.answer } : null;
+  };
+
+  function remember(ticket, text, questionId) {
+    const entry = record(questionId, { kind: "ticket", question_id: questionId, text, id: ticket.ticket_id, token: ticket.token });
+    localStorage.setItem(CURRENT, entry.id);
     return entry;
   }
 
@@ -46,8 +101,9 @@
     return add(h("section", { class: `bubble ${kind}` }, h("p", { text })));
   }
 
-  async function ask(text) {
-    const mine = add(h("section", { class: "bubble me" }, h("p", { class: "text", text })));
+  async function ask(text, photo = null) {
+    const mine = add(h("section", { class: "bubble me" }, h("p", { class: "text", text }),
+      photo ? h("img", { class: "photo", alt: "", src: URL.createObjectURL(photo) }) : null));
     const waiting = say(T.searching, "bot pending");
     let answer;
     try {
@@ -59,19 +115,28 @@
       waiting.remove();
     }
     const reply = say(answer.message);
-    if (answer.decision === "suggest") {
-      cases(answer, text);
+    const qid = answer.question_id;
+    if (answer.decision === "suggest" && shownCase(answer)) {
+      record(qid, { kind: "case", question_id: qid, text, case: shownCase(answer) });
+      cases(answer, text, null, photo);
+      if (photo) say(T.photoPending, "bot pending-photo");
     } else if (answer.ticket) {  // confirm or route: the same call opened the ticket
-      const view = showTicket(remember(answer.ticket, text));
+      if (shownCase(answer)) record(qid, { question_id: qid, text, case: shownCase(answer) });
+      const view = showTicket(remember(answer.ticket, text, qid));
       if (answer.shown) view.el.before(cases(answer, text, view));  // the case first, then the ticket confirming it
+      if (photo) view.upload(photo);
+    } else if (photo && !attached) {
+      attach(photo);  // no ticket and no case (rejected): the photo was sent nowhere, it stays attached
     }
     reply.scrollIntoView({ block: "start" });
   }
 
   /** The case(s) the policy stands behind (``answer.shown`` of them), with 解决了 / 没解决: a
       trusted suggestion, or (with ``ticketView``) the case an expert is asked to confirm,
-      marked as unconfirmed. Cases below the policy's floor are never shown to a worker. */
-  function cases(answer, question, ticketView = null) {
+      marked as unconfirmed. Cases below the policy's floor are never shown to a worker. A photo
+      the worker attached waits for 没解决 and goes to the ticket it opens. ``given`` (shown
+      again from the history): the worker's earlier verdict, the buttons then stay disabled. */
+  function cases(answer, question, ticketView = null, photo = null, given = null) {
     const toConfirm = ticketView !== null;
     const note = h("p", { class: "note", hidden: true });
     const buttons = [];
@@ -95,23 +160,31 @@
     async function verdict(solved, caseId) {
       buttons.forEach((b) => { b.disabled = true; });
       try {  // either way the verdict is stored: it is what the policy learns from
-        const result = await api(`/api/questions/${encodeURIComponent(answer.question_id)}/feedback`,
+        const qid = answer.question_id;
+        const result = await api(`/api/questions/${encodeURIComponent(qid)}/feedback`,
           { method: "POST", body: { solved, case_id: caseId } });
+        record(qid, { verdict: solved ? "solved" : "not_solved" });
         if (solved) {
           done(T.solvedThanks);
           if (toConfirm) ticketView.refresh();  // solved by the proposed case: the ticket closed
         } else {
           done(T.alreadyWithExpert);
           if (toConfirm) ticketView.el.scrollIntoView({ behavior: "smooth" });
-          else showTicket(remember(result.ticket, question));
+          else {
+            const view = showTicket(remember(result.ticket, question, qid));
+            if (photo) view.upload(photo);
+            photo = null;
+          }
         }
       } catch (err) {
         buttons.forEach((b) => { b.disabled = false; });
         say(errorText(err), "bot error");
       }
     }
-    return add(h("section", { class: toConfirm ? "cases related" : "cases" },
+    const section = add(h("section", { class: toConfirm ? "cases related" : "cases" },
       answer.suggestions.slice(0, answer.shown).map(card), note));
+    if (given) done(given === "solved" ? T.solvedThanks : T.alreadyWithExpert);
+    return section;
   }
 
   // ---- a ticket ------------------------------------------------------------------------------
@@ -171,6 +244,7 @@
       } catch (err) {
         if (err.status === 404) {
           this.stop();
+          noteStage(this.entry, "gone");
           put(this.messages, h("p", { class: "muted", text: T.ticketGone }));
           [this.writer, this.closer, this.withdrawRow, this.stage, this.leave].forEach((el) => { el.hidden = true; });
         }
@@ -181,6 +255,7 @@
 
     show(ticket) {
       const stage = ticket.stage || ticket.status;
+      noteStage(this.entry, stage);
       this.status.textContent = T.status[stage] || stage;
       this.status.className = `status ${stage}`;
       this.showStage(ticket, stage);
@@ -253,15 +328,25 @@
       this.refresh();
     }
 
+    /** A photo (with an optional caption) onto this ticket; true when it went up. */
+    async upload(file, text = "") {
+      const form = new FormData();
+      form.append("photo", file);
+      form.append("text", text);
+      const sent = await this.post("photos", { form });
+      this.refresh();
+      return sent;
+    }
+
     async sendPhoto() {
       const file = this.file.files[0];
       if (!file) return;
-      const form = new FormData();
-      form.append("photo", file);
-      form.append("text", this.reply.value.trim());
-      if (await this.post("photos", { form })) this.reply.value = "";
+      if (file.size > MAX_PHOTO) {
+        say(T.photoTooBig, "bot error");
+      } else if (await this.upload(file, this.reply.value.trim())) {
+        this.reply.value = "";
+      }
       this.file.value = "";
-      this.refresh();
     }
 
     rate(n) {
@@ -307,16 +392,84 @@
     return view;
   }
 
-  // ---- earlier tickets from this browser ------------------------------------------------------
+  // ---- the questions asked on this phone: the history ---------------------------------------
+  /** A ticket's stage as last seen, kept with its question (re-rendered only on a change). */
+  function noteStage(entry, stage) {
+    const kept = stored().find((e) => e.id === entry.id);
+    if (kept && kept.stage !== stage) record(kept.key, { stage });
+  }
+
+  function historyItem(entry) {
+    const isTicket = entry.kind === "ticket" && entry.id && entry.token;
+    const meta = [];
+    if (entry.case) {
+      meta.push(h("span", { class: "history-case", text: T.historyCase + entry.case.title }));
+      meta.push(h("span", {
+        class: `history-verdict ${entry.verdict || "none"}`,
+        text: entry.verdict ? T.verdict[entry.verdict] : T.noVerdict,
+      }));
+    }
+    if (isTicket) {
+      const stage = entry.stage;
+      const label = stage === "gone" ? T.historyGone : stage ? T.status[stage] || stage : T.statusUnknown;
+      meta.push(h("span", { class: `status ${stage || ""}`, text: label }));
+    }
+    return h("li", { "data-question": entry.key, "data-kind": isTicket ? "ticket" : "case" },
+      h("button", { type: "button", class: "link history-entry", onclick: () => open(entry) },
+        h("span", { class: "history-row" },
+          h("span", { class: "history-text", text: entry.text || "" }),
+          h("span", { class: "muted", text: entry.at ? cd.time(entry.at) : "" })),
+        meta.length ? h("span", { class: "history-meta" }, meta) : null));
+  }
+
   function renderHistory() {
-    const entries = stored();
-    const box = document.getElementById("history");
-    box.hidden = entries.length === 0;
-    put(document.getElementById("history-list"), ...entries.map((entry) =>
-      h("li", {},
-        h("button", { type: "button", class: "link", onclick: () => showTicket(entry) },
-          h("span", { class: "history-text", text: entry.text }),
-          h("span", { class: "muted", text: cd.time(entry.at) })))));
+    const entries = stored().filter((e) => (e.kind === "ticket" && e.id && e.token) || e.case);
+    historyBox.hidden = entries.length === 0;
+    put(document.getElementById("history-list"), ...entries.map(historyItem));
+  }
+
+  /** A ticket opens as it is; a suggested case is shown again with its question. */
+  function open(entry) {
+    if (entry.kind === "ticket" && entry.id && entry.token) {
+      showTicket(entry);
+      return;
+    }
+    const shown = replays.get(entry.key);
+    if (shown && shown.isConnected) {
+      shown.scrollIntoView({ behavior: "smooth" });
+      return;
+    }
+    const mine = add(h("section", { class: "bubble me replay" }, h("p", { class: "text", text: entry.text || "" })));
+    const answer = { question_id: entry.question_id, suggestions: [entry.case], shown: 1 };
+    cases(answer, entry.text, null, null, entry.verdict || null);
+    replays.set(entry.key, mine);
+    mine.scrollIntoView({ block: "start", behavior: "smooth" });
+  }
+
+  /** The stages of the kept tickets not known to be over, read with their tokens (a few at a
+      time) when the history is opened. */
+  let checking = false;
+  async function refreshStages() {
+    if (checking) return;
+    checking = true;
+    try {
+      const pending = stored().filter((e) => e.kind === "ticket" && e.id && e.token
+        && e.stage !== "closed" && e.stage !== "gone" && !views.has(e.id));
+      const next = async () => {
+        for (let entry = pending.shift(); entry; entry = pending.shift()) {
+          try {
+            const ticket = await api(`/api/tickets/${encodeURIComponent(entry.id)}`,
+              { headers: { "X-Ticket-Token": entry.token } });
+            noteStage(entry, ticket.stage || ticket.status);
+          } catch (err) {
+            if (err.status === 404) noteStage(entry, "gone");
+          }
+        }
+      };
+      await Promise.all([next(), next(), next(), next()]);
+    } finally {
+      checking = false;
+    }
   }
 
   // ---- asking --------------------------------------------------------------------------------
@@ -338,6 +491,28 @@
       else localStorage.removeItem(DRAFT);
     } catch (err) { /* storage blocked: the box still holds it */ }
   }
+
+  /** The photo attached to the next question: a thumbnail with a remove button until it is sent. */
+  let attached = null;
+  function attach(file) {
+    if (attachmentImg.src) URL.revokeObjectURL(attachmentImg.src);
+    attached = file;
+    if (file) attachmentImg.src = URL.createObjectURL(file);
+    else attachmentImg.removeAttribute("src");
+    attachment.hidden = !file;
+    photoInput.value = "";
+  }
+  photoInput.addEventListener("change", () => {
+    const file = photoInput.files[0];
+    if (!file) return;
+    if (file.size > MAX_PHOTO) {
+      photoInput.value = "";
+      say(T.photoTooBig, "bot error");
+      return;
+    }
+    attach(file);
+  });
+  document.getElementById("attachment-remove").addEventListener("click", () => attach(null));
 
   let failure = null;  // the last failed send's message, with its retry button
 
@@ -368,10 +543,13 @@
     keepDraft();
     input.value = "";
     fit();
+    const photo = attached;
+    attach(null);
     try {
-      await ask(text);
+      await ask(text, photo);
       keepDraft();  // sent: the draft goes (unless a new one was typed meanwhile)
     } catch (err) {
+      if (photo && !attached) attach(photo);  // not sent: the photo stays attached too
       failed(err, text);
     } finally {
       button.disabled = false;
@@ -387,6 +565,7 @@
   } catch (err) { /* storage blocked */ }
   fit();
   renderHistory();
-  const current = stored().find((t) => t.id === localStorage.getItem(CURRENT));
+  historyBox.addEventListener("toggle", () => { if (historyBox.open) refreshStages(); });
+  const current = stored().find((t) => t.kind === "ticket" && t.id && t.id === localStorage.getItem(CURRENT));
   if (current) showTicket(current);
 })();
