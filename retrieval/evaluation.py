@@ -188,10 +188,12 @@ def precision_lower_bound(hits: np.ndarray, shown: np.ndarray, confidence: float
     return np.where(hits > 0, np.nan_to_num(bound), 0.0)
 
 
-def pick_threshold(probabilities: np.ndarray, correct: np.ndarray, precision: float) -> float:
+def pick_threshold(
+    probabilities: np.ndarray, correct: np.ndarray, precision: float, never: float = NEVER
+) -> float:
     """The lowest threshold whose suggestions keep the lower confidence bound of their
-    precision at ``precision`` or above (answering the most queries); above every probability
-    (never) when none does."""
+    precision at ``precision`` or above (answering the most queries); ``never`` when none does:
+    above every probability by default, infinity for scores that are not probabilities."""
     order = np.argsort(-probabilities, kind="stable")
     hits = np.cumsum(correct[order])
     shown = np.arange(1, len(order) + 1)
@@ -199,7 +201,7 @@ def pick_threshold(probabilities: np.ndarray, correct: np.ndarray, precision: fl
     # only cut between distinct probabilities
     ok = [i for i in passing if i == len(order) - 1 or probabilities[order[i]] > probabilities[order[i + 1]]]
     if not ok:
-        return NEVER
+        return never
     return float(probabilities[order[max(ok)]])
 
 
@@ -403,9 +405,10 @@ def bm25_baseline(
     predictions: list[Prediction | None] = [None] * len(queries)
     for held_out in folds(queries, k, seed):
         train = np.setdiff1d(np.arange(len(queries)), held_out)
-        suggest_at = pick_threshold(tops_arr[train], right[train], targets.suggest)
+        # BM25 scores are unbounded: 'never' must lie above any of them
+        suggest_at = pick_threshold(tops_arr[train], right[train], targets.suggest, never=np.inf)
         # off-topic = low lexical overlap: threshold on the negated score
-        reject_at = pick_threshold(-tops_arr[train], off[train], targets.reject)
+        reject_at = pick_threshold(-tops_arr[train], off[train], targets.reject, never=np.inf)
         for i in held_out:
             decision = (
                 Decision.REJECT

@@ -56,3 +56,10 @@ def test_the_threshold_keeps_the_lower_bound_of_precision_or_never_suggests():
     # exactly where the last allowed probability lies, with no rounding that could let in less
     odd = np.array([0.9 - i * 0.01 for i in range(9)] + [0.81234549] + [0.5] * 6)
     assert pick_threshold(odd, np.array([True] * 10 + [False] * 6), 0.5) == 0.81234549
+
+
+def test_never_lies_above_scores_that_are_not_probabilities():
+    """The BM25 baseline thresholds raw scores (tens): its 'never' must be above all of them."""
+    scores = np.array([31.5, 22.0, 17.25])
+    never = pick_threshold(scores, np.array([False, True, True]), 0.95, never=np.inf)
+    assert never == np.inf and not (scores >= never).any()
