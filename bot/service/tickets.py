@@ -254,11 +254,8 @@ class TicketService:
                 raise ConflictError(
                     "nothing to rate yet: no expert has answered; close it without a rating to withdraw it"
                 )
-            current.status, current.closed_at, current.rating = TicketStatus.CLOSED, self.clock.now(), rating
-            # the holder, or every expert it is offered to (a question withdrawn before a claim)
-            for expert_id in [current.expert_id] if current.expert_id else current.offered_to or []:
-                self._emit(session, EventKind.CLOSED, current, to_expert(expert_id), rating=rating)
-            current.offered_to = []
+            current.rating = rating
+            self._closed(session, current, rating=rating)
             return current
 
         return await self._transition(session, ticket.id, shut)
@@ -397,19 +394,9 @@ class TicketService:
         async def close_it(ticket: Ticket) -> Ticket | None:
             if ticket.proposed_case_id != case_id or ticket.status == TicketStatus.CLOSED:
                 return None
-            ticket.status, ticket.closed_at = TicketStatus.CLOSED, self.clock.now()
             if ticket.proposal == Proposal.PENDING:
                 ticket.proposal = Proposal.CONFIRMED
-            for expert_id in [ticket.expert_id] if ticket.expert_id else ticket.offered_to or []:
-                self._emit(
-                    session,
-                    EventKind.CLOSED,
-                    ticket,
-                    to_expert(expert_id),
-                    solved_by_case=case_id,
-                    rating=None,
-                )
-            ticket.offered_to = []
+            self._closed(session, ticket, solved_by_case=case_id, rating=None)
             return ticket
 
         return await self._transition(session, ticket_id, close_it)
@@ -590,6 +577,14 @@ class TicketService:
         ticket.tier, ticket.status, ticket.expert_id = tier, TicketStatus.ASSIGNED, expert_id
         ticket.offered_to, ticket.assigned_at, ticket.claimed_at = [], self.clock.now(), None
         self._emit(session, EventKind.ASSIGNED, ticket, to_expert(expert_id), text=ticket.text)
+
+    def _closed(self, session: AsyncSession, ticket: Ticket, **payload: Any) -> None:
+        """Close the ticket and tell its holder, or every expert it is offered to (a question
+        closed before anyone claimed it); nobody is offered it any more."""
+        ticket.status, ticket.closed_at = TicketStatus.CLOSED, self.clock.now()
+        for expert_id in [ticket.expert_id] if ticket.expert_id else ticket.offered_to or []:
+            self._emit(session, EventKind.CLOSED, ticket, to_expert(expert_id), **payload)
+        ticket.offered_to = []
 
     def _emit(
         self, session: AsyncSession, kind: EventKind, ticket: Ticket, recipient: str, **payload: Any

@@ -94,8 +94,8 @@ async def example_question(session: AsyncSession, industry: str | None) -> str:
             .order_by(func.length(Case.question), Case.id)
             .limit(1)
         )
-        if question and shorten(question):
-            return shorten(question)
+        if example := shorten(question or ""):
+            return example
     return texts.EXAMPLE_QUESTION
 
 
