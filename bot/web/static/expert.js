@@ -127,7 +127,7 @@
       const waiting = p.state === "pending" && open;
       put(this.proposal,
         h("p", { class: "label", text: waiting ? T.proposalTitle : T.proposalState[p.state] || "" }),
-        h("div", { class: "case unconfirmed" }, h("h4", { text: p.title }), cd.longText(p.answer, !waiting)),
+        h("div", { class: "case unconfirmed" }, h("h3", { text: p.title }), cd.longText(p.answer, !waiting)),
         waiting ? h("div", { class: "actions" },
           h("button", { type: "button", class: "confirm-right", text: T.proposalRight, onclick: () => this.settle(true) }),
           h("button", { type: "button", class: "secondary confirm-wrong", text: T.proposalWrong, onclick: () => this.settle(false) }))
