@@ -84,6 +84,7 @@ class SiteRecord(_Record):
     org: str | None = None
     region: str | None = None
     industry: str | None = None
+    active: bool = True  # an inactive site's QR code shows a notice instead of the chat
 
     @field_validator("code")
     @classmethod
@@ -137,6 +138,27 @@ class ImportReport:
 Progress = Callable[[str, int, int], None]
 
 
+def validate_record(
+    kind: Kind[R], raw: object, file: str, line: int | None
+) -> tuple[R | None, list[FormatProblem]]:
+    """One interchange object checked against its schema: the record, or every problem in it
+    (the same checks for an import file's line and for a form on /admin)."""
+    if not isinstance(raw, dict):
+        return None, [FormatProblem(file, line, None, "expected a JSON object")]
+    try:
+        return kind.record.model_validate(raw), []
+    except ValidationError as exc:
+        return None, [
+            FormatProblem(
+                file,
+                line,
+                ".".join(str(part) for part in err["loc"]) or None,
+                "required field is missing" if err["type"] == "missing" else err["msg"],
+            )
+            for err in exc.errors()
+        ]
+
+
 def parse_file(path: Path, kind: Kind[R]) -> tuple[list[tuple[int, R]], list[FormatProblem]]:
     """Parse and validate one file; returns (line number, record) pairs and the problems."""
     records: list[tuple[int, R]] = []
@@ -156,16 +178,9 @@ def parse_file(path: Path, kind: Kind[R]) -> tuple[list[tuple[int, R]], list[For
                 FormatProblem(kind.file, number, None, f"not valid JSON: {exc.msg} (column {exc.colno})")
             )
             continue
-        if not isinstance(raw, dict):
-            problems.append(FormatProblem(kind.file, number, None, "expected a JSON object"))
-            continue
-        try:
-            record = kind.record.model_validate(raw)
-        except ValidationError as exc:
-            for err in exc.errors():
-                where = ".".join(str(part) for part in err["loc"]) or None
-                message = "required field is missing" if err["type"] == "missing" else err["msg"]
-                problems.append(FormatProblem(kind.file, number, where, message))
+        record, record_problems = validate_record(kind, raw, kind.file, number)
+        if record is None:
+            problems += record_problems
             continue
         key = getattr(record, kind.key)
         if key in first_line_of:
@@ -243,21 +258,37 @@ async def _upsert(
     existing = {getattr(row, kind.key): row for row in (await session.scalars(select(kind.model))).all()}
     created = updated = 0
     for done, (_, record) in enumerate(records, start=1):
-        values = record.known() | {"extra": record.unknown()}
-        row = existing.get(values[kind.key])
-        if row is None:
-            session.add(kind.model(**values))
-            created += 1
-        elif any(getattr(row, col) != val for col, val in values.items()):
-            for col, val in values.items():
-                setattr(row, col, val)
-            updated += 1
+        outcome = _apply(session, kind, existing.get(getattr(record, kind.key)), record)
+        created += outcome == "created"
+        updated += outcome == "updated"
         if progress:
             progress(name, done, len(records))
     await session.flush()
     report.created[name] = created
     report.updated[name] = updated
     report.unchanged[name] = len(records) - created - updated
+
+
+def _apply(session: AsyncSession, kind: Kind[Any], row: Base | None, record: _Record) -> str:
+    """Write one record onto its stored row (or a new one): "created", "updated" or "unchanged"."""
+    values = record.known() | {"extra": record.unknown()}
+    if row is None:
+        session.add(kind.model(**values))
+        return "created"
+    if all(getattr(row, col) == val for col, val in values.items()):
+        return "unchanged"
+    for col, val in values.items():
+        setattr(row, col, val)
+    return "updated"
+
+
+async def save_record(session: AsyncSession, kind: Kind[Any], record: _Record) -> str:
+    """Upsert one validated record (a form on /admin) without committing: "created", "updated"
+    or "unchanged"."""
+    row = await session.get(kind.model, getattr(record, kind.key))
+    outcome = _apply(session, kind, row, record)
+    await session.flush()
+    return outcome
 
 
 def row_to_record(row: Base, kind: Kind[Any]) -> dict[str, Any]:

@@ -54,6 +54,8 @@ async def find_site(session: AsyncSession, code: str | None) -> Site | None:
     site = await session.get(Site, code)
     if site is None:
         raise InvalidInputError(f"site: unknown site code {code!r}")
+    if not site.active:
+        raise InvalidInputError(f"site: the site {code!r} is no longer in service (deactivated)")
     return site
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, delete, func, select
@@ -28,6 +28,15 @@ async def open_ticket_counts(session: AsyncSession) -> dict[str, int]:
         .group_by(Ticket.expert_id)
     )
     return {expert_id: count for expert_id, count in rows.all() if expert_id is not None}  # none: see WHERE
+
+
+async def expert_names(session: AsyncSession, expert_ids: Iterable[str | None]) -> dict[str, str]:
+    """Names of the given experts (one query; unknown and None ids left out): who solved a case."""
+    wanted = {e for e in expert_ids if e}
+    if not wanted:
+        return {}
+    rows = await session.execute(select(Expert.id, Expert.name).where(Expert.id.in_(wanted)))
+    return {expert_id: name for expert_id, name in rows.all()}
 
 
 async def experts_with_load(session: AsyncSession) -> list[tuple[Expert, int]]:

@@ -37,7 +37,11 @@ async def candidates(session: AsyncSession) -> list[Candidate]:
     tickets = (
         await session.scalars(
             select(Ticket)
-            .where(Ticket.first_answer_at.is_not(None), Ticket.published_case_id.is_(None))
+            .where(
+                Ticket.first_answer_at.is_not(None),
+                Ticket.published_case_id.is_(None),
+                Ticket.discarded_at.is_(None),
+            )
             .order_by(Ticket.first_answer_at.desc())
         )
     ).all()
@@ -52,6 +56,18 @@ async def candidates(session: AsyncSession) -> list[Candidate]:
         ).all()
         out.append(Candidate(ticket, "\n".join(a for a in answers if a)))
     return out
+
+
+async def discard(session: AsyncSession, ticket_id: str, clock: Clock) -> None:
+    """Take an answered ticket off the candidates: its answer is not to become a case (too
+    specific, wrong, or a duplicate). Publishing it by id stays possible."""
+    ticket = await get_ticket(session, ticket_id)
+    if ticket.first_answer_at is None:
+        raise ConflictError("the ticket has no answer yet")
+    if ticket.published_case_id:
+        raise ConflictError(f"already published as case {ticket.published_case_id!r}")
+    ticket.discarded_at = ticket.discarded_at or clock.now()
+    await session.commit()
 
 
 class Publisher:

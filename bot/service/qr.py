@@ -114,16 +114,18 @@ class SiteCard:
 async def site_cards(
     session: AsyncSession, public_url: str, codes: list[str] | None = None, bot_username: str | None = None
 ) -> list[SiteCard]:
-    """Cards for the given site codes (in that order), or for every site by code."""
+    """Cards for the given site codes (in that order), or for every active site by code."""
     if codes:
         sites = []
         for code in codes:
             site = await session.get(Site, code)
             if site is None:
                 raise NotFoundError(f"no site {code!r}")
+            if not site.active:
+                raise ConflictError(f"site {code!r} is deactivated: its code would open a notice")
             sites.append(site)
     else:
-        sites = list((await session.scalars(select(Site).order_by(Site.code))).all())
+        sites = list((await session.scalars(select(Site).where(Site.active).order_by(Site.code))).all())
     return [
         SiteCard(
             code=s.code,

@@ -36,10 +36,14 @@ class Reindexer:
         self.index = index
         self.state = ReindexState()
         self._task: asyncio.Task[None] | None = None
+        self._again = False  # the knowledge changed while a rebuild was reading it
 
     def start(self) -> ReindexState:
-        """Start a rebuild unless one is running; either way, the current state."""
-        if self.state.state != "running":
+        """Start a rebuild; while one is running, another follows it (the running one may have
+        read the knowledge before the change that asks for this one). The current state."""
+        if self.state.state == "running":
+            self._again = True
+        else:
             self.state = ReindexState(state="running")
             self._task = asyncio.create_task(self._run())
         return self.state
@@ -53,13 +57,17 @@ class Reindexer:
         def progress(done: int, total: int) -> None:
             self.state.done, self.state.total = done, total
 
-        try:
-            index = await rebuild_index(self.sessions, self.encoder, self.index.index_dir, progress)
-        except Exception as exc:
-            log.exception("index rebuild failed")
-            self.state.state, self.state.error = "failed", str(exc)
-            return
-        self.index.swap(index)
+        while True:
+            self._again = False
+            try:
+                index = await rebuild_index(self.sessions, self.encoder, self.index.index_dir, progress)
+            except Exception as exc:
+                log.exception("index rebuild failed")
+                self.state.state, self.state.error = "failed", str(exc)
+                return
+            self.index.swap(index)
+            if not self._again:
+                break
         self.state.state, self.state.version = "done", index.version
 
     async def close(self) -> None:

@@ -315,16 +315,35 @@ class TicketService:
             self._check_expert_sees(ticket, expert_id)
             if ticket.status not in UNFINISHED:
                 raise ConflictError(f"the ticket is {ticket.status}")
-            if expert_id in (ticket.offered_to or []):
-                ticket.offered_to = [e for e in ticket.offered_to if e != expert_id]
-                ticket.passed_over = [*ticket.passed_over, expert_id]
-                if not ticket.offered_to:
-                    await self._assign_next(session, ticket)
-            else:
-                await self._pass_on(session, ticket, expert_id, reason="declined")
+            await self._let_go(session, ticket, expert_id, reason="declined")
             return ticket
 
         return await self._transition(session, ticket_id, pass_it)
+
+    async def release(self, session: AsyncSession, expert_id: str) -> int:
+        """A deactivated expert's unanswered tickets move on, as if declined (held ones to the
+        next candidate, offers withdrawn); returns how many moved. Answered ones stay: the
+        answer stands and the worker can still close it."""
+        waiting = (
+            await session.scalars(
+                select(Ticket.id).where(
+                    Ticket.status.in_(UNFINISHED),
+                    or_(Ticket.expert_id == expert_id, Ticket.expert_id.is_(None)),
+                )
+            )
+        ).all()
+        await session.commit()
+
+        async def let_go(ticket: Ticket) -> int:
+            if ticket.status not in UNFINISHED or expert_id not in [ticket.expert_id, *ticket.offered_to]:
+                return 0
+            await self._let_go(session, ticket, expert_id, reason="deactivated")
+            return 1
+
+        moved = 0
+        for ticket_id in waiting:
+            moved += await self._transition(session, ticket_id, let_go)
+        return moved
 
     async def answer(
         self,
@@ -538,6 +557,17 @@ class TicketService:
             raise AccessDeniedError("this ticket is not assigned to you")
 
     # ---- the assignment mechanism ---------------------------------------------------------
+
+    async def _let_go(self, session: AsyncSession, ticket: Ticket, expert_id: str, reason: str) -> None:
+        """The expert steps out of the ticket: an offer to them is withdrawn (the ticket moves on
+        when nobody is left offered it), a ticket they hold passes to the next candidate."""
+        if expert_id in (ticket.offered_to or []):
+            ticket.offered_to = [e for e in ticket.offered_to if e != expert_id]
+            ticket.passed_over = [*ticket.passed_over, expert_id]
+            if not ticket.offered_to:
+                await self._assign_next(session, ticket)
+        else:
+            await self._pass_on(session, ticket, expert_id, reason=reason)
 
     async def _pass_on(self, session: AsyncSession, ticket: Ticket, expert_id: str, reason: str) -> None:
         ticket.passed_over = [*ticket.passed_over, expert_id]

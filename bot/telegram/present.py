@@ -41,8 +41,9 @@ def welcome(site: Site | None) -> str:
     return texts.TG_WELCOME_SITE.format(site=e(site.name)) if site else texts.TG_WELCOME
 
 
-def suggestion(title: str, answer: str) -> str:
-    return texts.TG_SUGGESTION.format(title=e(title), answer=e(clip(answer)))
+def suggestion(title: str, answer: str, solved_by: str | None = None) -> str:
+    text = texts.TG_SUGGESTION.format(title=e(title), answer=e(clip(answer)))
+    return f"{text}\n<i>{e(texts.CASE_CREDIT.format(name=solved_by))}</i>" if solved_by else text
 
 
 def proposal(title: str, answer: str) -> str:

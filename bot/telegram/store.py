@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.service.roster import active_site
 from knowledge.models import Expert, Site, TelegramChat, TelegramDelivery, TelegramMessage
 
 
@@ -15,8 +16,8 @@ async def chat_site(session: AsyncSession, chat_id: int) -> str | None:
 
 
 async def remember_site(session: AsyncSession, chat_id: int, code: str) -> Site | None:
-    """Remember the chat's site; an unknown code changes nothing and gives None."""
-    site = await session.get(Site, code)
+    """Remember the chat's site; an unknown or deactivated code changes nothing and gives None."""
+    site = await active_site(session, code)
     if site is None:
         return None
     chat = await session.get(TelegramChat, chat_id)

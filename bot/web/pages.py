@@ -103,8 +103,11 @@ async def example_question(session: AsyncSession, industry: str | None) -> str:
 async def chat(site_code: str, request: Request, session: SessionDep) -> HTMLResponse:
     """The worker chat of one site; an unknown code gets a friendly page (404)."""
     site = await session.get(Site, site_code)
-    if site is None:
-        return _page(request, "site_not_found.html", {"code": site_code}, status_code=404)
+    if site is None or not site.active:
+        inactive = site is not None
+        return _page(
+            request, "site_not_found.html", {"code": site_code, "inactive": inactive}, status_code=404
+        )
     data = {"site": site.code, "texts": texts.CHAT}
     example = await example_question(session, site.industry)
     return _page(request, "chat.html", {"site": site, "data": data, "example": example})

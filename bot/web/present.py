@@ -8,6 +8,7 @@ from fastapi.responses import FileResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.service.experts import expert_names
 from bot.service.photos import MEDIA_TYPES, photo_path
 from bot.service.tickets import OpenedTicket, worker_stage
 from bot.web.schemas import (
@@ -84,7 +85,14 @@ async def proposed_case(session: AsyncSession, ticket: Ticket) -> ProposedCaseOu
     case = await session.get(Case, ticket.proposed_case_id) if ticket.proposed_case_id else None
     if case is None or ticket.proposal is None:
         return None
-    return ProposedCaseOut(case_id=case.id, title=case.title, answer=case.answer, state=ticket.proposal)
+    solvers = await expert_names(session, [case.expert_id])
+    return ProposedCaseOut(
+        case_id=case.id,
+        title=case.title,
+        answer=case.answer,
+        state=ticket.proposal,
+        solved_by=solvers.get(case.expert_id or ""),
+    )
 
 
 async def worker_ticket(session: AsyncSession, ticket: Ticket, typical_wait: int | None = None) -> TicketOut:

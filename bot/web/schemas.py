@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field
 
@@ -31,6 +31,7 @@ class SuggestionOut(BaseModel):
     title: str
     answer: str
     score: float = Field(description="probability that this case answers the question")
+    solved_by: str | None = Field(None, description="name of the expert whose answer the case is")
 
 
 class ExpertOut(BaseModel):
@@ -105,6 +106,7 @@ class ProposedCaseOut(BaseModel):
     title: str
     answer: str
     state: Proposal
+    solved_by: str | None = Field(None, description="name of the expert whose answer the case is")
 
 
 class TicketOut(BaseModel):
@@ -181,7 +183,9 @@ class CandidateOut(BaseModel):
     question: str
     answer: str
     expert_id: str | None
+    expert_name: str | None = Field(None, description="who answered: a published case credits them")
     site: str | None
+    site_name: str | None = None
     answered_at: str | None
 
 
@@ -203,7 +207,14 @@ class AdminSiteOut(BaseModel):
     org: str | None
     region: str | None
     industry: str | None
+    active: bool
     url: str
+
+
+class RosterSavedOut(BaseModel):
+    outcome: str = Field(description="created, updated or unchanged")
+    released_tickets: int = Field(0, description="unanswered tickets of a deactivated expert passed on")
+    reindex: dict[str, Any] | None = Field(None, description="the index rebuild the change started")
 
 
 class AdminExpertOut(BaseModel):

@@ -5,7 +5,7 @@ Passed to each page as JSON, so the scripts carry no user-facing strings of thei
 
 from __future__ import annotations
 
-from bot.texts import EXPERT_STATUS, WORKER_STATUS
+from bot.texts import CASE_CREDIT, EXPERT_STATUS, WORKER_STATUS
 from knowledge.states import LabelSource, Proposal, Tier, WorkerStage
 
 # the question box's example when the site's industry has no case (bot/web/pages.py)
@@ -28,6 +28,7 @@ CHAT = ERRORS | {
     "retry": "重试",
     "keptDraft": "您写的问题还在输入框里，可以点「重试」再发一次。",
     "bestMatch": "最相似的已解决案例",
+    "credit": CASE_CREDIT,
     "toConfirm": "可能是这个案例（未经确认，已请师傅确认）",
     "proposal": {
         Proposal.PENDING: "师傅正在确认推荐的案例是否适用。",

@@ -74,6 +74,9 @@ class Ticket(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rating: Mapped[int | None] = mapped_column(Integer)
     published_case_id: Mapped[str | None] = mapped_column(String(64))
+    discarded_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, doc="an admin decided its answer is not to become a case"
+    )
     # a past case the policy found plausible (decision "confirm"), for the expert to confirm
     proposed_case_id: Mapped[str | None] = mapped_column(String(64))
     proposal: Mapped[Proposal | None] = mapped_column(state_column(Proposal, 10))

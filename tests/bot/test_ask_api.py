@@ -56,6 +56,7 @@ async def test_a_known_problem_is_suggested_with_the_right_case(client, context)
     body = response.json()
     assert body["decision"] == "suggest"
     assert body["suggestions"][0]["case_id"] == "K001"
+    assert body["suggestions"][0]["solved_by"] == "赵磊"  # the case's expert_id E06, by name
     assert body["shown"] == 1  # a worker sees the suggested case, not the look-alikes under it
     assert len(body["suggestions"]) <= 5
     assert body["suggestions"] == sorted(body["suggestions"], key=lambda s: -s["score"])

@@ -79,6 +79,8 @@ async def test_worker_expert_admin_round_trip(client):
     candidates = (await client.get("/api/admin/candidates", headers=ADMIN)).json()
     assert [c["ticket_id"] for c in candidates] == [tid]
     assert "顶针板导柱" in candidates[0]["answer"]
+    assert candidates[0]["expert_name"] == ticket["expert"]["name"]
+    assert candidates[0]["site_name"] == "徐工重型 三号车间"
     published = await client.post(
         f"/api/admin/candidates/{tid}/publish",
         headers=ADMIN,
@@ -94,6 +96,7 @@ async def test_worker_expert_admin_round_trip(client):
 
     again = (await client.post("/api/ask", json={"text": "注塑机开模咔咔响 顶针板发卡咋办"})).json()
     assert again["suggestions"][0]["case_id"] == case_id
+    assert again["suggestions"][0]["solved_by"] == ticket["expert"]["name"]  # "赵磊师傅解答"
     health = (await client.get("/healthz")).json()
     assert health["cases"] == 83 and health["index_version"] == again["index_version"]
 

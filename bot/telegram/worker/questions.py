@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
 from bot.service.ask import AskService
+from bot.service.experts import expert_names
 from bot.service.feedback import record_feedback
 from bot.service.tickets import TicketService
 from bot.telegram import present, store
@@ -37,7 +38,9 @@ async def question(message: Message, bot: Bot, ask: AskService, session: AsyncSe
 
 async def show_case(message: Message, session: AsyncSession, question_id: str, case: CaseDoc) -> None:
     """A case with 解决了 / 没解决; the message is remembered so a press finds question and case."""
-    sent = await message.answer(present.suggestion(case.title, case.answer), reply_markup=feedback_keyboard())
+    solvers = await expert_names(session, [case.expert_id])
+    text = present.suggestion(case.title, case.answer, solvers.get(case.expert_id or ""))
+    sent = await message.answer(text, reply_markup=feedback_keyboard())
     await store.remember_message(
         session, message.chat.id, sent.message_id, Audience.WORKER, question_id=question_id, case_id=case.id
     )

@@ -18,10 +18,10 @@ from bot.providers import (
     SettingsDep,
     TicketsDep,
 )
-from bot.service.experts import experts_with_load, issue_token, login_expiry
+from bot.service.experts import expert_names, experts_with_load, issue_token, login_expiry
 from bot.service.labels import label_counts
 from bot.service.outbox import dead_letters, retry_all_dead, retry_dead
-from bot.service.publishing import candidates
+from bot.service.publishing import candidates, discard
 from bot.service.qr import check_printable, local_address, print_refusal, qr_png, qr_svg, site_cards, site_url
 from bot.service.qr_sheet import find_cjk_font, render_sheet
 from bot.service.stats import compute_stats
@@ -104,17 +104,28 @@ async def learning(_: AdminDep, retriever: RetrieverDep, session: SessionDep) ->
 
 @router.get("/candidates", response_model=list[CandidateOut])
 async def list_candidates(_: AdminDep, session: SessionDep) -> list[CandidateOut]:
+    found = await candidates(session)
+    names = await expert_names(session, (c.ticket.expert_id for c in found))
+    sites = {s.code: s.name for s in (await session.scalars(select(Site))).all()}
     return [
         CandidateOut(
             ticket_id=c.ticket.id,
             question=c.ticket.text,
             answer=c.answer,
             expert_id=c.ticket.expert_id,
+            expert_name=names.get(c.ticket.expert_id or ""),
             site=c.ticket.site_code,
+            site_name=sites.get(c.ticket.site_code or ""),
             answered_at=c.ticket.first_answer_at.isoformat() if c.ticket.first_answer_at else None,
         )
-        for c in await candidates(session)
+        for c in found
     ]
+
+
+@router.post("/candidates/{ticket_id}/discard", status_code=204)
+async def discard_candidate(ticket_id: str, _: AdminDep, session: SessionDep, clock: ClockDep) -> None:
+    """Not to become a case: the answer leaves the candidates (409 unanswered or published)."""
+    await discard(session, ticket_id, clock)
 
 
 @router.post("/candidates/{ticket_id}/publish", status_code=201)
@@ -195,6 +206,7 @@ async def sites(_: AdminDep, settings: SettingsDep, session: SessionDep) -> list
             org=s.org,
             region=s.region,
             industry=s.industry,
+            active=s.active,
             url=site_url(settings.public_url, s.code),
         )
         for s in (await session.scalars(select(Site).order_by(Site.code))).all()

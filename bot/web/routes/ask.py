@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from bot.providers import AskDep, SessionDep, SettingsDep
+from bot.service.experts import expert_names
 from bot.web.deps import rate_limited
 from bot.web.present import opened_ticket_out
 from bot.web.schemas import AskRequest, AskResponse, ExpertOut, SuggestionOut
@@ -19,12 +20,17 @@ async def ask(
     non-technical question."""
     result = await ask_service.ask(session, body.text, body.site, channel=Channel.WEB)
     outcome = result.outcome
+    solvers = await expert_names(session, (h.case.expert_id for h in outcome.cases))
     return AskResponse(
         question_id=result.question_id,
         decision=outcome.decision,
         suggestions=[
             SuggestionOut(
-                case_id=h.case.id, title=h.case.title, answer=h.case.answer, score=round(h.score, 4)
+                case_id=h.case.id,
+                title=h.case.title,
+                answer=h.case.answer,
+                score=round(h.score, 4),
+                solved_by=solvers.get(h.case.expert_id or ""),
             )
             for h in outcome.cases
         ],

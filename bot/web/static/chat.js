@@ -81,7 +81,7 @@
   /** The case a worker was shown, as kept: what the history and a replay need. */
   const shownCase = (answer) => {
     const s = answer.shown > 0 ? answer.suggestions[0] : null;
-    return s ? { case_id: s.case_id, title: s.title, answer: s.answer } : null;
+    return s ? { case_id: s.case_id, title: s.title, answer: s.answer, solved_by: s.solved_by } : null;
   };
 
   function remember(ticket, text, questionId) {
@@ -150,6 +150,7 @@
         h("div", { class: "case-label", text: toConfirm ? T.toConfirm : T.bestMatch }),
         h("h3", { text: s.title }),
         cd.longText(s.answer, toConfirm),
+        s.solved_by ? h("p", { class: "credit", text: T.credit.replace("{name}", s.solved_by) }) : null,
         h("div", { class: "actions" }, solved, notSolved));
     };
     const done = (text) => {
@@ -203,7 +204,7 @@
       this.stars = [1, 2, 3, 4, 5].map((n) => h("button", {
         type: "button", class: "star", "aria-label": `${n} ${T.stars}`, "aria-pressed": "false",
         onclick: () => this.rate(n),
-      }, "★"));
+      }, "☆"));
       this.writer = h("form", { class: "reply", onsubmit: (e) => { e.preventDefault(); this.send(); } },
         this.reply,
         h("div", { class: "reply-actions" },
@@ -353,6 +354,7 @@
       this.rating = n;
       this.stars.forEach((star, i) => {
         star.classList.toggle("on", i < n);
+        star.textContent = i < n ? "★" : "☆";  // filled or outlined: not by colour alone
         star.setAttribute("aria-pressed", String(i < n));
       });
     }
