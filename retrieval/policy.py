@@ -58,5 +58,14 @@ class RetrievalSettings(BaseModel):
     )
     profile_weight: float = Field(0.5, ge=0)
     region_bonus: float = Field(0.15, ge=0)
+    enterprise_bonus: float = Field(
+        0.3, ge=0, description="for an expert of the asking site's own enterprise whose skills fit"
+    )
+    fit_profile_z: float = Field(
+        1.0,
+        description="skills fit when the expert's profile similarity stands this many standard "
+        "deviations above all experts' (chosen on questions derived from the cases: "
+        "scripts/evaluate_routing.py)",
+    )
     industry_bonus: float = Field(0.10, ge=0)
     load_penalty: float = Field(0.3, ge=0, description="subtracted at full load, pro rata below")

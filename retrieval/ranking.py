@@ -6,6 +6,12 @@ case earns its expert credit by how far its similarity stands above the backgrou
 exp(sharpness * z). That credit share is blended with the z-scored profile similarity, a bonus
 for the asking site's region and industry, and a penalty for open-ticket load. Inactive and
 fully loaded experts never appear.
+
+An expert of the site's own enterprise gets a further bonus when their skills fit the question:
+their profile stands at least ``fit_profile_z`` standard deviations above all experts'. The
+union helps within the enterprise first, but an in-house expert whose skills do not fit gets
+nothing for being near. The bonus outweighs the load penalty of any expert still free, so one
+open ticket does not send the next worker across the city.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from retrieval.policy import RetrievalSettings
 class SiteContext:
     region: str | None = None
     industry: str | None = None
+    org: str | None = None  # the enterprise the site belongs to
 
 
 @dataclass(frozen=True)
@@ -81,11 +88,15 @@ def rank_experts(
     scores = (credit + params.profile_weight * 0.1 * profile).tolist()
     region = site.region if site else None
     industry = site.industry if site else None
+    org = site.org if site else None
+    fits = (profile >= params.fit_profile_z).tolist()  # the profile stands out for this question
     ranked = []
-    for expert, score in zip(experts, scores, strict=True):
+    for expert, score, fit in zip(experts, scores, fits, strict=True):
         state = availability.get(expert.id, FREE)
         if not state.available:
             continue
+        if org and expert.org == org and fit:
+            score += params.enterprise_bonus
         if region and expert.region == region:
             score += params.region_bonus
         if industry and industry in expert.industries:

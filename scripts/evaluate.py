@@ -24,11 +24,13 @@ import asyncio
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from sqlalchemy import select
 
 from bot.context import make_encoder
 from bot.runtime import database, run_cli
+from bot.service.experts import expert_availability
 from bot.settings import Settings
 from knowledge.interchange import import_dir
 from knowledge.models import Site
@@ -57,7 +59,7 @@ from retrieval.evaluation import (
     score,
 )
 from retrieval.index import build_index
-from retrieval.ranking import SiteContext
+from retrieval.ranking import Availability, SiteContext
 from retrieval.search import Retriever
 from retrieval.verifier import load_verifier
 from retrieval.verifier_data import label_rows
@@ -230,7 +232,13 @@ async def stored_labels(settings: Settings) -> list[LabelledQuery]:
             return queries_from_labels(await label_rows(session))
 
 
-async def load_knowledge(settings: Settings, folders: list[Path]) -> tuple[Corpus, dict[str, SiteContext]]:
+class Knowledge(NamedTuple):
+    corpus: Corpus
+    sites: dict[str, SiteContext]
+    availability: dict[str, Availability]  # as imported: active flags and capacities, no load
+
+
+async def load_knowledge(settings: Settings, folders: list[Path]) -> Knowledge:
     """The cases, experts and sites of ``folders``, imported into a scratch database."""
     with tempfile.TemporaryDirectory() as tmp:
         scratch = settings.model_copy(update={"data_dir": Path(tmp), "database_url": None})
@@ -240,10 +248,11 @@ async def load_knowledge(settings: Settings, folders: list[Path]) -> tuple[Corpu
                     await import_dir(session, folder)
                 corpus = await load_corpus(session)
                 sites = {
-                    s.code: SiteContext(s.region, s.industry)
+                    s.code: SiteContext(s.region, s.industry, s.org)
                     for s in (await session.scalars(select(Site))).all()
                 }
-    return corpus, sites
+                availability = await expert_availability(session)
+    return Knowledge(corpus, sites, availability)
 
 
 def scene(
@@ -267,7 +276,7 @@ async def main(settings: Settings, args: argparse.Namespace) -> None:
     files = sorted(args.sets.glob("queries*.jsonl"))
     if not files:
         raise SystemExit(f"error: no queries*.jsonl in {args.sets}")
-    corpus, sites = await load_knowledge(settings, [args.knowledge])
+    corpus, sites, _ = await load_knowledge(settings, [args.knowledge])
     try:
         shipped = Calibration.load()
     except (FileNotFoundError, ValueError) as exc:
@@ -301,7 +310,7 @@ async def main(settings: Settings, args: argparse.Namespace) -> None:
     )
     scenes = [scene(retriever, "knowledge", corpus, query_sets)]
     if args.distractors:
-        grown, _ = await load_knowledge(settings, [args.knowledge, args.distractors])
+        grown = (await load_knowledge(settings, [args.knowledge, args.distractors])).corpus
         relabel = args.distractors / "relabel.jsonl"
         scenes.append(
             scene(

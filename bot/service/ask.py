@@ -95,7 +95,7 @@ class AskService:
         try:
             site = await find_site(session, site_code)
             availability = await self.availability.get(session)
-            context = SiteContext(region=site.region, industry=site.industry) if site else None
+            context = SiteContext(region=site.region, industry=site.industry, org=site.org) if site else None
             experts = (
                 [expert_doc(e) for e in (await session.scalars(select(Expert))).all()]
                 if examining is None

@@ -387,6 +387,19 @@ def test_region_and_industry_bonuses():
     )
 
 
+def test_an_expert_of_the_sites_own_enterprise_comes_first_when_their_skills_fit():
+    z = math.sqrt(1.5)  # profiles (0.9, 0.8, 0.7): E01 stands out (z ≥ 1), E03 stands below
+    at_xcmg = ranked(profile=[0.9, 0.8, 0.7], site=SiteContext(org="徐工"))
+    assert at_xcmg[0] == ("E01", pytest.approx(0.05 * z + 0.3))
+    # near but not fitting: E03's enterprise asks about something E03's profile does not cover
+    at_cold_store = dict(ranked(profile=[0.9, 0.8, 0.7], site=SiteContext(org="冷链公司")))
+    assert at_cold_store["E03"] == pytest.approx(-0.05 * z)
+    # the bonus outweighs the load of any expert still free: two of three tickets open
+    busy = {"E01": Availability(open_tickets=2, max_open_tickets=3)}
+    assert ranked(profile=[0.9, 0.8, 0.7], site=SiteContext(org="徐工"), availability=busy)[0][0] == "E01"
+    assert ranked(profile=[0.9, 0.8, 0.7], availability=busy)[0][0] == "E02"  # elsewhere, load counts
+
+
 def test_load_is_penalised_pro_rata():
     availability = {
         "E01": Availability(open_tickets=2, max_open_tickets=5),
