@@ -18,3 +18,13 @@ async def eventually(
             return result
         await asyncio.sleep(0.05)
     raise AssertionError(f"{what} never came true within {timeout} s")
+
+
+def until(check: Callable[[], object], timeout: float = 30, what: str = "the condition") -> object:
+    """``eventually`` for plain (sync) tests, such as the browser tests."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"{what} never came true within {timeout} s")

@@ -125,3 +125,17 @@ def test_every_admin_tab(live, page):
         page.click(f"[data-tab={tab}]")
         expect(page.locator(loaded).first).to_be_visible()
         assert_accessible(page, f"the admin tab {tab}")
+
+
+def test_the_roster_forms(live, page):
+    admin_login(page, live.url, "experts")
+    expect(page.locator("#experts tr[data-expert]").first).to_be_visible()
+    page.locator("#experts button.edit").first.click()
+    expect(page.locator("form.roster-form [data-field='skills'] textarea")).not_to_have_value("")
+    assert_accessible(page, "an expert's form")
+    page.click("[data-tab=sites]")
+    page.click("#add-site")
+    form = page.locator("form.roster-form[data-kind='sites']")
+    form.locator("button[type=submit]").click()  # empty: the fields marked invalid
+    expect(form.locator(".result")).to_contain_text("请填写")
+    assert_accessible(page, "a new site's form with its errors")

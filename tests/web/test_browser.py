@@ -92,6 +92,7 @@ def test_worker_expert_admin_round_trip(live, browser, phone, desktop):
     admin = desktop.new_page()
     admin_login(admin, live.url, "experts")
     row = admin.locator("#experts tr", has=admin.locator(f"strong:text-is('{expert_name}')"))
+    admin.once("dialog", lambda dialog: dialog.accept())  # asked when an earlier test issued one
     row.locator("button.issue").click()
     login_url = row.locator("input.login-link").input_value()
     assert login_url.startswith(f"{live.url}/expert#token=")

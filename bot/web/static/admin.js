@@ -18,6 +18,36 @@
     where.append(h("p", { class: "error", text: errorText(err) }));
   }
 
+  // ---- the roster: one expert or site added or edited (roster.js) -------------------------------
+  /** The form of one expert or site in ``box`` (``key`` null: a new one); after a save, what it
+      did goes to ``note`` and the list reloads. */
+  async function openEditor(kind, key, box, note, reload) {
+    let record = null;
+    if (key !== null) {
+      try {
+        record = await api(`/api/admin/${kind}/${encodeURIComponent(key)}`, { headers: auth });
+      } catch (err) {
+        failed(err, box);
+        return;
+      }
+    }
+    cd.show(note, false);
+    const form = roster.editor(kind, record, auth, (answer, values) => {
+      note.textContent = roster.savedText(answer, values.name);
+      cd.show(note);
+      reload();
+    });
+    put(box, form);
+    form.scrollIntoView({ block: "start" });
+    const first = form.querySelector("input:not([readonly]), textarea");
+    if (first) first.focus();
+  }
+
+  function editButton(kind, key, name, box, note, reload) {
+    return h("button", { type: "button", class: "secondary small edit", text: T.roster.edit,
+      "aria-label": `${T.roster.edit}：${name}`, onclick: () => openEditor(kind, key, box, note, reload) });
+  }
+
   // ---- sites and QR codes ----------------------------------------------------------------------
   // The texts of this tab are data attributes of its section (the confirm, the choice counter).
   const sitesTab = $("tab-sites");
@@ -83,6 +113,8 @@
       failed(err, sitesTab);
       return;
     }
+    const all = listed;
+    listed = listed.filter((s) => s.active);  // a deactivated site is not printed
     const codes = new Set(listed.map((s) => s.code));
     [...chosen].filter((code) => !codes.has(code)).forEach((code) => chosen.delete(code));
     put($("pick-all-cell"), checkbox(sitesTab.dataset.pickAll, false, (event) => {
@@ -92,7 +124,17 @@
     }));
     const get = (code, ext) => () => qrDownload(`/api/admin/sites/${encodeURIComponent(code)}/qr.${ext}`, `${code}.${ext}`)
       .catch((err) => failed(err, sitesTab));
-    put(body, ...listed.map((s) => {
+    const edit = (s) => editButton("sites", s.code, s.name, $("site-form"), $("site-saved"), sites);
+    put(body, ...all.map((s) => {
+      const edited = h("td", {}, edit(s));
+      if (!s.active) {
+        return h("tr", { "data-site": s.code, class: "inactive" }, h("td", {}),
+          h("td", {}, h("strong", { text: s.name }), " ", h("span", { class: "status", text: T.roster.siteInactive }),
+            h("div", {}, h("code", { text: s.code }))),
+          h("td", { class: "wide-only", text: s.region || "" }),
+          h("td", { class: "wide-only", text: s.industry || "" }),
+          h("td", {}), edited);
+      }
       const pick = checkbox(`${sitesTab.dataset.pick}: ${s.name}`, chosen.has(s.code), (event) => {
         if (event.target.checked) chosen.add(s.code);
         else chosen.delete(s.code);
@@ -108,11 +150,13 @@
         h("td", { class: "wide-only", text: s.industry || "" }),
         h("td", {}, h("div", { class: "qr-cell" },
           h("button", { type: "button", class: "secondary small", text: T.png, onclick: get(s.code, "png") }),
-          h("button", { type: "button", class: "secondary small", text: T.svg, onclick: get(s.code, "svg") }))));
+          h("button", { type: "button", class: "secondary small", text: T.svg, onclick: get(s.code, "svg") }))),
+        edited);
     }));
     showChoice();
   }
 
+  $("add-site").addEventListener("click", () => openEditor("sites", null, $("site-form"), $("site-saved"), sites));
   $("sheet-pdf").addEventListener("click", async (event) => {
     const button = event.currentTarget;
     const query = new URLSearchParams();
@@ -236,6 +280,7 @@
     answer.value = c.answer;
     const result = h("div", { class: "result" });
     const publish = h("button", { type: "button", class: "publish", text: T.publish });
+    const discard = h("button", { type: "button", class: "secondary discard", text: T.roster.discard });
     publish.addEventListener("click", async () => {
       publish.disabled = true;
       put(result);
@@ -250,18 +295,31 @@
         failed(err, result);
       }
     });
-    return h("article", { class: "card candidate", "data-ticket": c.ticket_id },
-      h("p", { class: "muted", text: [c.site, c.expert_id, c.answered_at && cd.time(c.answered_at)].filter(Boolean).join(" · ") }),
+    discard.addEventListener("click", async () => {
+      if (!window.confirm(T.roster.discardWarn)) return;
+      discard.disabled = true;
+      try {
+        await api(`/api/admin/candidates/${encodeURIComponent(c.ticket_id)}/discard`, { method: "POST", headers: auth });
+        card.replaceChildren(h("p", { class: "note", text: T.roster.discarded }));
+      } catch (err) {
+        discard.disabled = false;
+        failed(err, result);
+      }
+    });
+    const credit = c.expert_name && T.credit.replace("{name}", c.expert_name);
+    const card = h("article", { class: "card candidate", "data-ticket": c.ticket_id },
+      h("p", { class: "muted", text: [c.site_name || c.site, credit, c.answered_at && cd.time(c.answered_at)].filter(Boolean).join(" · ") }),
       h("label", {}, T.title, title),
       h("label", {}, T.question, question),
       h("label", {}, T.answer, answer),
-      h("div", { class: "actions" }, publish), result);
+      h("div", { class: "actions" }, publish, discard), result);
+    return card;
   }
 
   // ---- experts ---------------------------------------------------------------------------------
   async function experts() {
     const body = $("experts");
-    put(body, h("tr", {}, h("td", { colspan: 7, class: "muted", text: T.loading })));
+    put(body, h("tr", {}, h("td", { colspan: 8, class: "muted", text: T.loading })));
     let list;
     try {
       list = await api("/api/admin/experts", { headers: auth });
@@ -273,8 +331,10 @@
     put(body, ...list.map((e) => {
       const cell = h("td", { class: "login-cell" });
       const state = e.login_expires_at ? T.loginUntil.replace("{date}", day(new Date(e.login_expires_at))) : T.noLogin;
-      cell.append(h("button", { type: "button", class: "secondary small issue", text: e.login_expires_at ? T.issueAgain : T.issueLink,
-        onclick: () => issue(e, cell) }), h("div", { class: "muted small login-state", text: state }));
+      if (e.active) {  // a deactivated expert cannot log in (issuing answers 409)
+        cell.append(h("button", { type: "button", class: "secondary small issue", text: e.login_expires_at ? T.issueAgain : T.issueLink,
+          onclick: () => issue(e, cell) }), h("div", { class: "muted small login-state", text: state }));
+      }
       return h("tr", { "data-expert": e.expert_id },
         h("td", {}, h("strong", { text: e.name }), h("div", { class: "muted small narrow-only", text: e.title || "" })),
         h("td", { class: "wide-only", text: e.title || "" }),
@@ -282,7 +342,8 @@
         h("td", { class: "wide-only", text: e.region || "" }),
         h("td", { class: e.open_tickets >= e.max_open_tickets ? "load full" : "load" }, `${e.open_tickets} / ${e.max_open_tickets}`),
         h("td", { text: e.active ? T.active : T.inactive }),
-        cell);
+        cell,
+        h("td", {}, editButton("experts", e.expert_id, e.name, $("expert-form"), $("expert-saved"), experts)));
     }));
   }
 
@@ -320,6 +381,8 @@
       h("td", { colspan: row.children.length },
         h("figure", { class: "login-qr-box" }, qr, h("figcaption", { class: "muted small", text: T.scanHint })))));
   }
+
+  $("add-expert").addEventListener("click", () => openEditor("experts", null, $("expert-form"), $("expert-saved"), experts));
 
   // ---- statistics ------------------------------------------------------------------------------
   /** "12月1日" for a Date, read in UTC when ``utc`` (the weeks of the figures are UTC). */

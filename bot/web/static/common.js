@@ -74,7 +74,7 @@ const cd = (() => {
       throw new ApiError(0, String(err));
     }
     const isJson = (response.headers.get("content-type") || "").includes("json");
-    const payload = isJson ? await response.json() : null;
+    const payload = isJson && response.status !== 204 ? await response.json() : null;  // 204: no body
     if (!response.ok) throw new ApiError(response.status, (payload && payload.detail) || response.statusText);
     return payload;
   }
