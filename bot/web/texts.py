@@ -230,7 +230,11 @@ ADMIN = ERRORS | {
             "experts": "停用后{name}师傅不再接新工单，手上未解答的工单会转给其他师傅，登录链接也会失效。确定停用吗？",
             "sites": "停用后「{name}」的二维码扫开只显示“已停用”，不能再提问。确定停用吗？",
         },
-        "saved": {"created": "已添加：{name}。", "updated": "已保存：{name}。", "unchanged": "没有改动：{name}。"},
+        "saved": {
+            "created": "已添加：{name}。",
+            "updated": "已保存：{name}。",
+            "unchanged": "没有改动：{name}。",
+        },
         "released": "{n} 个未解答的工单已转给其他师傅。",
         "reindexing": "检索索引正在更新，几分钟内按新资料推荐师傅。",
         "siteInactive": "已停用",

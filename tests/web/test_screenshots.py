@@ -163,6 +163,10 @@ def test_screenshots(live, browser, tmp_path: Path):
     page.click("[data-tab=sites]")  # the last one, phone-sized
     expect(page.locator("#sites tr")).to_have_count(DEMO_SITES)
     shots.append(shoot(page, tmp_path, "admin-sites-phone"))
+    page.click("[data-tab=experts]")
+    page.locator("#experts button.edit").first.click()
+    expect(page.locator("form.roster-form [data-field='skills'] textarea")).not_to_have_value("")
+    shots.append(shoot(page, tmp_path, "admin-expert-form-phone"))
     page.set_viewport_size(DESKTOP)
     page.click("[data-tab=candidates]")
     expect(page.locator(f".candidate[data-ticket='{ticket_id}']")).to_be_visible()

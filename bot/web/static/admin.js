@@ -126,14 +126,13 @@
       .catch((err) => failed(err, sitesTab));
     const edit = (s) => editButton("sites", s.code, s.name, $("site-form"), $("site-saved"), sites);
     put(body, ...all.map((s) => {
-      const edited = h("td", {}, edit(s));
       if (!s.active) {
         return h("tr", { "data-site": s.code, class: "inactive" }, h("td", {}),
           h("td", {}, h("strong", { text: s.name }), " ", h("span", { class: "status", text: T.roster.siteInactive }),
-            h("div", {}, h("code", { text: s.code }))),
+            h("div", {}, h("code", { text: s.code })), edit(s)),
           h("td", { class: "wide-only", text: s.region || "" }),
           h("td", { class: "wide-only", text: s.industry || "" }),
-          h("td", {}), edited);
+          h("td", {}));
       }
       const pick = checkbox(`${sitesTab.dataset.pick}: ${s.name}`, chosen.has(s.code), (event) => {
         if (event.target.checked) chosen.add(s.code);
@@ -145,13 +144,12 @@
       return h("tr", { "data-site": s.code },
         h("td", {}, pick),
         h("td", {}, h("strong", { text: s.name }), h("div", {}, h("code", { text: s.code })),
-          h("div", { class: "muted small", text: s.url })),
+          h("div", { class: "muted small", text: s.url }), edit(s)),
         h("td", { class: "wide-only", text: s.region || "" }),
         h("td", { class: "wide-only", text: s.industry || "" }),
         h("td", {}, h("div", { class: "qr-cell" },
           h("button", { type: "button", class: "secondary small", text: T.png, onclick: get(s.code, "png") }),
-          h("button", { type: "button", class: "secondary small", text: T.svg, onclick: get(s.code, "svg") }))),
-        edited);
+          h("button", { type: "button", class: "secondary small", text: T.svg, onclick: get(s.code, "svg") }))));
     }));
     showChoice();
   }
@@ -319,7 +317,7 @@
   // ---- experts ---------------------------------------------------------------------------------
   async function experts() {
     const body = $("experts");
-    put(body, h("tr", {}, h("td", { colspan: 8, class: "muted", text: T.loading })));
+    put(body, h("tr", {}, h("td", { colspan: 7, class: "muted", text: T.loading })));
     let list;
     try {
       list = await api("/api/admin/experts", { headers: auth });
@@ -336,14 +334,14 @@
           onclick: () => issue(e, cell) }), h("div", { class: "muted small login-state", text: state }));
       }
       return h("tr", { "data-expert": e.expert_id },
-        h("td", {}, h("strong", { text: e.name }), h("div", { class: "muted small narrow-only", text: e.title || "" })),
+        h("td", {}, h("strong", { text: e.name }), h("div", { class: "muted small narrow-only", text: e.title || "" }),
+          editButton("experts", e.expert_id, e.name, $("expert-form"), $("expert-saved"), experts)),
         h("td", { class: "wide-only", text: e.title || "" }),
         h("td", { class: "wide-only", text: e.org || "" }),
         h("td", { class: "wide-only", text: e.region || "" }),
         h("td", { class: e.open_tickets >= e.max_open_tickets ? "load full" : "load" }, `${e.open_tickets} / ${e.max_open_tickets}`),
         h("td", { text: e.active ? T.active : T.inactive }),
-        cell,
-        h("td", {}, editButton("experts", e.expert_id, e.name, $("expert-form"), $("expert-saved"), experts)));
+        cell);
     }));
   }
 

@@ -38,7 +38,7 @@ window.roster = (() => {
     const id = `roster-${field.key}`;
     let control;
     if (field.type === "textarea" || field.type === "list") {
-      control = h("textarea", { id, rows: field.type === "list" ? 2 : 3 });
+      control = h("textarea", { id, rows: 3 });
       control.value = field.type === "list" ? (value || []).join("、") : value || "";
     } else if (field.type === "checkbox") {
       control = h("input", { id, type: "checkbox" });
