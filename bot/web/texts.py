@@ -160,6 +160,7 @@ ADMIN = ERRORS | {
     },
     "totals": {
         "questions": "提问总数",
+        "suggested": "推荐了案例",
         "solvedShare": "案例直接解决",
         "tickets": "转师傅工单",
         "answered": "已解答",

@@ -183,6 +183,13 @@ def test_stats_over_chosen_dates_and_the_csv_download(live, phone):
     admin_login(page, live.url, "stats")
     total = page.locator("#totals .tile").first.locator(".tile-value")
     expect(total).not_to_have_text("0")
+    # suggested, solved by a case, sent to a master and answered, side by side
+    totals = httpx.get(f"{live.url}/api/admin/stats", headers=ADMIN).json()["totals"]
+    tiles = page.locator("#totals .tile")
+    expect(tiles.filter(has_text="推荐了案例").locator(".tile-value")).to_have_text(str(totals["suggested"]))
+    solved = tiles.filter(has_text="案例直接解决").locator(".tile-value")
+    expect(solved).to_contain_text(f"{totals['solved_by_suggestion']}（")
+    expect(tiles.filter(has_text="转师傅工单").locator(".tile-value")).to_have_text(str(totals["tickets"]))
 
     later = date.today() + timedelta(days=30)
     page.fill("#stats-since", later.isoformat())

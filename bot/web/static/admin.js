@@ -453,10 +453,12 @@
       return;
     }
     const t = s.totals;
-    const share = t.questions ? `${Math.round((100 * t.solved_by_suggestion) / t.questions)}%` : "—";
+    const share = t.questions ? `（${Math.round((100 * t.solved_by_suggestion) / t.questions)}%）` : "";
     const tile = (label, value) => h("div", { class: "tile" }, h("span", { class: "tile-value", text: value }), h("span", { class: "muted", text: label }));
     put($("totals"),
-      tile(T.totals.questions, t.questions), tile(T.totals.solvedShare, share),
+      // side by side: how many got a case, how many it solved, how many went to a master
+      tile(T.totals.questions, t.questions), tile(T.totals.suggested, t.suggested),
+      tile(T.totals.solvedShare, `${t.solved_by_suggestion}${share}`),
       tile(T.totals.tickets, t.tickets), tile(T.totals.answered, t.tickets_answered),
       tile(T.totals.median, t.median_first_response_minutes ?? "—"), tile(T.totals.rating, t.rating_average ?? "—"));
     const name = (key) => key || T.unknown;
