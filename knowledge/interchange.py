@@ -17,14 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Generic, TypeVar, cast
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.errors import FormatProblem, KnowledgeFormatError
-from knowledge.models import Base, Case, Expert, ExpertToken, Site
+from knowledge.models import Base, Case, Expert, ExpertToken, Site, Station, Team
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ class ExpertRecord(_Record):
     telegram_id: int | None = None
     max_open_tickets: int = Field(5, ge=0)
     active: bool = True
+    team_ids: list[NonEmpty] = []  # the teams (teams.jsonl) the expert serves in
 
 
 class CaseRecord(_Record):
@@ -84,6 +85,7 @@ class SiteRecord(_Record):
     org: str | None = None
     region: str | None = None
     industry: str | None = None
+    station: str | None = None  # the service station (stations.jsonl) whose steward looks after it
     active: bool = True  # an inactive site's QR code shows a notice instead of the chat
 
     @field_validator("code")
@@ -92,6 +94,22 @@ class SiteRecord(_Record):
         if not SITE_CODE.match(value):
             raise ValueError("must be 3-32 characters of a-z, 0-9 and '-'")
         return value
+
+
+class TeamRecord(_Record):
+    id: NonEmpty
+    name: NonEmpty
+    level: Literal["city", "county", "industry", "enterprise"]  # knowledge.states.TeamLevel
+    region: str | None = None
+    industries: list[str] = []
+    contact: str | None = None
+
+
+class StationRecord(_Record):
+    id: NonEmpty
+    name: NonEmpty
+    region: str | None = None
+    contact: str | None = None
 
 
 R = TypeVar("R", bound=_Record)
@@ -107,10 +125,14 @@ class Kind(Generic[R]):
     key: str
 
 
+TEAMS = Kind("teams.jsonl", TeamRecord, Team, "id")
+STATIONS = Kind("stations.jsonl", StationRecord, Station, "id")
 EXPERTS = Kind("experts.jsonl", ExpertRecord, Expert, "id")
 CASES = Kind("cases.jsonl", CaseRecord, Case, "id")
 SITES = Kind("sites.jsonl", SiteRecord, Site, "code")
-KINDS: tuple[Kind[Any], ...] = (EXPERTS, SITES, CASES)  # experts before cases: cases refer to experts
+# in the order they are written: each refers only to kinds before it (experts to teams, sites to
+# stations, cases to experts)
+KINDS: tuple[Kind[Any], ...] = (TEAMS, STATIONS, EXPERTS, SITES, CASES)
 
 
 @dataclass
@@ -198,30 +220,44 @@ def parse_file(path: Path, kind: Kind[R]) -> tuple[list[tuple[int, R]], list[For
     return records, problems
 
 
+Parsed = dict[str, list[tuple[int, Any]]]  # kind.file -> (line or row, record) as read
+
+
 async def import_dir(session: AsyncSession, folder: Path, progress: Progress | None = None) -> ImportReport:
     """Validate every interchange file in ``folder``, then upsert all in one transaction."""
     present = [kind for kind in KINDS if (folder / kind.file).is_file()]
     if not present:
-        raise KnowledgeFormatError(
-            [FormatProblem(str(folder), None, None, "no experts.jsonl, cases.jsonl or sites.jsonl here")]
-        )
-    parsed: dict[str, list[tuple[int, _Record]]] = {}
+        names = ", ".join(kind.file for kind in KINDS)
+        raise KnowledgeFormatError([FormatProblem(str(folder), None, None, f"none of {names} here")])
+    parsed: Parsed = {}
     problems: list[FormatProblem] = []
     for kind in present:
         records, file_problems = parse_file(folder / kind.file, kind)
         parsed[kind.file] = records
         problems += file_problems
-    if CASES.file in parsed:
-        problems += await _dangling_experts(session, parsed)
     if problems:
-        raise KnowledgeFormatError(problems)
+        raise KnowledgeFormatError(problems + await dangling_references(session, parsed))
+    report = await import_parsed(session, parsed, progress)
+    log.info("import done", extra={"folder": str(folder), "summary": report.summary()})
+    return report
 
+
+async def import_parsed(
+    session: AsyncSession, parsed: Parsed, progress: Progress | None = None, dry_run: bool = False
+) -> ImportReport:
+    """Check the references of records already parsed (from files or a workbook), then upsert
+    them all in one transaction; ``dry_run`` counts what would change and writes nothing."""
+    if problems := await dangling_references(session, parsed):
+        raise KnowledgeFormatError(problems)
     report = ImportReport()
-    for kind in present:
-        await _upsert(session, kind, parsed[kind.file], report, progress)
+    for kind in KINDS:
+        if kind.file in parsed:
+            await _upsert(session, kind, parsed[kind.file], report, progress, dry_run)
+    if dry_run:
+        await session.rollback()
+        return report
     await revoke_inactive_tokens(session)
     await session.commit()
-    log.info("import done", extra={"folder": str(folder), "summary": report.summary()})
     return report
 
 
@@ -232,19 +268,29 @@ async def revoke_inactive_tokens(session: AsyncSession) -> None:
     await session.execute(delete(ExpertToken).where(ExpertToken.expert_id.in_(inactive)))
 
 
-async def _dangling_experts(
-    session: AsyncSession, parsed: dict[str, list[tuple[int, _Record]]]
-) -> list[FormatProblem]:
-    # parsed[kind.file] holds what parse_file(..., kind) read: that kind's records
-    experts = cast("list[tuple[int, ExpertRecord]]", parsed.get(EXPERTS.file, []))
-    cases = cast("list[tuple[int, CaseRecord]]", parsed[CASES.file])
-    known = {rec.id for _, rec in experts}
-    known |= set((await session.scalars(select(Expert.id))).all())
-    return [
-        FormatProblem(CASES.file, number, "expert_id", f"no expert with id {rec.expert_id!r}")
-        for number, rec in cases
-        if rec.expert_id is not None and rec.expert_id not in known
-    ]
+# (kind that refers, its field, kind referred to): an id must exist in the same import or stored
+REFERENCES: tuple[tuple[Kind[Any], str, Kind[Any]], ...] = (
+    (EXPERTS, "team_ids", TEAMS),
+    (SITES, "station", STATIONS),
+    (CASES, "expert_id", EXPERTS),
+)
+
+
+async def dangling_references(session: AsyncSession, parsed: Parsed) -> list[FormatProblem]:
+    """Every id that names a team, station or expert neither in ``parsed`` nor stored."""
+    problems = []
+    for kind, field_name, target in REFERENCES:
+        if kind.file not in parsed:
+            continue
+        known = {getattr(rec, target.key) for _, rec in parsed.get(target.file, [])}
+        known |= set((await session.scalars(select(getattr(target.model, target.key)))).all())
+        noun = target.file.removesuffix(".jsonl").removesuffix("s")  # "team", "station", "expert"
+        for line, rec in parsed[kind.file]:
+            value = getattr(rec, field_name)
+            for ref in value if isinstance(value, list) else [value]:
+                if ref is not None and ref not in known:
+                    problems.append(FormatProblem(kind.file, line, field_name, f"no {noun} with id {ref!r}"))
+    return problems
 
 
 async def _upsert(
@@ -253,12 +299,14 @@ async def _upsert(
     records: list[tuple[int, _Record]],
     report: ImportReport,
     progress: Progress | None,
+    dry_run: bool = False,
 ) -> None:
     name = kind.file.removesuffix(".jsonl")
     existing = {getattr(row, kind.key): row for row in (await session.scalars(select(kind.model))).all()}
     created = updated = 0
     for done, (_, record) in enumerate(records, start=1):
-        outcome = _apply(session, kind, existing.get(getattr(record, kind.key)), record)
+        row = existing.get(getattr(record, kind.key))
+        outcome = _outcome(row, record) if dry_run else _apply(session, kind, row, record)
         created += outcome == "created"
         updated += outcome == "updated"
         if progress:
@@ -269,17 +317,26 @@ async def _upsert(
     report.unchanged[name] = len(records) - created - updated
 
 
+def _values(record: _Record) -> dict[str, Any]:
+    return record.known() | {"extra": record.unknown()}
+
+
+def _outcome(row: Base | None, record: _Record) -> str:
+    """What writing the record would do: "created", "updated" or "unchanged"."""
+    if row is None:
+        return "created"
+    return "unchanged" if all(getattr(row, c) == v for c, v in _values(record).items()) else "updated"
+
+
 def _apply(session: AsyncSession, kind: Kind[Any], row: Base | None, record: _Record) -> str:
     """Write one record onto its stored row (or a new one): "created", "updated" or "unchanged"."""
-    values = record.known() | {"extra": record.unknown()}
-    if row is None:
-        session.add(kind.model(**values))
-        return "created"
-    if all(getattr(row, col) == val for col, val in values.items()):
-        return "unchanged"
-    for col, val in values.items():
-        setattr(row, col, val)
-    return "updated"
+    outcome = _outcome(row, record)
+    if outcome == "created":
+        session.add(kind.model(**_values(record)))
+    elif outcome == "updated":
+        for col, val in _values(record).items():
+            setattr(row, col, val)
+    return outcome
 
 
 async def save_record(session: AsyncSession, kind: Kind[Any], record: _Record) -> str:

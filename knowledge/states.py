@@ -44,6 +44,16 @@ class WorkerStage(StrEnum):
     CLOSED = "closed"
 
 
+class TeamLevel(StrEnum):
+    """The programme's "1+11+5+N": one city team, a team per county, industry-alliance teams,
+    enterprise or park teams."""
+
+    CITY = "city"
+    COUNTY = "county"
+    INDUSTRY = "industry"
+    ENTERPRISE = "enterprise"
+
+
 class Tier(StrEnum):
     """Who a ticket is offered to, widening as experts stay silent or decline."""
 

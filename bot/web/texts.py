@@ -228,7 +228,8 @@ ADMIN = ERRORS | {
         "editTitle": {"experts": "编辑：{name}", "sites": "编辑：{name}"},
         "missing": "请填写：",
         "deactivateWarn": {
-            "experts": "停用后{name}师傅不再接新工单，手上未解答的工单会转给其他师傅，登录链接也会失效。确定停用吗？",
+            "experts": "停用后{name}师傅不再接新工单，手上未解答的工单会转给其他师傅，"
+            "登录链接也会失效。确定停用吗？",
             "sites": "停用后「{name}」的二维码扫开只显示“已停用”，不能再提问。确定停用吗？",
         },
         "saved": {

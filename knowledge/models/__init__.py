@@ -1,8 +1,10 @@
 """SQLAlchemy 2 models, one module per part of the service:
 
-- ``kb``: the knowledge base (experts, cases, sites), as ``docs/knowledge-format.md`` describes;
+- ``kb``: the knowledge base (teams, stations, experts, cases, sites), as
+  ``docs/knowledge-format.md`` describes;
 - ``desk``: the help desk's own records (questions, tickets and their messages and tokens,
   expert tokens, labelled pairs, the outbox);
+- ``stewards``: the union stewards' accounts and tokens, scoped to stations or regions;
 - ``telegram``: what the Telegram channel keeps (bind codes, chats, sent messages, deliveries).
 
 Importing the package registers every table on ``Base.metadata`` (Alembic reads it there).
@@ -18,7 +20,8 @@ from knowledge.models.desk import (
     TicketMessage,
     TicketToken,
 )
-from knowledge.models.kb import Case, Expert, Site
+from knowledge.models.kb import Case, Expert, Site, Station, Team
+from knowledge.models.stewards import Steward, StewardToken
 from knowledge.models.telegram import TelegramBindCode, TelegramChat, TelegramDelivery, TelegramMessage
 
 __all__ = [
@@ -30,10 +33,14 @@ __all__ = [
     "OutboxEvent",
     "Question",
     "Site",
+    "Station",
+    "Steward",
+    "StewardToken",
     "TelegramBindCode",
     "TelegramChat",
     "TelegramDelivery",
     "TelegramMessage",
+    "Team",
     "Ticket",
     "TicketMessage",
     "TicketToken",

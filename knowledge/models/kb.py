@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
-from knowledge.models.base import Base, UTCDateTime, utcnow
+from knowledge.models.base import Base, UTCDateTime, state_column, utcnow
+from knowledge.states import TeamLevel
 
 
 class Expert(Base):
@@ -27,6 +28,7 @@ class Expert(Base):
     telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     max_open_tickets: Mapped[int] = mapped_column(Integer, default=5)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    team_ids: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -54,6 +56,38 @@ class Site(Base):
     org: Mapped[str | None] = mapped_column(String(200))
     region: Mapped[str | None] = mapped_column(String(100))
     industry: Mapped[str | None] = mapped_column(String(100))
+    station: Mapped[str | None] = mapped_column(
+        ForeignKey("stations.id", ondelete="SET NULL"), index=True, doc="its steward's service station"
+    )
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Team(Base):
+    """A team of the programme (city, county, industry alliance, enterprise or park): the tiers
+    an unclaimed ticket is offered to follow them."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    level: Mapped[TeamLevel] = mapped_column(state_column(TeamLevel, 12), index=True)
+    region: Mapped[str | None] = mapped_column(String(100))
+    industries: Mapped[list[str]] = mapped_column(JSON, default=list)
+    contact: Mapped[str | None] = mapped_column(String(200))
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Station(Base):
+    """A service point or station: groups sites; its steward collects their problems."""
+
+    __tablename__ = "stations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    region: Mapped[str | None] = mapped_column(String(100))
+    contact: Mapped[str | None] = mapped_column(String(200))
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

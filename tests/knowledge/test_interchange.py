@@ -137,7 +137,7 @@ async def test_case_may_refer_to_expert_already_stored(sessions: Sessions, tmp_p
 
 async def test_empty_folder_is_an_error(sessions: Sessions, tmp_path: Path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(KnowledgeFormatError, match="no experts.jsonl"):
+    with pytest.raises(KnowledgeFormatError, match="none of teams.jsonl, stations.jsonl, experts.jsonl"):
         await import_folder(sessions, tmp_path / "empty")
 
 
