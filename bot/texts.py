@@ -65,7 +65,8 @@ TG_BIND_DONE = (
 )
 TG_BIND_FAILED = "绑定链接无效、已使用或已过期，请联系管理员重新获取。"
 TG_EXPERT_TICKET = "<b>新工单 {ref}</b>{tier}\n{text}{site}\n\n认领后直接回复这条消息即可作答。"
-TG_EXPERT_CITY_TIER = "（市级团队，先认领者接单）"
+TG_EXPERT_TEAM_TIER = "（{team}，先认领者接单）"
+TEAM_TIERS = {"county": "区县团队", "industry": "行业团队", "city": "市级团队"}  # a tier without a named team
 TG_EXPERT_SITE = "\n地点：{site}"
 TG_BTN_CLAIM = "认领"
 TG_BTN_DECLINE = "转给别人"

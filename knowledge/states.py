@@ -58,6 +58,8 @@ class Tier(StrEnum):
     """Who a ticket is offered to, widening as experts stay silent or decline."""
 
     RANKED = "ranked"  # the experts ranked for the question, one at a time
+    COUNTY = "county"  # the site's county team, first claim wins
+    INDUSTRY = "industry"  # the industry team of the site's industry, first claim wins
     CITY = "city"  # the city team, first claim wins
     ADMIN = "admin"  # the admin queue
 

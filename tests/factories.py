@@ -42,6 +42,14 @@ def site(code: str = "xcmg-3", **fields: Any) -> dict[str, Any]:
     return {"code": code, "name": "徐工重型 三号车间", "region": "铜山区"} | fields
 
 
+def team(id: str = "T01", **fields: Any) -> dict[str, Any]:
+    return {"id": id, "name": f"团队{id}", "level": "county", "region": "铜山区"} | fields
+
+
+def station(id: str = "S01", **fields: Any) -> dict[str, Any]:
+    return {"id": id, "name": f"服务站{id}", "region": "铜山区"} | fields
+
+
 def write_jsonl(path: Path, rows: list[dict[str, Any]] | list[str]) -> Path:
     """Rows may be dicts (dumped as JSON) or raw strings (written as they are)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,8 +63,17 @@ def knowledge_folder(
     experts: list[Any] | None = None,
     cases: list[Any] | None = None,
     sites: list[Any] | None = None,
+    teams: list[Any] | None = None,
+    stations: list[Any] | None = None,
 ) -> Path:
-    for name, rows in (("experts", experts), ("cases", cases), ("sites", sites)):
+    files = (
+        ("experts", experts),
+        ("cases", cases),
+        ("sites", sites),
+        ("teams", teams),
+        ("stations", stations),
+    )
+    for name, rows in files:
         if rows is not None:
             write_jsonl(folder / f"{name}.jsonl", rows)
     return folder

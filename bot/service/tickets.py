@@ -37,10 +37,11 @@ from bot.service.labels import record_label
 from bot.service.outbox import ADMIN, WORKER, emit, to_expert
 from bot.service.photos import save_photo
 from bot.service.secrets import new_token, same_secret, token_hash
+from bot.service.teams import offers_after
 from bot.service.validation import clean_text
 from knowledge.db import WriteGate
 from knowledge.errors import AccessDeniedError, ConflictError, InvalidInputError, NotFoundError
-from knowledge.models import Case, Expert, Question, Ticket, TicketMessage, TicketToken
+from knowledge.models import Case, Expert, Question, Site, Ticket, TicketMessage, TicketToken
 from knowledge.states import (
     UNFINISHED,
     Author,
@@ -575,8 +576,9 @@ class TicketService:
         await self._assign_next(session, ticket)
 
     async def _assign_next(self, session: AsyncSession, ticket: Ticket) -> None:
-        """Next available ranked candidate; then the city team (offered to all of them at
-        once); then the admin queue."""
+        """Next available ranked candidate; then the next team tier with a free member (the
+        site's county team, the industry team, the city team: offered to all of them at once,
+        ``bot.service.teams``); then the admin queue."""
         availability = await expert_availability(session)
 
         def free(expert_id: str) -> bool:
@@ -589,17 +591,31 @@ class TicketService:
                 if free(candidate):
                     self._give_to(session, ticket, candidate, tier=Tier.RANKED)
                     return
-            city = (
-                await session.scalars(select(Expert.id).where(Expert.region == self.policy.city_region))
-            ).all()
-            offered = [e for e in city if free(e)]
-            if offered:
-                ticket.tier, ticket.status, ticket.expert_id = Tier.CITY, TicketStatus.OPEN, None
-                ticket.offered_to, ticket.assigned_at, ticket.claimed_at = offered, self.clock.now(), None
-                for expert_id in offered:
-                    self._emit(session, EventKind.OFFERED, ticket, to_expert(expert_id), text=ticket.text)
-                return
-        ticket.tier, ticket.status, ticket.expert_id = Tier.ADMIN, TicketStatus.OPEN, None
+        if ticket.tier != Tier.ADMIN:
+            site = await session.get(Site, ticket.site_code) if ticket.site_code else None
+            for offer in await offers_after(session, ticket.tier, site, self.policy.city_region):
+                offered = [e for e in offer.members if free(e)]
+                if offered:
+                    ticket.tier, ticket.status, ticket.expert_id = offer.tier, TicketStatus.OPEN, None
+                    ticket.offered_to, ticket.assigned_at, ticket.claimed_at = offered, self.clock.now(), None
+                    ticket.team_id = offer.team.id if offer.team else None
+                    team = offer.team.name if offer.team else None
+                    for expert_id in offered:
+                        self._emit(
+                            session,
+                            EventKind.OFFERED,
+                            ticket,
+                            to_expert(expert_id),
+                            text=ticket.text,
+                            team=team,
+                        )
+                    return
+        ticket.tier, ticket.status, ticket.expert_id, ticket.team_id = (
+            Tier.ADMIN,
+            TicketStatus.OPEN,
+            None,
+            None,
+        )
         ticket.offered_to, ticket.claimed_at = [], None
         self._emit(session, EventKind.ESCALATED, ticket, ADMIN, text=ticket.text)
 

@@ -86,9 +86,9 @@ class TelegramNotifier:
         if event.kind in (EventKind.ASSIGNED, EventKind.OFFERED):
             ticket = await session.get(Ticket, event.ticket_id)
             site = await session.get(Site, ticket.site_code) if ticket and ticket.site_code else None
-            text = present.expert_ticket(
-                event.ticket_id, payload.get("text") or "", site, city_tier=event.kind == EventKind.OFFERED
-            )
+            offered = event.kind == EventKind.OFFERED  # to a team: its name (none before teams: the city's)
+            team = (payload.get("team") or texts.TEAM_TIERS["city"]) if offered else None
+            text = present.expert_ticket(event.ticket_id, payload.get("text") or "", site, team=team)
             case = (
                 await session.get(Case, ticket.proposed_case_id)
                 if ticket and ticket.proposal == Proposal.PENDING and ticket.proposed_case_id

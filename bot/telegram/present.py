@@ -82,13 +82,19 @@ def my_tickets(tickets: list[Ticket], experts: dict[str, Expert]) -> str:
     return "\n".join(lines)
 
 
-def expert_ticket(ticket_id: str, text: str, site: Site | None, city_tier: bool) -> str:
+def expert_ticket(ticket_id: str, text: str, site: Site | None, team: str | None) -> str:
+    """``team``: the team it is offered to (first claim wins), None when it is the expert's own."""
     return texts.TG_EXPERT_TICKET.format(
         ref=ref(ticket_id),
-        tier=texts.TG_EXPERT_CITY_TIER if city_tier else "",
+        tier=texts.TG_EXPERT_TEAM_TIER.format(team=e(team)) if team else "",
         text=e(clip(text)),
         site=texts.TG_EXPERT_SITE.format(site=e(site.name)) if site else "",
     )
+
+
+def team_tier(ticket: Ticket) -> str | None:
+    """What an offered ticket's team is called when its name is not at hand (a queue listing)."""
+    return texts.TEAM_TIERS.get(ticket.tier) if ticket.expert_id is None else None
 
 
 def followup(ticket_id: str, text: str) -> str:

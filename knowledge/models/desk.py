@@ -66,6 +66,7 @@ class Ticket(Base):
     candidates: Mapped[list[str]] = mapped_column(JSON, default=list, doc="ranked experts still to try")
     passed_over: Mapped[list[str]] = mapped_column(JSON, default=list, doc="declined or stayed silent")
     tier: Mapped[Tier] = mapped_column(state_column(Tier, 10), default=Tier.RANKED)
+    team_id: Mapped[str | None] = mapped_column(String(64), doc="the team it is offered to, in a team tier")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -29,7 +29,7 @@ async def queue(message: Message, expert: Expert, tickets: TicketService, sessio
     for ticket in held[:MAX_LISTED]:
         site = await session.get(Site, ticket.site_code) if ticket.site_code else None
         sent = await message.answer(
-            present.expert_ticket(ticket.id, ticket.text, site, city_tier=ticket.expert_id is None),
+            present.expert_ticket(ticket.id, ticket.text, site, team=present.team_tier(ticket)),
             reply_markup=ticket_keyboard(ticket.id) if ticket.claimed_at is None else None,
         )
         await store.remember_message(

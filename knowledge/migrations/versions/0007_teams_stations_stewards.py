@@ -66,9 +66,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("token_hash"),
     )
     op.create_index("ix_steward_tokens_steward_id", "steward_tokens", ["steward_id"])
+    with op.batch_alter_table("tickets", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("team_id", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("tickets", schema=None) as batch_op:
+        batch_op.drop_column("team_id")
     op.drop_index("ix_steward_tokens_steward_id", table_name="steward_tokens")
     op.drop_table("steward_tokens")
     op.drop_table("stewards")
