@@ -25,15 +25,30 @@ class FormatProblem:
     """One problem in an import file: where it is and what is wrong."""
 
     file: str
-    line: int | None
+    line: int | None  # the line of a JSON Lines file, the row of a sheet
     field: str | None
     message: str
+    sheet: str | None = None  # a workbook's sheet (None for JSON Lines and CSV)
+    column: str | None = None  # a sheet's column as written, with its field: "专长 (skills)"
 
     def __str__(self) -> str:
+        if self.sheet is not None or self.column is not None:  # file:sheet:row:column: message
+            parts = (self.file, self.sheet, self.line, self.column)
+            return ":".join(str(part) for part in parts if part is not None) + f": {self.message}"
         where = self.file if self.line is None else f"{self.file}:{self.line}"
         if self.field:
             where += f": field '{self.field}'"
         return f"{where}: {self.message}"
+
+    def as_dict(self) -> dict[str, str | int | None]:
+        """The problem as an API answer lists it (a JSON Lines field stands in for a column)."""
+        return {
+            "file": self.file,
+            "sheet": self.sheet,
+            "row": self.line,
+            "column": self.column or self.field,
+            "message": self.message,
+        }
 
 
 class KnowledgeFormatError(CraftdeskError):

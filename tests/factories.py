@@ -79,6 +79,22 @@ def knowledge_folder(
     return folder
 
 
+def xlsx_bytes(sheets: dict[str, list[list[Any]]]) -> bytes:
+    """A workbook as a steward's Excel saves it: one sheet per name, rows as given (row 1 the
+    headers); cells keep their Python types (numbers, dates, booleans)."""
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.remove(workbook.active)  # type: ignore[arg-type]  # a fresh workbook has one sheet
+    for name, rows in sheets.items():
+        sheet = workbook.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
 M = TypeVar("M")
 
 

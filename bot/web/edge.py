@@ -2,7 +2,7 @@
 
 - A body larger than its limit is refused with 413 as soon as that is known (from
   Content-Length, or while it streams in), never read whole first: a small limit for JSON, the
-  photo limit for uploads.
+  photo limit (10 MB) for uploads: photos and roster spreadsheets.
 - A path holding a control character or an undecodable byte is refused with 422 before a
   route passes it to the database (PostgreSQL refuses NUL; lone surrogates break the drivers).
 - Every response carries ``X-Content-Type-Options: nosniff``: browsers then never run an
@@ -34,7 +34,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_JSON_BYTES = 64 * 1024  # a 2000-character question, all escaped as \uXXXX, is ~12 KB
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries, headers and a caption beside the photo
-UPLOAD_PATHS = ("/photos",)  # the routes that take multipart uploads end so
+UPLOAD_PATHS = ("/photos", "/admin/import")  # the routes that take multipart uploads end so
 
 
 def body_limit(scope: Scope) -> int:

@@ -44,7 +44,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CraftdeskError)
     async def _domain(request: Request, exc: CraftdeskError) -> JSONResponse:
         status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+        body: dict[str, object] = {"detail": str(exc)}
+        if isinstance(exc, KnowledgeFormatError):  # each problem also apart, for a table on /admin
+            body["problems"] = [problem.as_dict() for problem in exc.problems]
+        return JSONResponse(body, status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -33,6 +33,7 @@ ADMIN_TABS = {  # each tab, and what shows it has loaded
     "experts": "#experts tr[data-expert]",
     "stats": "#charts figure.chart",
     "index": "#reindex-state:not(:empty)",
+    "import": "#import-preview",
 }
 
 

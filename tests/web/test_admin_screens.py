@@ -158,7 +158,7 @@ def test_plain_chinese_and_every_tab_within_reach_on_a_phone(live, phone):
     assert "（可选）" not in visible_text(page)
 
     tabs = page.locator("#tabs button")
-    assert tabs.count() == 6
+    assert tabs.count() == 7
     for n in range(tabs.count()):
         tab = tabs.nth(n)
         box = tab.bounding_box()

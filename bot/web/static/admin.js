@@ -566,7 +566,7 @@
   $("reindex").addEventListener("click", () => index(true));
 
   // ---- tabs and login --------------------------------------------------------------------------
-  const TABS = { sites, tickets, candidates, experts, stats, index: () => index() };
+  const TABS = { sites, tickets, candidates, experts, stats, index: () => index(), import: () => window.importTab(auth) };
 
   function open(tab) {
     if (!TABS[tab]) tab = "sites";
