@@ -14,7 +14,7 @@ from bot.telegram import webhook
 from bot.web import pages
 from bot.web.edge import EdgeMiddleware
 from bot.web.errors import install_error_handlers
-from bot.web.routes import admin, ask, expert, health, roster, telegram_admin, tickets
+from bot.web.routes import admin, ask, expert, health, imports, roster, stewards, telegram_admin, tickets
 
 
 def create_app(settings: Settings, context: AppContext | None = None) -> FastAPI:
@@ -35,7 +35,7 @@ def create_app(settings: Settings, context: AppContext | None = None) -> FastAPI
     install_error_handlers(app)
     app.add_middleware(EdgeMiddleware, max_in_flight=settings.max_in_flight_requests)
     app.include_router(health.router)
-    for module in (ask, tickets, expert, admin, roster, telegram_admin):
+    for module in (ask, tickets, expert, admin, roster, imports, stewards, telegram_admin):
         app.include_router(module.router)
     app.include_router(webhook.router)
     app.include_router(pages.router)

@@ -157,6 +157,7 @@ class Settings(BaseSettings):
         "off unless asked for (`make run` asks), so a deployment never routes tickets to demo experts",
     )
     expert_token_days: float = Field(180, gt=0, description="how long an expert's login link works")
+    steward_token_days: float = Field(90, gt=0, description="how long a steward's login link works")
     max_in_flight_requests: int = Field(
         32, ge=1, description="requests worked on at once; more wait their turn in arrival order"
     )

@@ -5,13 +5,15 @@ counts per site are grouped in SQL; ticket figures need each ticket's response t
 are read row by row and folded in Python (the median is not portable SQL). Everything is UTC:
 the window and the ISO weeks of ``weekly``. ``outbox`` is the notification queue as it is now
 (not windowed): pending, dead-lettered (given up on, an admin can retry) and delivered.
+``sites`` narrows everything but the outbox to questions and tickets of those sites (a
+steward's scope). ``by_team`` counts the tickets held by each team's members.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Collection, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from statistics import fmean, median
@@ -23,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from knowledge.errors import InvalidInputError
-from knowledge.models import Expert, OutboxEvent, Question, Site, Ticket
+from knowledge.models import Expert, OutboxEvent, Question, Site, Team, Ticket
 from knowledge.states import Decision, TicketStatus
 
 QUESTION_COUNTS = (
@@ -93,10 +95,10 @@ class _Tally:
 class _Report:
     totals: _Tally = field(default_factory=_Tally)
     groups: dict[str, defaultdict[Hashable, _Tally]] = field(
-        default_factory=lambda: {name: defaultdict(_Tally) for name in (*DIMENSIONS, "by_expert")}
+        default_factory=lambda: {name: defaultdict(_Tally) for name in (*DIMENSIONS, "by_expert", "by_team")}
     )
     names: dict[str, dict[Hashable, str | None]] = field(
-        default_factory=lambda: {"by_site": {}, "by_expert": {}}
+        default_factory=lambda: {"by_site": {}, "by_expert": {}, "by_team": {}}
     )
     weekly: defaultdict[str, _Tally] = field(default_factory=lambda: defaultdict(_Tally))
 
@@ -109,13 +111,14 @@ class _Report:
     def add_ticket(self, ticket: Row[Any]) -> None:
         self.names["by_expert"][ticket.expert_id] = ticket.expert_name
         tallies = self.site_tallies(ticket) + [self.groups["by_expert"][ticket.expert_id]]
+        tallies += [self.groups["by_team"][team] for team in ticket.team_ids or []]
         for tally in tallies + [self.weekly[iso_week(ticket.created_at)]]:
             tally.add_ticket(ticket)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"totals": self.totals.figures()}
         for dim, tallies in self.groups.items():
-            fields = EXPERT_FIELDS if dim == "by_expert" else None
+            fields = EXPERT_FIELDS if dim in ("by_expert", "by_team") else None
             out[dim] = [
                 {"key": key}
                 | ({"name": self.names[dim][key]} if dim in self.names else {})
@@ -133,12 +136,15 @@ async def compute_stats(
     since: datetime | None = None,
     until: datetime | None = None,
     top_unanswered: int = 10,
+    sites: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """Figures for questions asked and tickets created in ``[since, until)`` (open ends when
     None), as a JSON-ready dict; see ``GET /api/admin/stats`` in docs/api.md."""
     _check_arguments(since, until, top_unanswered)
     report = _Report()
-    for row in await _question_counts(session, since, until):
+    report.names["by_team"] = {team: name for team, name in await session.execute(select(Team.id, Team.name))}
+    scope = Scope(sites)
+    for row in await _question_counts(session, since, until, scope):
         for tally in report.site_tallies(row):
             tally.add_questions(row.decision, row.solved, row.n)
     for row in await _rows(
@@ -147,9 +153,10 @@ async def compute_stats(
         Question.asked_at,
         since,
         until,
+        scope.of(Question.site_code),
     ):
         report.weekly[iso_week(row.asked_at)].add_questions(row.decision, row.solved)
-    for ticket in await _tickets(session, since, until):
+    for ticket in await _tickets(session, since, until, scope):
         report.add_ticket(ticket)
     window = {
         name: moment and moment.astimezone(UTC).isoformat()
@@ -158,7 +165,7 @@ async def compute_stats(
     return {
         "window": window,
         **report.as_dict(),
-        "unanswered": await _unanswered(session, since, until, top_unanswered),
+        "unanswered": await _unanswered(session, since, until, top_unanswered, scope),
         "outbox": await _outbox(session),
     }
 
@@ -188,18 +195,27 @@ def _window(
     return ([column >= since] if since else []) + ([column < until] if until else [])
 
 
+@dataclass(frozen=True)
+class Scope:
+    sites: Collection[str] | None  # None: every site (and questions asked at none)
+
+    def of(self, column: InstrumentedAttribute[str | None]) -> list[ColumnElement[bool]]:
+        return [] if self.sites is None else [column.in_(list(self.sites))]
+
+
 async def _rows(
     session: AsyncSession,
     query: Any,
     column: InstrumentedAttribute[datetime],
     since: datetime | None,
     until: datetime | None,
+    scoped: list[ColumnElement[bool]],
 ) -> Sequence[Row[Any]]:
-    return (await session.execute(query.where(*_window(column, since, until)))).all()
+    return (await session.execute(query.where(*_window(column, since, until), *scoped))).all()
 
 
 async def _question_counts(
-    session: AsyncSession, since: datetime | None, until: datetime | None
+    session: AsyncSession, since: datetime | None, until: datetime | None, scope: Scope
 ) -> Sequence[Row[Any]]:
     """Question counts per (site, decision, solved), with the site's name/region/industry."""
     keys = (
@@ -215,11 +231,11 @@ async def _question_counts(
         .outerjoin(Site, Site.code == Question.site_code)
         .group_by(*keys)
     )
-    return await _rows(session, query, Question.asked_at, since, until)
+    return await _rows(session, query, Question.asked_at, since, until, scope.of(Question.site_code))
 
 
 async def _tickets(
-    session: AsyncSession, since: datetime | None, until: datetime | None
+    session: AsyncSession, since: datetime | None, until: datetime | None, scope: Scope
 ) -> Sequence[Row[Any]]:
     query = (
         select(
@@ -229,6 +245,7 @@ async def _tickets(
             Site.industry,
             Ticket.expert_id,
             Expert.name.label("expert_name"),
+            Expert.team_ids,
             Ticket.status,
             Ticket.created_at,
             Ticket.first_answer_at,
@@ -237,16 +254,16 @@ async def _tickets(
         .outerjoin(Site, Site.code == Ticket.site_code)
         .outerjoin(Expert, Expert.id == Ticket.expert_id)
     )
-    return await _rows(session, query, Ticket.created_at, since, until)
+    return await _rows(session, query, Ticket.created_at, since, until, scope.of(Ticket.site_code))
 
 
 async def _unanswered(
-    session: AsyncSession, since: datetime | None, until: datetime | None, top: int
+    session: AsyncSession, since: datetime | None, until: datetime | None, top: int, scope: Scope
 ) -> list[dict[str, Any]]:
     """Never-answered tickets grouped by their text (whitespace collapsed), most frequent first."""
     query = select(Ticket.text, Ticket.site_code, Ticket.created_at).where(Ticket.first_answer_at.is_(None))
     groups: defaultdict[str, list[Row[Any]]] = defaultdict(list)
-    for row in await _rows(session, query, Ticket.created_at, since, until):
+    for row in await _rows(session, query, Ticket.created_at, since, until, scope.of(Ticket.site_code)):
         if text := normalize_text(row.text):
             groups[text].append(row)
     ranked = sorted(

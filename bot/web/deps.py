@@ -1,14 +1,18 @@
-"""Who is calling, and whether they may: worker ticket tokens, expert and admin bearer tokens, and
-the rate limits of the anonymous calls. The services themselves come from ``bot.providers``.
+"""Who is calling, and whether they may: worker ticket tokens, expert, steward and admin bearer
+tokens, and the rate limits of the anonymous calls. The services themselves come from
+``bot.providers``.
 
-Missing or wrong bearer token -> 401; a valid token of the other role -> 403. Wrong tokens
-are counted per address; past ``auth_failures_per_minute`` the address gets 429 before its
-token is looked at, so tokens cannot be guessed online.
+Missing or wrong bearer token -> 401; a valid token of another role -> 403. The admin pages
+take the administrator (everywhere) or a steward (``Staff``: the sites of their stations and
+regions; anything outside them is 403). Wrong tokens are counted per address; past
+``auth_failures_per_minute`` the address gets 429 before its token is looked at, so tokens
+cannot be guessed online.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
@@ -17,9 +21,11 @@ from bot.limits import TokenBucket
 from bot.providers import ClockDep, LimitsDep, SessionDep, SettingsDep
 from bot.service.experts import expert_for_token
 from bot.service.secrets import same_secret
+from bot.service.stewards import scope_sites, steward_for_token
 from bot.settings import Settings
 from bot.web.ratelimit import admit, named_site, request_client, too_many
-from knowledge.models import Expert
+from knowledge.errors import AccessDeniedError
+from knowledge.models import Expert, Steward
 
 
 def _admin_secret(settings: Settings) -> str:
@@ -55,20 +61,45 @@ def _invalid_token(limits: dict[str, TokenBucket], address: str) -> HTTPExceptio
     return HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"})
 
 
-async def require_admin(
+@dataclass(frozen=True)
+class Staff:
+    """Who works the admin pages: the administrator (``steward`` None, every site) or a steward
+    (the sites of their stations and regions)."""
+
+    steward: Steward | None
+    sites: frozenset[str] | None  # None: every site
+
+    def sees(self, site_code: str | None) -> bool:
+        return self.sites is None or (site_code is not None and site_code in self.sites)
+
+    def check(self, site_code: str | None) -> None:
+        """403 unless the site is in scope (a ticket or question of no site is the admin's)."""
+        if not self.sees(site_code):
+            raise AccessDeniedError("outside the stations and regions this steward looks after")
+
+
+async def require_staff(
     address: ThrottledAddress,
     settings: SettingsDep,
     limits: LimitsDep,
     clock: ClockDep,
     session: SessionDep,
     authorization: AuthorizationHeader = None,
-) -> None:
+) -> Staff:
     token = _bearer(authorization)
     if same_secret(token, _admin_secret(settings)):
-        return
+        return Staff(None, None)
+    if (steward := await steward_for_token(session, token, clock)) is not None:
+        return Staff(steward, await scope_sites(session, steward))
     if await expert_for_token(session, token, clock.now()) is not None:
-        raise HTTPException(403, "this needs the admin token")
+        raise HTTPException(403, "this needs the admin or a steward token")
     raise _invalid_token(limits, address)
+
+
+async def require_admin(staff: Annotated[Staff, Depends(require_staff)]) -> None:
+    """The administrator only: a steward gets 403."""
+    if staff.steward is not None:
+        raise HTTPException(403, "this needs the admin token")
 
 
 async def require_expert(
@@ -83,12 +114,13 @@ async def require_expert(
     expert = await expert_for_token(session, token, clock.now())
     if expert is not None:
         return expert
-    if same_secret(token, _admin_secret(settings)):
+    if same_secret(token, _admin_secret(settings)) or await steward_for_token(session, token, clock):
         raise HTTPException(403, "this needs an expert token")
     raise _invalid_token(limits, address)
 
 
 AdminDep = Annotated[None, Depends(require_admin)]
+StaffDep = Annotated[Staff, Depends(require_staff)]
 ExpertDep = Annotated[Expert, Depends(require_expert)]
 TicketToken = Annotated[str | None, Header(alias="X-Ticket-Token")]
 

@@ -27,7 +27,7 @@ async def test_an_expert_is_added_edited_and_ranked_after_the_rebuild(client, co
     assert added.status_code == 201, added.text
     assert added.json()["outcome"] == "created" and added.json()["reindex"]["state"] == "running"
     stored = (await client.get("/api/admin/experts/E90", headers=ADMIN)).json()
-    assert stored == {"id": "E90", **MOTOR, "active": True}
+    assert stored == {"id": "E90", **MOTOR, "active": True, "team_ids": []}
     listed = {e["expert_id"]: e for e in (await client.get("/api/admin/experts", headers=ADMIN)).json()}
     assert listed["E90"]["name"] == "刘卫东" and listed["E90"]["max_open_tickets"] == 4
 

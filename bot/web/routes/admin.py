@@ -1,4 +1,5 @@
-"""Admin side (the union's service stewards): the admin bearer token on every call."""
+"""Admin side: the administrator's token, or a steward's on the calls a steward may make (scoped
+to the sites of their stations and regions: ``bot.web.deps.Staff``)."""
 
 from __future__ import annotations
 
@@ -26,8 +27,9 @@ from bot.service.qr import check_printable, local_address, print_refusal, qr_png
 from bot.service.qr_sheet import find_cjk_font, render_sheet
 from bot.service.stats import compute_stats
 from bot.service.stats_csv import stats_csv
+from bot.service.tickets import get_ticket
 from bot.settings import Settings
-from bot.web.deps import AdminDep
+from bot.web.deps import AdminDep, StaffDep
 from bot.web.present import expert_card, expert_ticket
 from bot.web.schemas import (
     AdminExpertOut,
@@ -58,25 +60,40 @@ async def reindex_status(_: AdminDep, reindexer: ReindexerDep) -> dict:
     return reindexer.state.as_dict()
 
 
+@router.get("/me")
+async def me(staff: StaffDep) -> dict:
+    """Who the token belongs to, for the page to adapt: the administrator or a steward."""
+    if staff.steward is None:
+        return {"role": "admin", "name": None, "station_ids": [], "regions": [], "sites": None}
+    steward = staff.steward
+    return {
+        "role": "steward",
+        "name": steward.name,
+        "station_ids": steward.station_ids,
+        "regions": steward.regions,
+        "sites": sorted(staff.sites or ()),
+    }
+
+
 @router.get("/stats")
 async def stats(
-    _: AdminDep,
+    staff: StaffDep,
     session: SessionDep,
     since: datetime | None = Query(None),
     until: datetime | None = Query(None),
 ) -> dict:
-    return await compute_stats(session, since, until)
+    return await compute_stats(session, since, until, sites=staff.sites)
 
 
 @router.get("/stats.csv")
 async def stats_csv_download(
-    _: AdminDep,
+    staff: StaffDep,
     session: SessionDep,
     since: datetime | None = Query(None),
     until: datetime | None = Query(None),
 ) -> Response:
     """The figures of ``/stats`` (same window) as a CSV Excel opens with its Chinese intact."""
-    report = await compute_stats(session, since, until)
+    report = await compute_stats(session, since, until, sites=staff.sites)
     return Response(
         stats_csv(report).encode("utf-8"),
         media_type="text/csv; charset=utf-8",
@@ -103,8 +120,8 @@ async def learning(_: AdminDep, retriever: RetrieverDep, session: SessionDep) ->
 
 
 @router.get("/candidates", response_model=list[CandidateOut])
-async def list_candidates(_: AdminDep, session: SessionDep) -> list[CandidateOut]:
-    found = await candidates(session)
+async def list_candidates(staff: StaffDep, session: SessionDep) -> list[CandidateOut]:
+    found = [c for c in await candidates(session) if staff.sees(c.ticket.site_code)]
     names = await expert_names(session, (c.ticket.expert_id for c in found))
     sites = {s.code: s.name for s in (await session.scalars(select(Site))).all()}
     return [
@@ -123,15 +140,17 @@ async def list_candidates(_: AdminDep, session: SessionDep) -> list[CandidateOut
 
 
 @router.post("/candidates/{ticket_id}/discard", status_code=204)
-async def discard_candidate(ticket_id: str, _: AdminDep, session: SessionDep, clock: ClockDep) -> None:
+async def discard_candidate(ticket_id: str, staff: StaffDep, session: SessionDep, clock: ClockDep) -> None:
     """Not to become a case: the answer leaves the candidates (409 unanswered or published)."""
+    staff.check((await get_ticket(session, ticket_id)).site_code)
     await discard(session, ticket_id, clock)
 
 
 @router.post("/candidates/{ticket_id}/publish", status_code=201)
 async def publish(
-    ticket_id: str, body: PublishRequest, _: AdminDep, publisher: PublisherDep, session: SessionDep
+    ticket_id: str, body: PublishRequest, staff: StaffDep, publisher: PublisherDep, session: SessionDep
 ) -> dict:
+    staff.check((await get_ticket(session, ticket_id)).site_code)
     case = await publisher.publish(session, ticket_id, body.title, body.question, body.answer)
     return {"case_id": case.id}
 
@@ -149,7 +168,7 @@ async def expert_token(
 
 
 @router.get("/experts", response_model=list[AdminExpertOut])
-async def experts(_: AdminDep, session: SessionDep, clock: ClockDep) -> list[AdminExpertOut]:
+async def experts(_: StaffDep, session: SessionDep, clock: ClockDep) -> list[AdminExpertOut]:
     """Every expert with the open tickets they hold now (their load) and their login's expiry."""
     logins = await login_expiry(session, clock.now())
     return [
@@ -175,13 +194,15 @@ async def _admin_ticket(session: SessionDep, ticket: Ticket) -> AdminTicketOut:
 
 @router.get("/tickets", response_model=list[AdminTicketOut])
 async def tickets(
-    _: AdminDep,
+    staff: StaffDep,
     session: SessionDep,
     tier: Tier | None = None,
     status: list[TicketStatus] | None = Query(None, description="one or more; default: any"),
 ) -> list[AdminTicketOut]:
     """The newest 500 tickets (of the tier, in one of the statuses), with who holds each."""
     query = select(Ticket).order_by(Ticket.created_at.desc()).limit(500)
+    if staff.sites is not None:
+        query = query.where(Ticket.site_code.in_(sorted(staff.sites)))
     if tier:
         query = query.where(Ticket.tier == tier)
     if status:
@@ -191,14 +212,15 @@ async def tickets(
 
 @router.post("/tickets/{ticket_id}/assign", response_model=AdminTicketOut)
 async def assign(
-    ticket_id: str, body: AssignRequest, _: AdminDep, tickets: TicketsDep, session: SessionDep
+    ticket_id: str, body: AssignRequest, staff: StaffDep, tickets: TicketsDep, session: SessionDep
 ) -> AdminTicketOut:
+    staff.check((await get_ticket(session, ticket_id)).site_code)
     ticket = await tickets.assign(session, ticket_id, body.expert_id)
     return await _admin_ticket(session, ticket)
 
 
 @router.get("/sites", response_model=list[AdminSiteOut])
-async def sites(_: AdminDep, settings: SettingsDep, session: SessionDep) -> list[AdminSiteOut]:
+async def sites(staff: StaffDep, settings: SettingsDep, session: SessionDep) -> list[AdminSiteOut]:
     return [
         AdminSiteOut(
             code=s.code,
@@ -210,6 +232,7 @@ async def sites(_: AdminDep, settings: SettingsDep, session: SessionDep) -> list
             url=site_url(settings.public_url, s.code),
         )
         for s in (await session.scalars(select(Site).order_by(Site.code))).all()
+        if staff.sees(s.code)
     ]
 
 
@@ -234,7 +257,7 @@ def _printable(settings: Settings, intranet: bool) -> None:
 
 
 @router.get("/public-url", response_model=PublicUrlOut)
-async def public_url(_: AdminDep, settings: SettingsDep) -> PublicUrlOut:
+async def public_url(_: StaffDep, settings: SettingsDep) -> PublicUrlOut:
     """For the sites page: the address the codes carry and whether printing will ask first."""
     return PublicUrlOut(
         public_url=settings.public_url,
@@ -246,7 +269,7 @@ async def public_url(_: AdminDep, settings: SettingsDep) -> PublicUrlOut:
 
 @router.get("/qr-sheet.pdf")
 async def qr_sheet(
-    _: AdminDep,
+    staff: StaffDep,
     settings: SettingsDep,
     session: SessionDep,
     site: list[str] | None = Query(None, description="site codes; default: all"),
@@ -255,6 +278,10 @@ async def qr_sheet(
 ) -> Response:
     """The printable A4 sheet: one card per site (503 when the host has no Chinese font, 409
     when the public URL is a local address and ``intranet`` does not confirm it)."""
+    if staff.sites is not None:  # a steward: their own sites, all of them by default
+        for code in site or []:
+            staff.check(code)
+        site = site or await _active_codes(session, staff.sites)
     cards = await site_cards(session, settings.public_url, site, bot or settings.telegram.bot_username)
     _printable(settings, intranet)
     pdf = await asyncio.to_thread(lambda: render_sheet(cards, find_cjk_font()))
@@ -263,6 +290,11 @@ async def qr_sheet(
         media_type="application/pdf",
         headers={"Content-Disposition": 'attachment; filename="qr-sheet.pdf"'},
     )
+
+
+async def _active_codes(session: SessionDep, codes: frozenset[str]) -> list[str]:
+    query = select(Site.code).where(Site.code.in_(sorted(codes)), Site.active).order_by(Site.code)
+    return list((await session.scalars(query)).all())
 
 
 async def _site(session: SessionDep, code: str) -> Site:
@@ -274,8 +306,9 @@ async def _site(session: SessionDep, code: str) -> Site:
 
 @router.get("/sites/{code}/qr.png")
 async def site_qr_png(
-    code: str, _: AdminDep, settings: SettingsDep, session: SessionDep, intranet: bool = INTRANET
+    code: str, staff: StaffDep, settings: SettingsDep, session: SessionDep, intranet: bool = INTRANET
 ) -> Response:
+    staff.check(code)
     site = await _site(session, code)
     _printable(settings, intranet)
     return Response(qr_png(site_url(settings.public_url, site.code)), media_type="image/png")
@@ -283,8 +316,9 @@ async def site_qr_png(
 
 @router.get("/sites/{code}/qr.svg")
 async def site_qr_svg(
-    code: str, _: AdminDep, settings: SettingsDep, session: SessionDep, intranet: bool = INTRANET
+    code: str, staff: StaffDep, settings: SettingsDep, session: SessionDep, intranet: bool = INTRANET
 ) -> Response:
+    staff.check(code)
     site = await _site(session, code)
     _printable(settings, intranet)
     return Response(qr_svg(site_url(settings.public_url, site.code)), media_type="image/svg+xml")
