@@ -224,6 +224,7 @@ class AdminExpertOut(BaseModel):
     org: str | None
     region: str | None
     active: bool
+    teams: list[str] = Field(default_factory=list, description="the names of the teams they serve in")
     open_tickets: int = Field(description="tickets assigned and not yet answered")
     max_open_tickets: int
     login_expires_at: str | None = Field(

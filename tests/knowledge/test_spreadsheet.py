@@ -290,7 +290,7 @@ async def test_the_demo_knowledge_survives_a_workbook_round_trip(
         await import_dir(s, DEMO_DIR)
         data, workbook_counts = await export_workbook(s)
         await export_dir(s, tmp_path / "original")
-    assert workbook_counts == {"teams": 0, "stations": 0, "experts": 29, "sites": 20, "cases": 82}
+    assert workbook_counts == {"teams": 14, "stations": 6, "experts": 29, "sites": 20, "cases": 82}
     other = settings.model_copy(
         update={
             "data_dir": tmp_path / "other",
@@ -299,7 +299,7 @@ async def test_the_demo_knowledge_survives_a_workbook_round_trip(
     )
     async with database(other) as (_, other_sessions):
         report = await read_and_import(other_sessions, data, "export.xlsx")
-        assert report.created == {"teams": 0, "stations": 0, "experts": 29, "sites": 20, "cases": 82}
+        assert report.created == {"teams": 14, "stations": 6, "experts": 29, "sites": 20, "cases": 82}
         async with other_sessions() as s:
             await export_dir(s, tmp_path / "again")
     for path in sorted((tmp_path / "original").iterdir()):

@@ -34,6 +34,7 @@ ADMIN_TABS = {  # each tab, and what shows it has loaded
     "stats": "#charts figure.chart",
     "index": "#reindex-state:not(:empty)",
     "import": "#import-preview",
+    "stewards": "#stewards tr",
 }
 
 

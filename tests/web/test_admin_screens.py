@@ -158,7 +158,7 @@ def test_plain_chinese_and_every_tab_within_reach_on_a_phone(live, phone):
     assert "（可选）" not in visible_text(page)
 
     tabs = page.locator("#tabs button")
-    assert tabs.count() == 7
+    assert tabs.count() == 8
     for n in range(tabs.count()):
         tab = tabs.nth(n)
         box = tab.bounding_box()
@@ -168,7 +168,7 @@ def test_plain_chinese_and_every_tab_within_reach_on_a_phone(live, phone):
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
     page.click("[data-tab=stats]")
-    expect(page.locator("#charts figure.chart")).to_have_count(5)
+    expect(page.locator("#charts figure.chart")).to_have_count(6)
     weekly = page.locator("#charts figure.chart").first
     expect(weekly.locator("svg text.chart-label").first).to_contain_text("月")
     charts_text = page.locator("#charts").text_content() or ""

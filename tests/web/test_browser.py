@@ -215,8 +215,8 @@ def test_admin_sites_stats_and_reindex(live, desktop):
     assert png.value.path().read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
     page.click("[data-tab=stats]")
-    expect(page.locator("#totals .tile")).to_have_count(6)
-    expect(page.locator("#charts figure.chart")).to_have_count(5)
+    expect(page.locator("#totals .tile")).to_have_count(7)
+    expect(page.locator("#charts figure.chart")).to_have_count(6)
     assert page.locator("#charts svg rect").count() >= 2
 
     page.click("[data-tab=index]")

@@ -158,7 +158,7 @@ def test_screenshots(live, browser, tmp_path: Path):
         page.goto(f"{live.url}/admin#stats")
         page.fill("#admin-token", ADMIN_TOKEN)
         page.click("#login button[type=submit]")
-        expect(page.locator("#charts figure.chart")).to_have_count(5)
+        expect(page.locator("#charts figure.chart")).to_have_count(6)
         shots.append(shoot(page, tmp_path, name))
     page.click("[data-tab=sites]")  # the last one, phone-sized
     expect(page.locator("#sites tr")).to_have_count(DEMO_SITES)

@@ -43,7 +43,7 @@ from bot.web.schemas import (
     TokenOut,
 )
 from knowledge.errors import NotFoundError
-from knowledge.models import OutboxEvent, Site, Ticket
+from knowledge.models import OutboxEvent, Site, Team, Ticket
 from knowledge.states import TicketStatus, Tier
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
@@ -171,6 +171,7 @@ async def expert_token(
 async def experts(_: StaffDep, session: SessionDep, clock: ClockDep) -> list[AdminExpertOut]:
     """Every expert with the open tickets they hold now (their load) and their login's expiry."""
     logins = await login_expiry(session, clock.now())
+    teams = {team.id: team.name for team in (await session.scalars(select(Team))).all()}
     return [
         AdminExpertOut(
             expert_id=e.id,
@@ -179,6 +180,7 @@ async def experts(_: StaffDep, session: SessionDep, clock: ClockDep) -> list[Adm
             org=e.org,
             region=e.region,
             active=e.active,
+            teams=[teams.get(t, t) for t in e.team_ids or []],
             open_tickets=load,
             max_open_tickets=e.max_open_tickets,
             login_expires_at=logins[e.id].isoformat() if e.id in logins else None,

@@ -335,6 +335,7 @@
       }
       return h("tr", { "data-expert": e.expert_id },
         h("td", {}, h("strong", { text: e.name }), h("div", { class: "muted small narrow-only", text: e.title || "" }),
+          e.teams.length ? h("div", { class: "muted small teams", text: e.teams.join("、") }) : null,
           editButton("experts", e.expert_id, e.name, $("expert-form"), $("expert-saved"), experts)),
         h("td", { class: "wide-only", text: e.title || "" }),
         h("td", { class: "wide-only", text: e.org || "" }),
@@ -470,9 +471,14 @@
         { ...opts, format: (v) => `${Math.round(v)}%` }),
       charts.bars(T.charts.responseRegion, s.by_region.map((r) => [name(r.key), r.median_first_response_minutes]), opts),
       charts.bars(T.charts.byIndustry, s.by_industry.map((r) => [name(r.key), r.questions]), opts),
-      charts.bars(T.charts.byRegion, s.by_region.map((r) => [name(r.key), r.questions]), opts));
-    deadLetters(s.outbox ? s.outbox.dead : 0);
-    learning();
+      charts.bars(T.charts.byRegion, s.by_region.map((r) => [name(r.key), r.questions]), opts),
+      charts.bars(T.charts.byTeam, s.by_team.map((r) => [r.name || name(r.key), r.tickets]), opts));
+    if (role.role === "admin") {
+      deadLetters(s.outbox ? s.outbox.dead : 0);
+      learning();
+    } else {
+      cd.show($("learning"), false);
+    }
   }
 
   // ---- what the decision policy learns from -------------------------------------------------
@@ -566,18 +572,41 @@
   $("reindex").addEventListener("click", () => index(true));
 
   // ---- tabs and login --------------------------------------------------------------------------
-  const TABS = { sites, tickets, candidates, experts, stats, index: () => index(), import: () => window.importTab(auth) };
+  const TABS = {
+    sites, tickets, candidates, experts, stats, index: () => index(),
+    import: () => window.importTab(auth), stewards: () => window.stewardsTab(auth),
+  };
+  const ADMIN_ONLY = ["experts", "index", "import", "stewards"];  // a steward's token gets 403 there
+  let role = null; // GET /api/admin/me: the administrator, or a steward and their scope
 
   function open(tab) {
-    if (!TABS[tab]) tab = "sites";
+    if (!TABS[tab] || (role.role === "steward" && ADMIN_ONLY.includes(tab))) tab = "sites";
     document.querySelectorAll("#tabs button").forEach((b) => b.classList.toggle("active", b.dataset.tab === tab));
     Object.keys(TABS).forEach((name) => cd.show($(`tab-${name}`), name === tab));
     if (location.hash !== `#${tab}`) history.replaceState(null, "", `#${tab}`);
     TABS[tab]();
   }
 
-  function enter(token) {
+  /** The page as the role sees it: a steward gets their own sites' tabs, without the roster,
+      the index, the imports and the notifications given up on (the administrator's). */
+  function adapt(me) {
+    role = me;
+    const steward = me.role === "steward";
+    document.body.classList.toggle("as-steward", steward);
+    document.querySelectorAll("#tabs button").forEach((b) => cd.show(b, !(steward && ADMIN_ONLY.includes(b.dataset.tab))));
+    const who = $("who");
+    who.textContent = steward ? T.stewardScope.replace("{name}", me.name).replace("{n}", me.sites.length) : "";
+    cd.show(who, steward);
+  }
+
+  async function enter(token) {
     auth = { Authorization: `Bearer ${token}` };
+    try {
+      adapt(await api("/api/admin/me", { headers: auth }));
+    } catch (err) {
+      failed(err, $("login"));
+      return;
+    }
     cd.show($("login"), false);
     cd.show($("tabs"));
     cd.show($("logout"));
@@ -596,7 +625,7 @@
     const token = $("admin-token").value.trim();
     const error = $("login-error");
     try {
-      await api("/api/admin/reindex", { headers: { Authorization: `Bearer ${token}` } });
+      await api("/api/admin/me", { headers: { Authorization: `Bearer ${token}` } });
     } catch (err) {
       error.textContent = err.status === 401 || err.status === 403 ? T.unauthorized : errorText(err);
       cd.show(error);
@@ -606,6 +635,12 @@
     enter(token);
   });
 
+  // a login link (/admin#token=…, issued to a steward): the token is kept for the tab, not the URL
+  const linked = /^#token=(.+)$/.exec(location.hash);
+  if (linked) {
+    sessionStorage.setItem(KEY, decodeURIComponent(linked[1]));
+    history.replaceState(null, "", location.pathname);
+  }
   const saved = sessionStorage.getItem(KEY);
   if (saved) enter(saved);
   else cd.show($("login"));
