@@ -16,6 +16,7 @@ ERRORS = {
     "tooMany": "操作太频繁了，请稍等一会儿再试。",
     "invalid": "内容不符合要求：",
     "notFound": "没有找到，可能已失效。",
+    "forbidden": "没有权限：",
     "unavailable": "服务暂时不可用：",
     "failed": "出错了，请稍后再试。",
 }

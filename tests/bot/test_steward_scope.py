@@ -25,6 +25,7 @@ SCOPED_LISTS = {
     "/api/admin/public-url",
     "/api/admin/qr-sheet.pdf",
     "/api/admin/stations",
+    "/api/admin/import/template.xlsx",
 }
 
 
@@ -120,9 +121,18 @@ async def test_every_admin_route_refuses_a_steward_of_another_scope(client, cont
     for number, (method, route) in enumerate(routes):
         path = route.format(**values)
         body = next((b for key, b in bodies.items() if key in route), {})
+        send: dict = {"json": body}
+        if route == "/api/admin/import":  # a site of the other scope, as a steward's upload
+            send = {
+                "files": {"file": ("sites.csv", f"code,name,region\n{li_site},冲压车间,铜山区\n".encode())}
+            }
         async with client_from(context, f"10.8.{number}.1") as caller:  # no shared failed-login budget
             response = await caller.request(
-                method, path, headers=scoped["tokens"]["wang"], json=body, params={"intranet": "true"}
+                method,
+                path,
+                headers=scoped["tokens"]["wang"],
+                params={"intranet": "true", "dry_run": "false"},
+                **send,
             )
         if route in SCOPED_LISTS:
             assert response.status_code == 200, (
@@ -158,3 +168,23 @@ async def test_stewards_are_managed_by_the_admin_only_and_end_with_deactivation(
     assert (await client.get("/api/admin/me", headers=wang)).status_code == 401
     # a steward token is no expert token either way
     assert (await client.get("/api/expert/tickets", headers=scoped["tokens"]["li"])).status_code == 403
+
+
+async def test_a_steward_imports_the_sites_of_their_own_station_only(client, scoped):
+    wang = scoped["tokens"]["wang"]
+
+    async def upload(text: str):  # type: ignore[no-untyped-def]
+        files = {"file": ("sites.csv", text.encode())}
+        return await client.post("/api/admin/import", headers=wang, params={"dry_run": "false"}, files=files)
+
+    mine = await upload("code,name,region,station\npz-motor-2,邳州某电机 二车间,邳州市,pz\n")
+    assert mine.status_code == 200 and mine.json()["created"]["sites"] == 1
+    assert "pz-motor-2" in (await client.get("/api/admin/me", headers=wang)).json()["sites"]
+    moved = await upload("code,name,region,station\nts-auto-stamp,铜山某汽车零部件 冲压车间,铜山区,pz\n")
+    assert moved.status_code == 403 and "ts-auto-stamp" in moved.json()["detail"]  # not theirs to take
+    experts = await client.post(
+        "/api/admin/import",
+        headers=wang,
+        files={"file": ("experts.csv", "id,name,skills\nE77,张三,电机维修\n".encode())},
+    )
+    assert experts.status_code == 403 and "sites only" in experts.json()["detail"]

@@ -42,8 +42,9 @@ def test_a_steward_is_added_and_their_link_opens_their_own_sites(live, phone):
     sites = httpx.get(f"{live.url}/api/admin/sites", headers=ADMIN).json()
     in_scope = sorted(s["code"] for s in sites if s["region"] in ("邳州市", "睢宁县"))  # the station's sites
     assert codes == in_scope and "xcmg-hv-3" not in codes
-    for tab in ("experts", "index", "import", "stewards"):
+    for tab in ("experts", "index", "stewards"):
         expect(steward.locator(f"#tabs [data-tab={tab}]")).to_be_hidden()
+    expect(steward.locator("#tabs [data-tab=import]")).to_be_visible()  # their own sites
     expect(steward.locator("#add-site")).to_be_hidden()
     steward.click("#tabs [data-tab=stats]")
     expect(steward.locator("#charts figure.chart").first).to_be_visible()

@@ -1,6 +1,7 @@
 """Rosters uploaded on /admin as Excel or CSV: the blank template, a dry run that counts what
-would change, and the import itself, which then starts an index rebuild. Admin token on every
-call; the upload is read only after the token is checked (see ``bot/web/uploads.py``)."""
+would change, and the import itself, which then starts an index rebuild. The administrator
+imports anything; a steward only the sites (站点) of their own stations and regions. The upload is
+read only after the token is checked (see ``bot/web/uploads.py``)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from bot.providers import ReindexerDep, SessionDep
-from bot.web.deps import AdminDep
-from knowledge.errors import InvalidInputError
+from bot.web.deps import Staff, StaffDep
+from knowledge.errors import AccessDeniedError, InvalidInputError
+from knowledge.interchange import SITES, SiteRecord
+from knowledge.models import Site
 from knowledge.spreadsheet import import_spreadsheet, read_spreadsheet
 from knowledge.workbook import template_workbook
 
@@ -48,7 +52,7 @@ class ImportOut(BaseModel):
 
 
 @router.get("/template.xlsx", response_class=Response, responses={200: {"content": {XLSX: {}}}})
-async def template(_: AdminDep) -> Response:
+async def template(_: StaffDep) -> Response:
     data = await run_in_threadpool(template_workbook)
     return Response(
         data, media_type=XLSX, headers={"Content-Disposition": 'attachment; filename="roster-template.xlsx"'}
@@ -58,7 +62,7 @@ async def template(_: AdminDep) -> Response:
 @router.post("", response_model=ImportOut, openapi_extra=IMPORT_FORM)
 async def import_roster(
     request: Request,
-    _: AdminDep,
+    staff: StaffDep,
     session: SessionDep,
     reindexer: ReindexerDep,
     dry_run: bool = Query(True, description="only count what would change; write nothing"),
@@ -67,6 +71,8 @@ async def import_roster(
     """422 lists every problem (``problems``: file, sheet, row, column, message) and writes nothing."""
     data, filename = await _read_upload(request)
     roster = await run_in_threadpool(read_spreadsheet, data, filename, kind)  # CPU work off the loop
+    if staff.steward is not None:
+        await _check_steward_roster(session, staff, roster.parsed)
     report = await import_spreadsheet(session, roster, dry_run=dry_run)
     reindex = reindexer.start().as_dict() if report.changed and not dry_run else None
     return ImportOut(
@@ -75,6 +81,33 @@ async def import_roster(
         updated=report.updated,
         unchanged=report.unchanged,
         reindex=reindex,
+    )
+
+
+async def _check_steward_roster(
+    session: SessionDep, staff: Staff, parsed: dict[str, list[tuple[int, Any]]]
+) -> None:
+    """A steward keeps the sites of their own stations and regions, nothing else (403): a new
+    site must fall in them, a stored one must be theirs already (and stay so)."""
+    assert staff.steward is not None and staff.sites is not None
+    if others := [kind for kind, records in parsed.items() if kind != SITES.file and records]:
+        raise AccessDeniedError(f"a steward imports sites only, not {', '.join(others)}")
+    sites: list[tuple[int, SiteRecord]] = parsed.get(SITES.file, [])
+    codes = [site.code for _, site in sites]
+    stored = set((await session.scalars(select(Site.code).where(Site.code.in_(codes)))).all())
+    stations, regions = set(staff.steward.station_ids), set(staff.steward.regions)
+    outside = [
+        f"row {row}: {site.code}"
+        for row, site in sites
+        if not _within(site, stations, regions) or (site.code in stored and site.code not in staff.sites)
+    ]
+    if outside:
+        raise AccessDeniedError("sites outside this steward's stations and regions: " + "; ".join(outside))
+
+
+def _within(site: SiteRecord, stations: set[str], regions: set[str]) -> bool:
+    return (site.station is not None and site.station in stations) or (
+        site.region is not None and site.region in regions
     )
 
 

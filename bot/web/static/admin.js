@@ -576,7 +576,7 @@
     sites, tickets, candidates, experts, stats, index: () => index(),
     import: () => window.importTab(auth), stewards: () => window.stewardsTab(auth),
   };
-  const ADMIN_ONLY = ["experts", "index", "import", "stewards"];  // a steward's token gets 403 there
+  const ADMIN_ONLY = ["experts", "index", "stewards"];  // a steward's token gets 403 there (imports: sites only)
   let role = null; // GET /api/admin/me: the administrator, or a steward and their scope
 
   function open(tab) {

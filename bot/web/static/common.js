@@ -84,6 +84,7 @@ const cd = (() => {
     if (!(err instanceof ApiError)) return T.failed;
     if (err.status === 0) return T.network;
     if (err.status === 429) return T.tooMany;
+    if (err.status === 403) return T.forbidden + err.detail;
     if (err.status === 404) return T.notFound;
     if (err.status === 422) return T.invalid + err.detail;
     if (err.status === 503) return T.unavailable + err.detail;

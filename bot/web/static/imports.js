@@ -75,7 +75,7 @@ window.importTab = (() => {
 
     function failed(err) {
       if (err.problems && err.problems.length) put(result, problemsTable(err.problems));
-      else if (err.status === 401 || err.status === 403) put(result, h("p", { class: "error", text: T.unauthorized }));
+      else if (err.status === 401) put(result, h("p", { class: "error", text: T.unauthorized }));
       else put(result, h("p", { class: "error", text: cd.errorText(err) }));
     }
 
