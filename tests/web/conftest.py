@@ -7,19 +7,26 @@ reason, elsewhere. Playwright's own browser downloads are never used.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
+from sqlalchemy import delete
 
 from bot.context import AppContext
 from bot.settings import RateLimitSettings, Settings
+from knowledge.db import make_engine, make_sessionmaker
+from knowledge.models import Expert, Site
 from tests.utils.auth import ADMIN_TOKEN
 from tests.utils.live_server import live_server
 from tests.utils.net import free_port
+from tests.utils.wait import until
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -102,3 +109,35 @@ def desktop(browser) -> Iterator[object]:
     context.set_default_timeout(15_000)
     yield context
     context.close()
+
+
+def on_db(db_url: str, change: Callable[..., Awaitable[None]]) -> None:
+    """Run ``change(session)`` on the live server's database, from a thread of its own
+    (Playwright's sync API holds this thread's event loop)."""
+
+    async def run() -> None:
+        engine = make_engine(db_url)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                await change(session)
+                await session.commit()
+        finally:
+            await engine.dispose()
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
+
+
+def forget(live: Live, experts: tuple[str, ...] = (), sites: tuple[str, ...] = ()) -> None:
+    """The live server is shared: experts and sites a test added are removed again and the index
+    rebuilt without them, so later tests (and the screenshots) see the demo roster."""
+
+    async def remove(session) -> None:  # type: ignore[no-untyped-def]
+        await session.execute(delete(Expert).where(Expert.id.in_(experts)))
+        await session.execute(delete(Site).where(Site.code.in_(sites)))
+
+    on_db(live.context.settings.db_url, remove)
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    httpx.post(f"{live.url}/api/admin/reindex", headers=admin).raise_for_status()
+    state = lambda: httpx.get(f"{live.url}/api/admin/reindex", headers=admin).json()["state"]  # noqa: E731
+    until(lambda: state() == "done", 120, "the rebuild")

@@ -4,40 +4,19 @@ names, no "W49" weeks) and every tab within reach of a thumb at 390 px."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
-from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
 import httpx
 from playwright.sync_api import expect
 from sqlalchemy import delete, update
 
-from knowledge.db import make_engine, make_sessionmaker
 from knowledge.models import ExpertToken, Ticket
 from knowledge.states import TicketStatus, Tier
-from tests.web.conftest import ADMIN_TOKEN, PHONE
+from tests.web.conftest import ADMIN_TOKEN, PHONE, on_db
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-
-
-def on_db(db_url: str, change: Callable[..., Awaitable[None]]) -> None:
-    """Run ``change(session)`` on the live server's database, from a thread of its own
-    (Playwright's sync API holds this thread's event loop)."""
-
-    async def run() -> None:
-        engine = make_engine(db_url)
-        try:
-            async with make_sessionmaker(engine)() as session:
-                await change(session)
-                await session.commit()
-        finally:
-            await engine.dispose()
-
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, run()).result()
 
 
 def escalated_ticket(live, text: str) -> str:

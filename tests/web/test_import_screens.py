@@ -9,13 +9,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import delete
 
-from knowledge.models import Expert, Site
 from tests.factories import xlsx_bytes
-from tests.utils.wait import until
-from tests.web.conftest import ADMIN_TOKEN, PHONE
-from tests.web.test_admin_screens import on_db
+from tests.web.conftest import ADMIN_TOKEN, PHONE, forget
 from tests.web.test_browser import admin_login
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -26,21 +22,8 @@ HEAD = ["编号", "姓名", "所属区县", "专长", "最多工单"]
 
 @pytest.fixture(autouse=True, scope="module")
 def demo_roster_again(live) -> Iterator[None]:
-    """The live server is shared: what these tests import is removed again, and the index
-    rebuilt without it, so later tests (and the screenshots) see the demo roster."""
     yield
-
-    async def remove(session) -> None:  # type: ignore[no-untyped-def]
-        await session.execute(delete(Expert).where(Expert.id == ADDED_EXPERT))
-        await session.execute(delete(Site).where(Site.code == ADDED_SITE))
-
-    on_db(live.context.settings.db_url, remove)
-    httpx.post(f"{live.url}/api/admin/reindex", headers=ADMIN).raise_for_status()
-    until(
-        lambda: httpx.get(f"{live.url}/api/admin/reindex", headers=ADMIN).json()["state"] == "done",
-        120,
-        "the rebuild",
-    )
+    forget(live, experts=(ADDED_EXPERT,), sites=(ADDED_SITE,))
 
 
 def workbook(count: object) -> dict:

@@ -9,12 +9,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import delete
 
-from knowledge.models import Expert, Site
-from tests.utils.wait import until
-from tests.web.conftest import ADMIN_TOKEN, PHONE
-from tests.web.test_admin_screens import on_db
+from tests.web.conftest import ADMIN_TOKEN, PHONE, forget
 from tests.web.test_browser import admin_login, ask, expert_auth
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -23,21 +19,8 @@ ADDED_EXPERT, ADDED_SITE = "E91", "pz-motor-9"
 
 @pytest.fixture(autouse=True, scope="module")
 def demo_roster_again(live) -> Iterator[None]:
-    """The live server is shared: what these tests add is removed again, and the index rebuilt
-    without it, so later tests (and the screenshots) see the demo roster."""
     yield
-
-    async def remove(session) -> None:  # type: ignore[no-untyped-def]
-        await session.execute(delete(Expert).where(Expert.id == ADDED_EXPERT))
-        await session.execute(delete(Site).where(Site.code == ADDED_SITE))
-
-    on_db(live.context.settings.db_url, remove)
-    httpx.post(f"{live.url}/api/admin/reindex", headers=ADMIN).raise_for_status()
-    until(
-        lambda: httpx.get(f"{live.url}/api/admin/reindex", headers=ADMIN).json()["state"] == "done",
-        120,
-        "the rebuild",
-    )
+    forget(live, experts=(ADDED_EXPERT,), sites=(ADDED_SITE,))
 
 
 def fill(form, field: str, value: str) -> None:
