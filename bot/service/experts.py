@@ -8,11 +8,12 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.service.clock import Clock
-from bot.service.secrets import new_token, token_hash
+from bot.service.logins import issue_login, login_expiry
+from bot.service.secrets import token_hash
 from knowledge.errors import ConflictError, NotFoundError
 from knowledge.models import Expert, ExpertToken, Ticket
 from knowledge.states import TicketStatus
@@ -98,27 +99,12 @@ async def issue_token(session: AsyncSession, expert_id: str, clock: Clock, valid
         raise NotFoundError(f"no expert with id {expert_id!r}")
     if not expert.active:
         raise ConflictError(f"expert {expert_id!r} is not active")
-    token = new_token()
-    now = clock.now()
-    await session.execute(delete(ExpertToken).where(ExpertToken.expert_id == expert_id))
-    session.add(
-        ExpertToken(
-            token_hash=token_hash(token), expert_id=expert_id, created_at=now, expires_at=now + valid_for
-        )
-    )
-    await session.commit()
-    return token
+    return await issue_login(session, ExpertToken, "expert_id", expert_id, clock, valid_for)
 
 
-async def login_expiry(session: AsyncSession, now: datetime) -> dict[str, datetime]:
-    """Each expert with a working login token, and when it expires (issuing a new one revokes
-    it: ``issue_token``)."""
-    rows = await session.execute(
-        select(ExpertToken.expert_id, func.max(ExpertToken.expires_at))
-        .where(ExpertToken.expires_at > now)
-        .group_by(ExpertToken.expert_id)
-    )
-    return {expert_id: expires for expert_id, expires in rows.all()}
+async def expert_login_expiry(session: AsyncSession, now: datetime) -> dict[str, datetime]:
+    """Each expert with a working login token, and when it expires."""
+    return await login_expiry(session, ExpertToken, "expert_id", now)
 
 
 async def expert_for_token(session: AsyncSession, token: str, now: datetime) -> Expert | None:

@@ -3,13 +3,14 @@ login tokens an administrator issues them (stored hashed, expiring, one working 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.service.clock import Clock
-from bot.service.secrets import new_token, token_hash
+from bot.service.logins import issue_login, login_expiry
+from bot.service.secrets import token_hash
 from knowledge.errors import ConflictError, InvalidInputError, NotFoundError
 from knowledge.models import Site, Station, Steward, StewardToken
 
@@ -55,15 +56,11 @@ async def issue_steward_token(
         raise NotFoundError(f"no steward with id {steward_id!r}")
     if not steward.active:
         raise ConflictError(f"steward {steward_id!r} is not active")
-    token, now = new_token(), clock.now()
-    await session.execute(delete(StewardToken).where(StewardToken.steward_id == steward_id))
-    session.add(
-        StewardToken(
-            token_hash=token_hash(token), steward_id=steward_id, created_at=now, expires_at=now + valid_for
-        )
-    )
-    await session.commit()
-    return token
+    return await issue_login(session, StewardToken, "steward_id", steward_id, clock, valid_for)
+
+
+async def steward_login_expiry(session: AsyncSession, now: datetime) -> dict[str, datetime]:
+    return await login_expiry(session, StewardToken, "steward_id", now)
 
 
 async def steward_for_token(session: AsyncSession, token: str, clock: Clock) -> Steward | None:

@@ -19,7 +19,7 @@ from bot.providers import (
     SettingsDep,
     TicketsDep,
 )
-from bot.service.experts import expert_names, experts_with_load, issue_token, login_expiry
+from bot.service.experts import expert_login_expiry, expert_names, experts_with_load, issue_token
 from bot.service.labels import label_counts
 from bot.service.outbox import dead_letters, retry_all_dead, retry_dead
 from bot.service.publishing import candidates, discard
@@ -170,7 +170,7 @@ async def expert_token(
 @router.get("/experts", response_model=list[AdminExpertOut])
 async def experts(_: StaffDep, session: SessionDep, clock: ClockDep) -> list[AdminExpertOut]:
     """Every expert with the open tickets they hold now (their load) and their login's expiry."""
-    logins = await login_expiry(session, clock.now())
+    logins = await expert_login_expiry(session, clock.now())
     teams = {team.id: team.name for team in (await session.scalars(select(Team))).all()}
     return [
         AdminExpertOut(

@@ -7,14 +7,14 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.providers import ClockDep, SessionDep, SettingsDep
 from bot.service.qr import qr_svg
-from bot.service.stewards import issue_steward_token, save_steward
+from bot.service.stewards import issue_steward_token, save_steward, steward_login_expiry
 from bot.web.deps import AdminDep, StaffDep
 from bot.web.schemas import Text, TokenOut
-from knowledge.models import Station, Steward, StewardToken
+from knowledge.models import Station, Steward
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
@@ -46,15 +46,7 @@ async def stations(_: StaffDep, session: SessionDep) -> list[StationOut]:
 
 @router.get("/stewards", response_model=list[StewardOut])
 async def stewards(_: AdminDep, session: SessionDep, clock: ClockDep) -> list[StewardOut]:
-    expiry = dict(
-        (
-            await session.execute(
-                select(StewardToken.steward_id, func.max(StewardToken.expires_at))
-                .where(StewardToken.expires_at > clock.now())
-                .group_by(StewardToken.steward_id)
-            )
-        ).all()
-    )
+    expiry = await steward_login_expiry(session, clock.now())
     return [
         StewardOut(
             steward_id=s.id,
