@@ -23,6 +23,7 @@ from knowledge.workbook import template_workbook
 
 router = APIRouter(prefix="/api/admin/import", tags=["admin"])
 
+INDEXED = ("experts", "cases")  # what the search index holds: a change to these needs a rebuild
 MAX_IMPORT_BYTES = 10 * 1024 * 1024  # the edge refuses larger bodies (bot/web/edge.py)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 IMPORT_FORM: dict[str, Any] = {
@@ -74,7 +75,8 @@ async def import_roster(
     if staff.steward is not None:
         await _check_steward_roster(session, staff, roster.parsed)
     report = await import_spreadsheet(session, roster, dry_run=dry_run)
-    reindex = reindexer.start().as_dict() if report.changed and not dry_run else None
+    indexed = any(report.created.get(k) or report.updated.get(k) for k in INDEXED)
+    reindex = reindexer.start().as_dict() if indexed and not dry_run else None
     return ImportOut(
         dry_run=dry_run,
         created=report.created,
