@@ -99,6 +99,28 @@ class EventKind(StrEnum):
     CLOSED = "closed"
     CASE_DECLINED = "case_declined"  # the expert declined the proposed case
     ESCALATED = "escalated"  # reached the admin queue
+    # Needs lists and classes: ``OutboxEvent.ticket_id`` then holds the need's id (need_*) or
+    # the sign-up's id (class_*), see ``subject_of``.
+    NEED_MATCHED = "need_matched"  # a steward matched an expert to a need
+    NEED_SCHEDULED = "need_scheduled"  # online guidance or a visit was scheduled
+    NEED_CHANGED = "need_changed"  # accepted, declined, done or withdrawn: for the other side
+    CLASS_RECORDING = "class_recording"  # a class's recording, for one sign-up
+
+
+class Subject(StrEnum):
+    """What an outbox event's ``ticket_id`` names."""
+
+    TICKET = "ticket"
+    NEED = "need"
+    SIGNUP = "signup"
+
+
+def subject_of(kind: EventKind) -> Subject:
+    if kind.value.startswith("need_"):
+        return Subject.NEED
+    if kind.value.startswith("class_"):
+        return Subject.SIGNUP
+    return Subject.TICKET
 
 
 class Audience(StrEnum):
@@ -106,3 +128,47 @@ class Audience(StrEnum):
 
     WORKER = "worker"
     EXPERT = "expert"
+
+
+class NeedStatus(StrEnum):
+    """A needs-list entry (需求清单) on its way: filed by an enterprise union, matched to experts by
+    the station's steward, help scheduled, then done or withdrawn."""
+
+    SUBMITTED = "submitted"
+    MATCHED = "matched"  # one or more experts asked to help
+    SCHEDULED = "scheduled"  # online guidance or an on-site visit has a date
+    DONE = "done"  # see ``NeedOutcome``
+    WITHDRAWN = "withdrawn"  # by the filer or the steward, before it was done
+
+
+class NeedOutcome(StrEnum):
+    SOLVED_ONSITE = "solved_onsite"
+    SOLVED_ONLINE = "solved_online"
+    NOT_SOLVED = "not_solved"
+
+
+class HelpMode(StrEnum):
+    """The help an enterprise asks for, and the form help is scheduled in."""
+
+    ONLINE = "online"  # online guidance
+    ONSITE = "onsite"  # an on-site visit
+    TRAINING = "training"
+
+
+class Urgency(StrEnum):
+    NORMAL = "normal"  # 一般
+    URGENT = "urgent"  # 较急
+    CRITICAL = "critical"  # 紧急: production stopped or at risk
+
+
+class MatchState(StrEnum):
+    """An expert matched to a need: asked, then accepted or declined."""
+
+    ASKED = "asked"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+
+
+class ClassKind(StrEnum):
+    OPEN = "open"  # 公开课: a master craftsman's monthly class, on site
+    CLOUD = "cloud"  # 云课堂: online

@@ -94,6 +94,7 @@ class KnowledgeIndex:
         self.case_vectors = case_vectors
         self.views = case_vectors.shape[1]
         self.experts = experts
+        self.expert_names = {e.id: e.name for e in experts}  # who solved a case, for the reply
         self.expert_vectors = expert_vectors
         self.case_search = vector_index(case_vectors.reshape(-1, case_vectors.shape[2]))
         self.lexical = BM25Index([c.lexical_text for c in cases])

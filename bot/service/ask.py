@@ -6,8 +6,9 @@ Channel-agnostic: the web API and the Telegram bot call ``AskService.ask`` the s
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,6 +40,16 @@ class AskResult:
     message: str
     ticket: OpenedTicket | None = None  # opened in the same call (decisions route and confirm)
     shown: int = 0  # how many of the outcome's cases, from the first, a worker is shown
+    solvers: dict[str, str] = field(default_factory=dict)  # expert id -> name, for the cases' credit
+
+
+def asker_key(channel: Channel, who: str | None) -> str | None:
+    """Who asked, as stored on the question: a hash of the channel's own id for the worker (the
+    web chat's client id, the Telegram chat), so distinct workers can be counted without keeping
+    the id. None when the channel gave none (a web client without ``X-Client-Id``)."""
+    if not who:
+        return None
+    return hashlib.sha256(f"{channel}:{who}".encode()).hexdigest()
 
 
 def shown_to_worker(outcome: Outcome) -> int:
@@ -81,9 +92,11 @@ class AskService:
         site_code: str | None,
         channel: Channel = Channel.WEB,
         worker_chat_id: int | None = None,
+        asker: str | None = None,
     ) -> AskResult:
         """Decide, log the question and, when it is routed, open its ticket: all in one
-        transaction, so an acknowledged question always has the ticket its answer named."""
+        transaction, so an acknowledged question always has the ticket its answer named.
+        ``asker``: ``asker_key`` of the worker, when the channel knows them."""
         text = clean_question(text)
         index = self.index.current
         # encoding runs in a worker thread while the site and the experts are read
@@ -124,6 +137,7 @@ class AskService:
             top_score=top.score if top else None,
             index_version=outcome.index_version,
             expert_ids=[hit.expert.id for hit in outcome.experts],
+            asker=asker,
         )
         async with self.gate.writing(session):
             session.add(question)
@@ -139,8 +153,12 @@ class AskService:
                 else None
             )
             await session.commit()
+        names = index.expert_names if index is not None else {}
+        solvers = {
+            h.case.expert_id: names[h.case.expert_id] for h in outcome.cases if h.case.expert_id in names
+        }
         return AskResult(
-            question.id, outcome, _message(outcome, index is None), ticket, shown_to_worker(outcome)
+            question.id, outcome, _message(outcome, index is None), ticket, shown_to_worker(outcome), solvers
         )
 
 

@@ -50,10 +50,11 @@ async def ask_and_open_ticket(
     site_code: str | None,
     channel: Channel = Channel.WEB,
     worker_chat_id: int | None = None,
+    asker: str | None = None,
 ) -> OpenedTicket:
     """A worker who wants a master straight away: the question is logged, then ticketed (a
     routed question already has its ticket from the same call)."""
-    result = await ask.ask(session, text, site_code, channel, worker_chat_id)
+    result = await ask.ask(session, text, site_code, channel, worker_chat_id, asker)
     if result.ticket is not None:
         return result.ticket
     return await tickets.open_for_question(session, result.question_id, channel, worker_chat_id)

@@ -19,13 +19,15 @@ from fastapi import Depends, Header, HTTPException, Request
 
 from bot.limits import TokenBucket
 from bot.providers import ClockDep, LimitsDep, SessionDep, SettingsDep
+from bot.service.ask import asker_key
 from bot.service.experts import expert_for_token
 from bot.service.secrets import same_secret
 from bot.service.stewards import scope_sites, steward_for_token
 from bot.settings import Settings
-from bot.web.ratelimit import admit, named_site, request_client, too_many
+from bot.web.ratelimit import admit, named_site, request_client, too_many, web_client_id
 from knowledge.errors import AccessDeniedError
 from knowledge.models import Expert, Steward
+from knowledge.states import Channel
 
 
 def _admin_secret(settings: Settings) -> str:
@@ -123,6 +125,14 @@ AdminDep = Annotated[None, Depends(require_admin)]
 StaffDep = Annotated[Staff, Depends(require_staff)]
 ExpertDep = Annotated[Expert, Depends(require_expert)]
 TicketToken = Annotated[str | None, Header(alias="X-Ticket-Token")]
+
+
+async def web_asker(request: Request) -> str | None:
+    """Who asks in the web chat, as stored on the question (``asker_key`` of the browser's id)."""
+    return asker_key(Channel.WEB, web_client_id(request))
+
+
+WebAsker = Annotated[str | None, Depends(web_asker)]
 
 
 def rate_limited(name: str) -> Callable[..., Awaitable[None]]:

@@ -71,8 +71,15 @@ def request_client(request: Request, settings: RateLimitSettings) -> tuple[str, 
         request.headers.getlist("x-forwarded-for"),
         settings.trusted_proxies,
     )
+    client_id = web_client_id(request)
+    return address, f"{address} {client_id}" if client_id else address
+
+
+def web_client_id(request: Request) -> str | None:
+    """The web chat's own id for its browser (``X-Client-Id``, kept in local storage), if
+    well-formed."""
     client_id = request.headers.get("x-client-id", "")
-    return address, f"{address} {client_id}" if CLIENT_ID.fullmatch(client_id) else address
+    return client_id if CLIENT_ID.fullmatch(client_id) else None
 
 
 def too_many(what: str, wait: float) -> HTTPException:

@@ -5,6 +5,7 @@
 - ``desk``: the help desk's own records (questions, tickets and their messages and tokens,
   expert tokens, labelled pairs, the outbox);
 - ``stewards``: the union stewards' accounts and tokens, scoped to stations or regions;
+- ``programme``: needs lists with their matched experts, classes with their sign-ups;
 - ``telegram``: what the Telegram channel keeps (bind codes, chats, sent messages, deliveries).
 
 Importing the package registers every table on ``Base.metadata`` (Alembic reads it there).
@@ -21,15 +22,19 @@ from knowledge.models.desk import (
     TicketToken,
 )
 from knowledge.models.kb import Case, Expert, Site, Station, Team
+from knowledge.models.programme import ClassSignup, Need, NeedExpert, TrainingClass
 from knowledge.models.stewards import Steward, StewardToken
 from knowledge.models.telegram import TelegramBindCode, TelegramChat, TelegramDelivery, TelegramMessage
 
 __all__ = [
     "Base",
     "Case",
+    "ClassSignup",
     "DecisionLabel",
     "Expert",
     "ExpertToken",
+    "Need",
+    "NeedExpert",
     "OutboxEvent",
     "Question",
     "Site",
@@ -44,6 +49,7 @@ __all__ = [
     "Ticket",
     "TicketMessage",
     "TicketToken",
+    "TrainingClass",
     "UTCDateTime",
     "state_column",
     "utcnow",

@@ -41,6 +41,9 @@ class Question(Base):
     solved: Mapped[bool | None] = mapped_column(Boolean)
     solved_case_id: Mapped[str | None] = mapped_column(String(64))
     expert_ids: Mapped[list[str]] = mapped_column(JSON, default=list, doc="experts ranked for it")
+    asker: Mapped[str | None] = mapped_column(
+        String(64), doc="who asked, hashed (web client id or Telegram chat): counts distinct workers"
+    )
 
 
 class Ticket(Base):

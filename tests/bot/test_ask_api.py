@@ -90,3 +90,21 @@ async def test_inactive_experts_are_never_offered(client, context):
         assert {"E26", "E29"}.isdisjoint(e["expert_id"] for e in body["experts"])
     async with context.sessions() as session:
         assert len((await session.scalars(select(Question))).all()) == logged_before + 3
+
+
+async def test_the_asker_is_kept_hashed_so_distinct_workers_can_be_counted(client, context):
+    """Two questions from one browser share one asker; another browser is another; a client
+    without ``X-Client-Id`` is nobody in particular; the raw id is not stored."""
+    for client_id, text in [
+        ("browser-one-1234", "车床主轴异响怎么办"),
+        ("browser-one-1234", "焊缝有气孔怎么回事"),
+        ("browser-two-5678", "车床主轴异响怎么办"),
+        (None, "车床主轴异响怎么办"),
+    ]:
+        headers = {"X-Client-Id": client_id} if client_id else {}
+        response = await client.post("/api/ask", json={"text": text}, headers=headers)
+        assert response.status_code == 200
+    async with context.sessions() as session:
+        askers = (await session.scalars(select(Question.asker).order_by(Question.asked_at))).all()
+    assert askers[0] == askers[1] and askers[2] not in (None, askers[0]) and askers[3] is None
+    assert all(a is None or ("browser" not in a and len(a) == 64) for a in askers)

@@ -7,7 +7,7 @@ from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
-from bot.service.ask import AskService
+from bot.service.ask import AskService, asker_key
 from bot.service.experts import expert_names
 from bot.service.feedback import record_feedback
 from bot.service.tickets import TicketService
@@ -26,7 +26,12 @@ async def question(message: Message, bot: Bot, ask: AskService, session: AsyncSe
     chat_id = message.chat.id
     site = await store.chat_site(session, chat_id)
     result = await ask.ask(
-        session, message.text or "", site, channel=Channel.TELEGRAM, worker_chat_id=chat_id
+        session,
+        message.text or "",
+        site,
+        channel=Channel.TELEGRAM,
+        worker_chat_id=chat_id,
+        asker=asker_key(Channel.TELEGRAM, str(chat_id)),
     )
     outcome = result.outcome
     await message.answer(present.e(result.message))

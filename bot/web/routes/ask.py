@@ -3,8 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from bot.providers import AskDep, SessionDep, SettingsDep
-from bot.service.experts import expert_names
-from bot.web.deps import rate_limited
+from bot.web.deps import WebAsker, rate_limited
 from bot.web.present import opened_ticket_out
 from bot.web.schemas import AskRequest, AskResponse, ExpertOut, SuggestionOut
 from knowledge.states import Channel
@@ -14,13 +13,12 @@ router = APIRouter(prefix="/api", tags=["worker"])
 
 @router.post("/ask", response_model=AskResponse, dependencies=[Depends(rate_limited("ask"))])
 async def ask(
-    body: AskRequest, ask_service: AskDep, settings: SettingsDep, session: SessionDep
+    body: AskRequest, ask_service: AskDep, settings: SettingsDep, session: SessionDep, asker: WebAsker
 ) -> AskResponse:
     """Suggest a past case, route to experts (the ticket is opened and returned), or reject a
     non-technical question."""
-    result = await ask_service.ask(session, body.text, body.site, channel=Channel.WEB)
+    result = await ask_service.ask(session, body.text, body.site, channel=Channel.WEB, asker=asker)
     outcome = result.outcome
-    solvers = await expert_names(session, (h.case.expert_id for h in outcome.cases))
     return AskResponse(
         question_id=result.question_id,
         decision=outcome.decision,
@@ -30,7 +28,7 @@ async def ask(
                 title=h.case.title,
                 answer=h.case.answer,
                 score=round(h.score, 4),
-                solved_by=solvers.get(h.case.expert_id or ""),
+                solved_by=result.solvers.get(h.case.expert_id or ""),
             )
             for h in outcome.cases
         ],

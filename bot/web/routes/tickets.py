@@ -7,7 +7,7 @@ from fastapi.responses import FileResponse
 
 from bot.providers import AskDep, SessionDep, SettingsDep, TicketsDep
 from bot.service.feedback import ask_and_open_ticket, record_feedback
-from bot.web.deps import TicketToken, rate_limited
+from bot.web.deps import TicketToken, WebAsker, rate_limited
 from bot.web.present import message_out, opened_ticket_out, photo_response, worker_photos, worker_ticket
 from bot.web.schemas import (
     CloseRequest,
@@ -55,12 +55,17 @@ async def feedback(
     dependencies=[Depends(rate_limited("tickets"))],
 )
 async def open_ticket(
-    body: TicketRequest, tickets: TicketsDep, ask: AskDep, session: SessionDep, response: Response
+    body: TicketRequest,
+    tickets: TicketsDep,
+    ask: AskDep,
+    session: SessionDep,
+    response: Response,
+    asker: WebAsker,
 ) -> OpenedTicketOut:
     if body.question_id is not None:
         ticket = await tickets.open_for_question(session, body.question_id)
     elif body.text is not None:
-        ticket = await ask_and_open_ticket(session, ask, tickets, body.text, body.site)
+        ticket = await ask_and_open_ticket(session, ask, tickets, body.text, body.site, asker=asker)
     else:
         raise InvalidInputError("give question_id, or text (and site)")
     if not ticket.created:
