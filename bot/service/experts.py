@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.service.clock import Clock
 from bot.service.logins import issue_login, login_expiry
 from bot.service.secrets import token_hash
-from knowledge.errors import ConflictError, NotFoundError
 from knowledge.models import Expert, ExpertToken, Ticket
 from knowledge.states import TicketStatus
 from retrieval.ranking import Availability
@@ -94,12 +93,7 @@ class AvailabilityCache:
 
 async def issue_token(session: AsyncSession, expert_id: str, clock: Clock, valid_for: timedelta) -> str:
     """A new personal token for the expert, expiring after ``valid_for``; earlier ones stop working."""
-    expert = await session.get(Expert, expert_id)
-    if expert is None:
-        raise NotFoundError(f"no expert with id {expert_id!r}")
-    if not expert.active:
-        raise ConflictError(f"expert {expert_id!r} is not active")
-    return await issue_login(session, ExpertToken, "expert_id", expert_id, clock, valid_for)
+    return await issue_login(session, Expert, ExpertToken, "expert_id", expert_id, clock, valid_for)
 
 
 async def expert_login_expiry(session: AsyncSession, now: datetime) -> dict[str, datetime]:

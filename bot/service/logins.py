@@ -11,13 +11,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.service.clock import Clock
 from bot.service.secrets import new_token, token_hash
+from knowledge.errors import ConflictError, NotFoundError
+from knowledge.models import Expert, Steward
 
 
 async def issue_login(
-    session: AsyncSession, tokens: Any, owner: str, owner_id: str, clock: Clock, valid_for: timedelta
+    session: AsyncSession,
+    people: type[Expert] | type[Steward],
+    tokens: Any,
+    owner: str,
+    owner_id: str,
+    clock: Clock,
+    valid_for: timedelta,
 ) -> str:
-    """A new token in ``tokens`` (ExpertToken, StewardToken) for ``owner`` (its owner column),
-    committed; the earlier ones are deleted."""
+    """A new token in ``tokens`` (ExpertToken, StewardToken) for the active person ``owner_id``
+    of ``people`` (``owner``: the tokens' column naming them), committed; the earlier ones are
+    deleted. 404 for nobody by that id, 409 for someone deactivated."""
+    person: Expert | Steward | None = await session.get(people, owner_id)
+    role = people.__name__.lower()
+    if person is None:
+        raise NotFoundError(f"no {role} with id {owner_id!r}")
+    if not person.active:
+        raise ConflictError(f"{role} {owner_id!r} is not active")
     column = getattr(tokens, owner)
     token, now = new_token(), clock.now()
     await session.execute(delete(tokens).where(column == owner_id))

@@ -8,6 +8,7 @@ experts whose region is the city's (``TicketPolicy.city_region``).
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -27,31 +28,34 @@ class TeamOffer:
     members: list[str]  # expert ids, by id
 
 
-async def team_for(session: AsyncSession, tier: Tier, site: Site | None) -> Team | None:
-    """The team of ``tier`` for a question asked at ``site``: the county team of its region, the
-    industry team of its industry, the city team."""
-    teams = (await session.scalars(select(Team).where(Team.level == LEVEL[tier]).order_by(Team.id))).all()
+def team_for(teams: Sequence[Team], tier: Tier, site: Site | None) -> Team | None:
+    """The team of ``tier`` for a question asked at ``site`` (``teams``: every team, by id): the
+    county team of its region, the industry team of its industry, the city team."""
+    level = [t for t in teams if t.level == LEVEL[tier]]
     if tier == Tier.CITY:
-        return teams[0] if teams else None
+        return level[0] if level else None
     if site is None:
         return None
     if tier == Tier.COUNTY:
-        return next((t for t in teams if site.region and t.region == site.region), None)
-    return next((t for t in teams if site.industry and site.industry in (t.industries or [])), None)
+        return next((t for t in level if site.region and t.region == site.region), None)
+    return next((t for t in level if site.industry and site.industry in (t.industries or [])), None)
 
 
 async def members(session: AsyncSession, team: Team) -> list[str]:
-    experts = (await session.scalars(select(Expert).order_by(Expert.id))).all()
-    return [e.id for e in experts if team.id in (e.team_ids or [])]
+    """The team's experts, by id. Membership is a JSON list on the expert, which has no
+    portable SQL test, so only the ids and lists are read."""
+    rows = (await session.execute(select(Expert.id, Expert.team_ids).order_by(Expert.id))).all()
+    return [expert_id for expert_id, team_ids in rows if team.id in (team_ids or [])]
 
 
 async def offers_after(
     session: AsyncSession, tier: Tier, site: Site | None, city_region: str
-) -> list[TeamOffer]:
-    """The team tiers after ``tier``, in order, each with its members (empty tiers left out)."""
-    out = []
+) -> AsyncGenerator[TeamOffer]:
+    """The team tiers after ``tier``, in order, each with its members (empty tiers left out).
+    Lazy: the caller stops at the first tier with a free member, so later tiers are not read."""
+    teams = (await session.scalars(select(Team).order_by(Team.id))).all()
     for later in ORDER[ORDER.index(tier) + 1 : ORDER.index(Tier.ADMIN)]:
-        team = await team_for(session, later, site)
+        team = team_for(teams, later, site)
         if team is not None:
             ids = await members(session, team)
         elif later == Tier.CITY:
@@ -63,5 +67,4 @@ async def offers_after(
         else:
             continue
         if ids:
-            out.append(TeamOffer(later, team, ids))
-    return out
+            yield TeamOffer(later, team, ids)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -593,23 +594,28 @@ class TicketService:
                     return
         if ticket.tier != Tier.ADMIN:
             site = await session.get(Site, ticket.site_code) if ticket.site_code else None
-            for offer in await offers_after(session, ticket.tier, site, self.policy.city_region):
-                offered = [e for e in offer.members if free(e)]
-                if offered:
-                    ticket.tier, ticket.status, ticket.expert_id = offer.tier, TicketStatus.OPEN, None
-                    ticket.offered_to, ticket.assigned_at, ticket.claimed_at = offered, self.clock.now(), None
-                    ticket.team_id = offer.team.id if offer.team else None
-                    team = offer.team.name if offer.team else None
-                    for expert_id in offered:
-                        self._emit(
-                            session,
-                            EventKind.OFFERED,
-                            ticket,
-                            to_expert(expert_id),
-                            text=ticket.text,
-                            team=team,
+            async with aclosing(offers_after(session, ticket.tier, site, self.policy.city_region)) as tiers:
+                async for offer in tiers:  # the first tier with a free member; later ones are not read
+                    offered = [e for e in offer.members if free(e)]
+                    if offered:
+                        ticket.tier, ticket.status, ticket.expert_id = offer.tier, TicketStatus.OPEN, None
+                        ticket.offered_to, ticket.assigned_at, ticket.claimed_at = (
+                            offered,
+                            self.clock.now(),
+                            None,
                         )
-                    return
+                        ticket.team_id = offer.team.id if offer.team else None
+                        team = offer.team.name if offer.team else None
+                        for expert_id in offered:
+                            self._emit(
+                                session,
+                                EventKind.OFFERED,
+                                ticket,
+                                to_expert(expert_id),
+                                text=ticket.text,
+                                team=team,
+                            )
+                        return
         ticket.tier, ticket.status, ticket.expert_id, ticket.team_id = (
             Tier.ADMIN,
             TicketStatus.OPEN,

@@ -3,7 +3,7 @@ regions and issues their login links; everyone on the admin pages can list the s
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
@@ -48,16 +48,19 @@ async def stations(_: StaffDep, session: SessionDep) -> list[StationOut]:
 async def stewards(_: AdminDep, session: SessionDep, clock: ClockDep) -> list[StewardOut]:
     expiry = await steward_login_expiry(session, clock.now())
     return [
-        StewardOut(
-            steward_id=s.id,
-            name=s.name,
-            station_ids=s.station_ids,
-            regions=s.regions,
-            active=s.active,
-            login_expires_at=expiry[s.id].isoformat() if s.id in expiry else None,
-        )
-        for s in (await session.scalars(select(Steward).order_by(Steward.id))).all()
+        _out(s, expiry.get(s.id)) for s in (await session.scalars(select(Steward).order_by(Steward.id))).all()
     ]
+
+
+def _out(steward: Steward, login_expires_at: datetime | None = None) -> StewardOut:
+    return StewardOut(
+        steward_id=steward.id,
+        name=steward.name,
+        station_ids=steward.station_ids,
+        regions=steward.regions,
+        active=steward.active,
+        login_expires_at=login_expires_at.isoformat() if login_expires_at else None,
+    )
 
 
 @router.put("/stewards/{steward_id}", response_model=StewardOut)
@@ -70,13 +73,7 @@ async def put_steward(
         session, clock, steward_id, body.name, body.station_ids, body.regions, body.active
     )
     response.status_code = 201 if created else 200
-    return StewardOut(
-        steward_id=steward.id,
-        name=steward.name,
-        station_ids=steward.station_ids,
-        regions=steward.regions,
-        active=steward.active,
-    )
+    return _out(steward)
 
 
 @router.post("/stewards/{steward_id}/token", status_code=201, response_model=TokenOut)
