@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import ipaddress
+from collections.abc import Collection
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -112,9 +113,14 @@ class SiteCard:
 
 
 async def site_cards(
-    session: AsyncSession, public_url: str, codes: list[str] | None = None, bot_username: str | None = None
+    session: AsyncSession,
+    public_url: str,
+    codes: list[str] | None = None,
+    bot_username: str | None = None,
+    within: Collection[str] | None = None,
 ) -> list[SiteCard]:
-    """Cards for the given site codes (in that order), or for every active site by code."""
+    """Cards for the given site codes (in that order), or for every active site by code (of
+    ``within`` only, when given: a steward's sites)."""
     if codes:
         sites = []
         for code in codes:
@@ -125,7 +131,10 @@ async def site_cards(
                 raise ConflictError(f"site {code!r} is deactivated: its code would open a notice")
             sites.append(site)
     else:
-        sites = list((await session.scalars(select(Site).where(Site.active).order_by(Site.code))).all())
+        query = select(Site).where(Site.active).order_by(Site.code)
+        if within is not None:
+            query = query.where(Site.code.in_(sorted(within)))
+        sites = list((await session.scalars(query)).all())
     return [
         SiteCard(
             code=s.code,

@@ -280,11 +280,13 @@ async def qr_sheet(
 ) -> Response:
     """The printable A4 sheet: one card per site (503 when the host has no Chinese font, 409
     when the public URL is a local address and ``intranet`` does not confirm it)."""
-    if staff.sites is not None:  # a steward: their own sites, all of them by default
-        for code in site or []:
-            staff.check(code)
-        site = site or await _active_codes(session, staff.sites)
-    cards = await site_cards(session, settings.public_url, site, bot or settings.telegram.bot_username)
+    for code in site or []:  # a steward: their own sites, all of them by default
+        staff.check(code)
+    cards = await site_cards(
+        session, settings.public_url, site, bot or settings.telegram.bot_username, within=staff.sites
+    )
+    if not cards:
+        raise NotFoundError("no active site to print")
     _printable(settings, intranet)
     pdf = await asyncio.to_thread(lambda: render_sheet(cards, find_cjk_font()))
     return Response(
@@ -292,11 +294,6 @@ async def qr_sheet(
         media_type="application/pdf",
         headers={"Content-Disposition": 'attachment; filename="qr-sheet.pdf"'},
     )
-
-
-async def _active_codes(session: SessionDep, codes: frozenset[str]) -> list[str]:
-    query = select(Site.code).where(Site.code.in_(sorted(codes)), Site.active).order_by(Site.code)
-    return list((await session.scalars(query)).all())
 
 
 async def _site(session: SessionDep, code: str) -> Site:
