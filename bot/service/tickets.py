@@ -443,9 +443,20 @@ class TicketService:
     # ---- silence -------------------------------------------------------------------------
 
     async def reassign_silent(self, session: AsyncSession) -> int:
-        """Move on every ticket whose holder stayed silent too long; returns how many moved.
-        Each ticket moves in its own conditional transition: a claim or an answer that lands
+        """Move on every ticket whose holder stayed silent too long, or was deactivated by an
+        import or a script (the /admin form releases at once); returns how many moved. Each
+        ticket moves in its own conditional transition: a claim or an answer that lands
         meanwhile wins, and the ticket is looked at again on the next sweep."""
+        moved = 0
+        holding_inactive = (
+            select(Ticket.expert_id)
+            .join(Expert, Expert.id == Ticket.expert_id)
+            .where(Ticket.status.in_(UNFINISHED), Expert.active.is_(False))
+            .distinct()
+        )
+        for expert_id in (await session.scalars(holding_inactive)).all():
+            if expert_id is not None:
+                moved += await self.release(session, expert_id)
         now = self.clock.now()
         waiting = (
             await session.scalars(
@@ -456,7 +467,6 @@ class TicketService:
             )
         ).all()
         await session.commit()
-        moved = 0
         for ticket_id in waiting:
             try:
                 moved += await self._transition(

@@ -7,14 +7,14 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.service.clock import FakeClock
 from bot.service.outbox import Notification, OutboxDispatcher
 from bot.service.tickets import TicketService
 from knowledge.errors import AccessDeniedError, ConflictError, InvalidInputError, NotFoundError
-from knowledge.models import OutboxEvent, Question, Ticket
+from knowledge.models import Expert, OutboxEvent, Question, Ticket
 from tests.factories import pixels, png_bytes, stored
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -146,6 +146,23 @@ async def test_silence_reassigns_and_tells_the_first_expert(
         clock.advance(minutes=30)
         assert await service.reassign_silent(session) == 1
     assert (await load(kb, tid)).tier == "admin"
+
+
+async def test_an_expert_deactivated_outside_the_admin_form_is_released_by_the_next_sweep(
+    kb: Sessions, service: TicketService
+):
+    """An import or a script sets ``active`` false without passing tickets on: the sweep does,
+    at once and not after the silence deadline."""
+    qid = await question(kb, ["E01", "E02"])
+    async with kb() as session:
+        tid = (await service.open_for_question(session, qid)).ticket.id
+        await session.execute(update(Expert).where(Expert.id == "E01").values(active=False))
+        await session.commit()
+        assert await service.reassign_silent(session) == 1
+        assert await service.reassign_silent(session) == 0  # nothing left to release
+    ticket = await load(kb, tid)
+    assert (ticket.expert_id, ticket.passed_over) == ("E02", ["E01"])
+    assert ("reassigned", "expert:E01") in await events(kb, tid)
 
 
 async def test_access_rules_of_experts_and_workers(kb: Sessions, service: TicketService):
