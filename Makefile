@@ -37,13 +37,17 @@ run: export CRAFTDESK_IMPORT_DEMO_WHEN_EMPTY ?= true
 run: $(VENV)/.installed
 	$(PY) -m bot --host $(HOST) --port $(PORT)
 
-# What the tests use from Debian: PostgreSQL, Chromium (browser tests), poppler-utils (PDF to
-# PNG) and a Chinese font (QR sheets). Installed when we are root and they are missing;
-# otherwise the tests that need them are skipped with the reason.
+# What the tests use from Debian: PostgreSQL and Redis (several instances), Chromium (browser
+# tests), poppler-utils (PDF to PNG) and a Chinese font (QR sheets). Installed when we are root
+# and they are missing; otherwise the tests that need them are skipped with the reason.
 system-deps:
 	@if [ "$$(id -u)" = 0 ] && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
 		echo "installing PostgreSQL (Debian package)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
+	@if [ "$$(id -u)" = 0 ] && ! command -v redis-server >/dev/null; then \
+		echo "installing Redis (Debian package)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
 	fi
 	@if [ "$$(id -u)" = 0 ] && { [ ! -x /usr/bin/chromium ] || ! command -v pdftoppm >/dev/null || [ ! -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; }; then \
 		echo "installing Chromium, poppler-utils and a Chinese font (Debian packages)"; \

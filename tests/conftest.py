@@ -12,6 +12,7 @@ from bot.runtime import database
 from bot.settings import RateLimitSettings, Settings
 from tests.utils.auth import ADMIN_TOKEN
 from tests.utils.postgres import PostgresUnavailable, create_database, postgres_server
+from tests.utils.redis_server import RedisUnavailable, flush, redis_server
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_DIR = REPO / "knowledge" / "demo"
@@ -25,6 +26,23 @@ def postgres_base_url() -> Iterator[str]:
             yield url
     except PostgresUnavailable as exc:
         pytest.skip(f"PostgreSQL tests skipped: {exc}")
+
+
+@pytest.fixture(scope="session")
+def redis_server_url() -> Iterator[str]:
+    """One Redis server for the whole run; skipped with the reason when none can start."""
+    try:
+        with redis_server() as url:
+            yield url
+    except RedisUnavailable as exc:
+        pytest.skip(f"Redis tests skipped: {exc}")
+
+
+@pytest.fixture
+def redis_url(redis_server_url: str) -> str:
+    """The test Redis, emptied for this test (mark the test ``redis``)."""
+    flush(redis_server_url)
+    return redis_server_url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
 from bot.settings import Settings, TelegramSettings
+from bot.shared_state import MemorySeenUpdates, SeenUpdates
 from bot.telegram.dispatcher import get_dispatcher, sessions_middleware
 from bot.telegram.notifier import TelegramNotifier
 from bot.telegram.services import BotServices
@@ -45,12 +46,18 @@ def make_bot(settings: TelegramSettings) -> Bot:
 
 class TelegramChannel:
     """``bot`` may be given (tests pass one with a fake session); by default it is built from
-    the settings."""
+    the settings. ``seen_updates``: the webhook's update ids (shared by the instances when in
+    Redis; by default this process's)."""
 
     def __init__(
-        self, settings: Settings, sessions: async_sessionmaker[AsyncSession], bot: Bot | None = None
+        self,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        bot: Bot | None = None,
+        seen_updates: SeenUpdates | None = None,
     ):
         self.settings = settings.telegram
+        self.seen_updates = seen_updates or MemorySeenUpdates()
         self.bot = bot or make_bot(self.settings)
         self.notifier = TelegramNotifier(self.bot, sessions, settings.uploads_dir, self.settings.admin_ids)
         self.dispatcher = get_dispatcher()
@@ -62,6 +69,10 @@ class TelegramChannel:
     @property
     def webhook_mode(self) -> bool:
         return self.settings.webhook_url is not None
+
+    @property
+    def bot_id(self) -> int:
+        return self.bot.id
 
     async def username(self) -> str:
         """For t.me links: the setting, else what Telegram says (cached by aiogram)."""

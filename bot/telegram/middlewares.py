@@ -13,7 +13,7 @@ from aiogram.types import TelegramObject, Update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
-from bot.limits import TokenBucket
+from bot.limits import Budget
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
@@ -43,21 +43,21 @@ class DbSessionMiddleware(BaseMiddleware):
 
 
 class FloodMiddleware(BaseMiddleware):
-    """At most ``flood_per_minute`` messages per user (the ``flood`` bucket); past it one polite
-    reply a minute, and the messages are dropped. Memory of one process (shared state in Redis:
-    the scale path)."""
+    """At most ``flood_per_minute`` messages per user in any minute (the ``flood`` budget,
+    shared by the instances when the limits are in Redis); past it one polite reply a minute
+    (per process), and the messages are dropped."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic):
-        self.clock = clock  # of the polite reply; the bucket keeps its own
+        self.clock = clock  # of the polite reply; the budget reads the wall clock
         self.warned: dict[int, float] = {}
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         message = event.message if isinstance(event, Update) else None
         if message is None or message.from_user is None:
             return await handler(event, data)
-        bucket: TokenBucket = data["flood"]
+        flood: Budget = data["flood"]
         user = message.from_user.id
-        if bucket.take(str(user)) == 0:
+        if await flood.take(str(user)) == 0:
             return await handler(event, data)
         now = self.clock()
         if now - self.warned.get(user, float("-inf")) >= 60:

@@ -1,6 +1,10 @@
 """``POST /telegram/webhook``: updates Telegram posts in webhook mode. Only requests carrying
 the secret token given to ``setWebhook`` (header X-Telegram-Bot-Api-Secret-Token) are
-handled; anything else is 401. Include with ``app.include_router(webhook.router)``."""
+handled; anything else is 401. Include with ``app.include_router(webhook.router)``.
+
+An update Telegram sends again (same ``update_id``: its first delivery was not acknowledged in
+time, maybe to another instance) is acknowledged and not handled twice: the ids are kept in
+Redis when it is configured, else in this process (``bot.shared_state``)."""
 
 from __future__ import annotations
 
@@ -36,10 +40,19 @@ async def telegram_webhook(
         raise HTTPException(400, "the body is not JSON") from None
     if not isinstance(update, dict):
         raise HTTPException(400, "the body is not a Telegram update")
+    update_id = update.get("update_id")
+    key = f"{channel.bot_id}:{update_id}" if isinstance(update_id, int) else None
+    if key is not None and not await channel.seen_updates.begin(key):
+        return Response(status_code=200)  # handled, or being handled: by us or another instance
+    handled = False
     try:
         await channel.feed(update)
+        handled = True
     except ValidationError as exc:  # JSON, but not an update Telegram would send
         raise HTTPException(
             400, f"the body is not a Telegram update ({exc.error_count()} problems)"
         ) from None
+    finally:
+        if key is not None:
+            await channel.seen_updates.finish(key, handled)
     return Response(status_code=200)

@@ -17,7 +17,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 
-from bot.limits import TokenBucket
+from bot.limits import Budget
 from bot.providers import ClockDep, LimitsDep, SessionDep, SettingsDep
 from bot.service.ask import asker_key
 from bot.service.experts import expert_for_token
@@ -50,7 +50,7 @@ AuthorizationHeader = Annotated[str | None, Header(alias="Authorization")]
 async def auth_throttle(request: Request, settings: SettingsDep, limits: LimitsDep) -> str:
     """429 for an address that sent too many wrong tokens; else the address to charge."""
     address, _ = request_client(request, settings.rate_limit)
-    if (wait := limits["auth_failures"].wait(address)) > 0:
+    if (wait := await limits["auth_failures"].wait(address)) > 0:
         raise too_many("wrong tokens from this address", wait)
     return address
 
@@ -58,8 +58,8 @@ async def auth_throttle(request: Request, settings: SettingsDep, limits: LimitsD
 ThrottledAddress = Annotated[str, Depends(auth_throttle)]
 
 
-def _invalid_token(limits: dict[str, TokenBucket], address: str) -> HTTPException:
-    limits["auth_failures"].take(address)
+async def _invalid_token(limits: dict[str, Budget], address: str) -> HTTPException:
+    await limits["auth_failures"].take(address)
     return HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"})
 
 
@@ -95,7 +95,7 @@ async def require_staff(
         return Staff(steward, await scope_sites(session, steward))
     if await expert_for_token(session, token, clock.now()) is not None:
         raise HTTPException(403, "this needs the admin or a steward token")
-    raise _invalid_token(limits, address)
+    raise await _invalid_token(limits, address)
 
 
 async def require_admin(staff: Annotated[Staff, Depends(require_staff)]) -> None:
@@ -118,7 +118,7 @@ async def require_expert(
         return expert
     if same_secret(token, _admin_secret(settings)) or await steward_for_token(session, token, clock):
         raise HTTPException(403, "this needs an expert token")
-    raise _invalid_token(limits, address)
+    raise await _invalid_token(limits, address)
 
 
 AdminDep = Annotated[None, Depends(require_admin)]
@@ -147,6 +147,6 @@ def rate_limited(name: str) -> Callable[..., Awaitable[None]]:
         ]
         if name in ("ask", "tickets") and (site := await named_site(request)) is not None:
             checks.append(("ask per site", limits["ask_site"], site))
-        admit(checks)
+        await admit(checks)
 
     return check

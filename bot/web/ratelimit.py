@@ -1,6 +1,6 @@
-"""Rate limits of the anonymous calls and of wrong bearer tokens: token buckets keyed by the
-client (address plus the web chat's ``X-Client-Id``), the address and the site; over a limit the
-answer is 429 with Retry-After.
+"""Rate limits of the anonymous calls and of wrong bearer tokens: budgets (``bot.limits``: at
+most N in any minute) keyed by the client (address plus the web chat's ``X-Client-Id``), the
+address and the site; over a limit the answer is 429 with Retry-After.
 
 The address is the TCP peer unless that peer is a trusted proxy; then X-Forwarded-For is read
 from the right (the part our proxies wrote), because everything left of it is what the client
@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from fastapi import HTTPException, Request
 
-from bot.limits import TokenBucket
+from bot.limits import Budget
 from bot.settings import RateLimitSettings
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -91,14 +91,20 @@ def too_many(what: str, wait: float) -> HTTPException:
     )
 
 
-def admit(checks: Sequence[tuple[str, TokenBucket, str]]) -> None:
-    """Take one token from each (what, bucket, key), or none at all: a request refused by one
-    limit does not use up the others. Raises 429 naming the first limit that is exhausted."""
-    for what, bucket, key in checks:
-        if (wait := bucket.wait(key)) > 0:
+async def admit(checks: Sequence[tuple[str, Budget, str]]) -> None:
+    """Count one hit on each (what, budget, key), or on none: a request refused by one limit
+    does not use up the others. Raises 429 naming the first limit that is exhausted.
+
+    All are tested first, then all are hit. The small race this leaves: a request (on this
+    or another instance) may take a budget's last hit between our test and our hit; we are
+    then refused by that budget after the ones before it counted us, so a refused request can
+    use up a hit of another budget. No budget is ever exceeded."""
+    for what, budget, key in checks:
+        if (wait := await budget.wait(key)) > 0:
             raise too_many(what, wait)
-    for _, bucket, key in checks:
-        bucket.take(key)
+    for what, budget, key in checks:
+        if (wait := await budget.take(key)) > 0:
+            raise too_many(what, wait)
 
 
 async def named_site(request: Request) -> str | None:

@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 
 from bot.admin_token import admin_token_path, resolve_admin_token
-from bot.limits import TokenBucket
 from bot.settings import PLACEHOLDER_ADMIN_TOKEN, Settings
 from knowledge.errors import InvalidInputError
 from tests.utils.auth import ADMIN, ADMIN_TOKEN
-from tests.utils.http import FakeTime, client_from
+from tests.utils.http import FakeTime, budget, client_from, limits_on
 
 
 @pytest.fixture
@@ -70,27 +69,31 @@ class TestGeneratedTokenInTheApp:
         assert refused.status_code == 401
 
 
-async def test_wrong_tokens_are_throttled_per_address(context):
+async def test_wrong_tokens_are_throttled_per_address(context, monkeypatch: pytest.MonkeyPatch):
     clock = FakeTime()
-    limits = context.limits | {"auth_failures": TokenBucket(10, clock=clock)}
+    limits_on(monkeypatch, clock)
+    limits = context.limits | {"auth_failures": budget("auth_failures", 10, clock)}
     async with (
         client_from(context, "198.51.100.7", limits) as guesser,
         client_from(context, "203.0.113.9", limits) as admin,
     ):
         for _ in range(30):  # successful calls are not counted
             assert (await guesser.get("/api/admin/stats", headers=ADMIN)).status_code == 200
-        codes = [
-            (await guesser.get(path, headers=bearer(f"guess-{n:020d}"))).status_code
-            for n, path in enumerate(["/api/admin/stats", "/api/expert/tickets"] * 5)
-        ]
+        codes = []
+        for n, path in enumerate(["/api/admin/stats", "/api/expert/tickets"] * 5):
+            codes.append((await guesser.get(path, headers=bearer(f"guess-{n:020d}"))).status_code)
+            clock.advance(1)  # a guess a second
         assert codes == [401] * 10  # admin and expert guesses share one budget
 
+        clock.advance(0.5)  # 10.5 s after the first guess
         throttled = await guesser.get("/api/admin/stats", headers=ADMIN)  # even the right one
-        assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "6"
+        assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "50"
         assert "wrong tokens" in throttled.json()["detail"]
         assert (await admin.get("/api/admin/stats", headers=ADMIN)).status_code == 200
 
-        clock.advance(6)  # one failure forgiven
+        clock.advance(49)
+        assert (await guesser.get("/api/admin/stats", headers=ADMIN)).status_code == 429
+        clock.advance(1)  # the first guess has left the minute: one failure forgiven
         assert (await guesser.get("/api/admin/stats", headers=ADMIN)).status_code == 200
         assert (await guesser.get("/api/admin/stats", headers=bearer("x" * 20))).status_code == 401
         assert (await guesser.get("/api/admin/stats", headers=ADMIN)).status_code == 429

@@ -1,5 +1,5 @@
-"""Rate limits: the client address cannot be spoofed, buckets are forgotten least recently used
-first, and the budgets per client, per address and per site hold (fake time, no sleeps)."""
+"""Rate limits: the client address cannot be spoofed, a budget is a moving window that forgets
+quiet keys, and the budgets per client, per address and per site hold (fake time, no sleeps)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from limits.aio.storage import MemoryStorage
 
 from bot.__main__ import UVICORN_OPTIONS
-from bot.limits import TokenBucket
+from bot.limits import Budget
 from bot.web.ratelimit import client_address
-from tests.utils.http import FakeTime, app_of, client_from
+from tests.utils.http import FakeTime, app_of, budget, client_from, limits_on
 from tests.utils.net import free_port
+from tests.utils.wait import eventually
 
 QUESTION = {"text": "车床报警"}
 
@@ -51,19 +53,42 @@ def test_a_malformed_hop_is_never_the_key():
     assert client_address(None, ["198.51.100.20"], proxies) == "unknown"
 
 
-# ---- the buckets ---------------------------------------------------------------------------
+# ---- a budget ------------------------------------------------------------------------------
 
 
-def test_the_least_recently_used_bucket_is_forgotten_first():
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
     clock = FakeTime()
-    bucket = TokenBucket(1, clock=clock, max_clients=2)
-    assert bucket.take("busy") == 0 and bucket.take("quiet") == 0
-    assert bucket.take("busy") > 0  # busy is now the most recently used, and empty
-    assert bucket.take("new") == 0  # a third client: "quiet" is forgotten, not everyone
-    assert list(bucket.buckets) == ["busy", "new"]
-    assert bucket.take("busy") == pytest.approx(60)
-    clock.advance(60)
-    assert bucket.take("busy") == 0
+    limits_on(monkeypatch, clock)
+    return clock
+
+
+async def test_a_budget_counts_the_hits_of_the_last_minute(clock: FakeTime):
+    ask = Budget("ask", 3, MemoryStorage(), clock=clock)
+    for _ in range(3):
+        assert await ask.take("busy") == 0
+        clock.advance(10)
+    assert await ask.wait("busy") == pytest.approx(30)  # the first hit leaves the minute in 30 s
+    assert await ask.take("busy") == pytest.approx(30)  # refused, and not counted
+    assert await ask.take("other") == 0  # keys have budgets of their own
+    clock.advance(30.5)
+    assert await ask.take("busy") == 0
+    assert await ask.take("busy") == pytest.approx(9.5)  # now the second hit (at 10 s) is the oldest
+
+
+async def test_a_quiet_key_is_forgotten(clock: FakeTime):
+    """Memory stays bounded by the clients of the last minute: the storage drops a key whose
+    hits have all left the window (the library's own expiry, run after a hit)."""
+    storage = MemoryStorage()
+    ask = Budget("ask", 3, storage, clock=clock)
+    assert await ask.take("quiet") == 0
+    clock.advance(61)
+    assert await ask.take("busy") == 0
+
+    async def only_busy() -> bool:
+        return [key.split("/")[1] for key in storage.events] == ["busy"]
+
+    await eventually(only_busy, what="the quiet key forgotten")
 
 
 # ---- through the app -----------------------------------------------------------------------
@@ -74,9 +99,10 @@ async def ask(http: httpx.AsyncClient, client_id: str | None = None, **body: str
     return await http.post("/api/ask", json=QUESTION | body, headers=headers)
 
 
-async def test_clients_behind_one_address_have_their_own_budget_under_the_address_cap(context):
-    clock = FakeTime()
-    limits = context.limits | {"ask": TokenBucket(2, clock=clock), "ask_address": TokenBucket(5, clock=clock)}
+async def test_clients_behind_one_address_have_their_own_budget_under_the_address_cap(
+    context, clock: FakeTime
+):
+    limits = context.limits | {"ask": budget("ask", 2, clock), "ask_address": budget("ask_address", 5, clock)}
     async with (
         client_from(context, "198.51.100.1", limits) as factory,
         client_from(context, "198.51.100.2", limits) as elsewhere,
@@ -89,18 +115,20 @@ async def test_clients_behind_one_address_have_their_own_budget_under_the_addres
         )
         assert [(await ask(factory, "browser-bbbb")).status_code for _ in range(2)] == [200, 200]
         assert (await ask(factory, "bad id!")).status_code == 200  # ignored: counts as the address
+        clock.advance(0.5)
         over = await ask(factory, "browser-cccc")  # a fresh id, but the address has had 5
         assert over.status_code == 429 and "ask per address" in over.json()["detail"]
-        assert int(over.headers["Retry-After"]) == 12
+        assert int(over.headers["Retry-After"]) == 60  # 59.5 s, rounded up
         assert (await ask(elsewhere, "browser-aaaa")).status_code == 200
 
-        clock.advance(12)
+        clock.advance(59)
+        assert (await ask(factory, "browser-cccc")).status_code == 429
+        clock.advance(1)
         assert (await ask(factory, "browser-cccc")).status_code == 200
 
 
-async def test_a_site_has_one_budget_for_questions_and_tickets(context):
-    clock = FakeTime()
-    limits = context.limits | {"ask_site": TokenBucket(3, clock=clock)}
+async def test_a_site_has_one_budget_for_questions_and_tickets(context, clock: FakeTime):
+    limits = context.limits | {"ask_site": budget("ask_site", 3, clock)}
     async with (
         client_from(context, "198.51.100.1", limits) as one,
         client_from(context, "198.51.100.2", limits) as two,
@@ -114,12 +142,14 @@ async def test_a_site_has_one_budget_for_questions_and_tickets(context):
         assert (await ask(two, site="xk-qishan-belt")).status_code == 200
         assert (await ask(two)).status_code == 200  # no site named
 
-        clock.advance(20)
+        clock.advance(59.5)
+        assert (await ask(one, site="xcmg-hv-3")).status_code == 429
+        clock.advance(1)
         assert (await ask(one, site="xcmg-hv-3")).status_code == 200
 
 
 async def test_spoofed_forwarded_for_shares_the_peer_bucket(context):
-    limits = context.limits | {"ask": TokenBucket(2, clock=FakeTime())}
+    limits = context.limits | {"ask": budget("ask", 2)}
     async with client_from(context, "198.51.100.1", limits) as http:
         codes = [
             (
@@ -136,7 +166,7 @@ async def test_a_trusted_proxy_forwards_the_client_address(context):
             "rate_limit": context.settings.rate_limit.model_copy(update={"trusted_proxies": ["10.0.0.0/24"]})
         }
     )
-    limits = context.limits | {"ask": TokenBucket(1, clock=FakeTime())}
+    limits = context.limits | {"ask": budget("ask", 1)}
     async with client_from(context, "10.0.0.2", limits, settings) as proxy:
         for client in ("198.51.100.1", "198.51.100.2"):
             forwarded = {"X-Forwarded-For": f"6.6.6.6, {client}"}
@@ -148,7 +178,7 @@ async def test_a_trusted_proxy_forwards_the_client_address(context):
 async def test_the_server_does_not_let_uvicorn_rewrite_the_client_address(context):
     """``python -m bot``'s uvicorn options, over real TCP from loopback: uvicorn's default
     trusts X-Forwarded-For from 127.0.0.1, which would make every spoofed value a client."""
-    limits = context.limits | {"ask": TokenBucket(2, clock=FakeTime())}
+    limits = context.limits | {"ask": budget("ask", 2)}
     port = free_port()
     config = uvicorn.Config(
         app_of(context, limits), host="127.0.0.1", port=port, ws="none", access_log=False, **UVICORN_OPTIONS

@@ -188,10 +188,9 @@ async def test_admin_reindex_qr_and_queue(client, context):
 
 
 async def test_anonymous_calls_are_rate_limited(context):
-    from bot.limits import TokenBucket
-    from tests.utils.http import client_from
+    from tests.utils.http import budget, client_from
 
-    limits = context.limits | {"ask": TokenBucket(2)}  # as CRAFTDESK_RATE_LIMIT__ASK_PER_MINUTE=2 would
+    limits = context.limits | {"ask": budget("ask", 2)}  # as CRAFTDESK_RATE_LIMIT__ASK_PER_MINUTE=2 would
     async with client_from(context, "127.0.0.1", limits) as client:
         codes = [(await client.post("/api/ask", json={"text": "车床报警"})).status_code for _ in range(3)]
         assert codes == [200, 200, 429]

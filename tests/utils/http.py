@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
+import limits.aio.storage.memory
+import pytest
 from fastapi import FastAPI
+from limits.aio.storage import MemoryStorage
 
 from bot.app import create_app
-from bot.limits import TokenBucket
+from bot.limits import Budget
 from bot.providers import get_limits, get_settings
 from bot.settings import Settings
 
@@ -28,7 +32,7 @@ def providing(value: object) -> Callable[[], Coroutine[Any, Any, object]]:
 
 def app_of(
     context,
-    limits: dict[str, TokenBucket] | None = None,  # type: ignore[no-untyped-def]
+    limits: dict[str, Budget] | None = None,  # type: ignore[no-untyped-def]
     settings: Settings | None = None,
 ) -> FastAPI:
     """The context's app; ``limits`` and ``settings`` replace the context's own."""
@@ -44,7 +48,7 @@ def app_of(
 async def client_from(
     context,
     address: str,
-    limits: dict[str, TokenBucket] | None = None,  # type: ignore[no-untyped-def]
+    limits: dict[str, Budget] | None = None,  # type: ignore[no-untyped-def]
     settings: Settings | None = None,
 ) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app_of(context, limits, settings), client=(address, 4321))
@@ -53,7 +57,7 @@ async def client_from(
 
 
 class FakeTime:
-    """A monotonic clock for token buckets that moves only when told to."""
+    """A clock (seconds) for the rate limits that moves only when told to."""
 
     def __init__(self) -> None:
         self.now = 1000.0
@@ -63,3 +67,17 @@ class FakeTime:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+def limits_on(monkeypatch: pytest.MonkeyPatch, clock: FakeTime) -> None:
+    """Make the ``limits`` library's memory storage read ``clock``: it reads the wall clock
+    through its module's ``time``, its only seam for a fake one."""
+    monkeypatch.setattr(limits.aio.storage.memory, "time", SimpleNamespace(time=clock))
+
+
+def budget(name: str, per_minute: int, clock: FakeTime | None = None) -> Budget:
+    """A budget in a memory storage of its own, as ``CRAFTDESK_RATE_LIMIT__...=per_minute``
+    would make; on ``clock`` when given (with ``limits_on``)."""
+    if clock is None:
+        return Budget(name, per_minute, MemoryStorage())
+    return Budget(name, per_minute, MemoryStorage(), clock=clock)
