@@ -14,7 +14,21 @@ from bot.telegram import webhook
 from bot.web import pages
 from bot.web.edge import EdgeMiddleware
 from bot.web.errors import install_error_handlers
-from bot.web.routes import admin, ask, expert, health, imports, roster, stewards, telegram_admin, tickets
+from bot.web.routes import (
+    admin,
+    ask,
+    classes,
+    expert,
+    health,
+    imports,
+    needs,
+    needs_admin,
+    report,
+    roster,
+    stewards,
+    telegram_admin,
+    tickets,
+)
 
 
 def create_app(settings: Settings, context: AppContext | None = None) -> FastAPI:
@@ -35,8 +49,11 @@ def create_app(settings: Settings, context: AppContext | None = None) -> FastAPI
     install_error_handlers(app)
     app.add_middleware(EdgeMiddleware, max_in_flight=settings.max_in_flight_requests)
     app.include_router(health.router)
-    for module in (ask, tickets, expert, admin, roster, imports, stewards, telegram_admin):
+    modules = (ask, tickets, expert, admin, roster, imports, stewards, telegram_admin, needs, needs_admin)
+    for module in modules:
         app.include_router(module.router)
+    app.include_router(report.router)
+    app.include_router(classes.router)
     app.include_router(webhook.router)
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")

@@ -17,15 +17,21 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.admin_token import resolve_admin_token
-from bot.limits import TokenBucket, make_limits
+from bot.limits import Budget, make_limits
 from bot.runtime import database
 from bot.service.ask import AskService
+from bot.service.classes import ClassCatalogue
 from bot.service.clock import Clock, SystemClock
+from bot.service.leases import Lease
+from bot.service.need_demo import import_demo_needs
+from bot.service.needs import NeedsService
 from bot.service.outbox import Notifier, OutboxDispatcher
 from bot.service.publishing import Publisher
 from bot.service.reindex import Reindexer
+from bot.service.signups import DoorCodes
 from bot.service.tickets import TicketPolicy, TicketService
 from bot.settings import Settings
+from bot.shared_state import SharedState
 from bot.telegram.services import BotServices
 from knowledge.db import WriteGate
 from knowledge.errors import IndexUnavailableError
@@ -60,23 +66,41 @@ class AppContext:
     retriever: Retriever
     ask: AskService
     tickets: TicketService
+    needs: NeedsService
     publisher: Publisher
     reindexer: Reindexer
     outbox: OutboxDispatcher
-    limits: dict[str, TokenBucket]
+    limits: dict[str, Budget]
+    shared: SharedState  # the limits' storage and the webhook's update ids: Redis or memory
+    sweep_lease: Lease  # the silence sweep runs on the instance holding it
     telegram: TelegramChannel | None = None  # when a bot token is set
+    classes: ClassCatalogue | None = None  # the related-class matcher, kept in step with the catalogue
+    door: DoorCodes | None = None  # the classes' door QR codes
+
+
+CLASS_POLL_SECONDS = 30.0  # another process's import, or a class that has started
+
+
+async def refresh_classes(context: AppContext) -> bool:
+    """The related-class matcher rebuilt when the upcoming classes changed."""
+    if context.classes is None:
+        return False
+    async with context.sessions() as session:
+        return await context.classes.refresh(session, context.clock.now())
 
 
 def bot_services(context: AppContext) -> BotServices:
-    """What the Telegram handlers use, from the context (its own flood bucket per call)."""
+    """What the Telegram handlers use, from the context (the flood budget in the shared storage)."""
     return BotServices(
         ask=context.ask,
         tickets=context.tickets,
+        needs=context.needs,
         reindexer=context.reindexer,
         clock=context.clock,
         sessions=context.sessions,
         bot_settings=context.settings.telegram,
-        flood=TokenBucket(context.settings.telegram.flood_per_minute),
+        flood=Budget("flood", context.settings.telegram.flood_per_minute, context.shared.limits),
+        public_url=context.settings.public_url,
     )
 
 
@@ -103,7 +127,8 @@ async def import_demo_if_empty(sessions: async_sessionmaker[AsyncSession]) -> bo
         return False
     async with sessions() as session:
         report = await import_dir(session, DEMO_DIR)
-    log.info("empty database: demo knowledge imported", extra={"summary": report.summary()})
+        needs = await import_demo_needs(session, DEMO_DIR, SystemClock().now())
+    log.info("empty database: demo knowledge imported", extra={"summary": report.summary(), "needs": needs})
     return True
 
 
@@ -207,6 +232,20 @@ async def reassign_silent(context: AppContext) -> int:
     return moved
 
 
+async def sweep_if_held(context: AppContext) -> int:
+    """The silence sweep, on the one instance holding the ``sweep`` lease (renewed each tick)."""
+    if not await context.sweep_lease.acquire_or_renew():
+        return 0
+    return await reassign_silent(context)
+
+
+def sweep_lease(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], clock: Clock, gate: WriteGate
+) -> Lease:
+    ttl = timedelta(seconds=settings.tickets.sweep_seconds * settings.tickets.sweep_lease_ticks)
+    return Lease(sessions, "sweep", settings.instance_id, ttl, clock, gate)
+
+
 @asynccontextmanager
 async def open_context(
     settings: Settings,
@@ -233,13 +272,17 @@ async def open_context(
         verifier = await asyncio.to_thread(open_verifier, settings)
         retriever = await asyncio.to_thread(Retriever, encoder, calibration, settings.retrieval, verifier)
         clock = clock or SystemClock()
+        redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+        shared = SharedState.open(redis_url)
+        log.info("shared state", extra={"where": shared.where, "instance": settings.instance_id})
         telegram = None
         if settings.telegram.enabled:
             from bot.telegram.channel import TelegramChannel
 
-            telegram = TelegramChannel(settings, sessions)
+            telegram = TelegramChannel(settings, sessions, seen_updates=shared.updates)
             notifiers = [*notifiers, telegram.notifier]
         gate = WriteGate(engine)
+        classes = ClassCatalogue(encoder)
         tickets = TicketService(clock, ticket_policy(settings), settings.uploads_dir, gate)
         context = AppContext(
             settings=settings,
@@ -249,20 +292,29 @@ async def open_context(
             encoder=encoder,
             index=holder,
             retriever=retriever,
-            ask=AskService(retriever, holder, tickets, gate),
+            ask=AskService(retriever, holder, tickets, gate, classes=classes.holder),
             tickets=tickets,
+            needs=NeedsService(clock, settings.uploads_dir / "needs", gate),
             publisher=Publisher(encoder, holder, clock),
             reindexer=Reindexer(sessions, encoder, holder),
-            outbox=OutboxDispatcher(sessions, notifiers, clock=clock, gate=gate),
-            limits=make_limits(settings.rate_limit),
+            outbox=OutboxDispatcher(sessions, notifiers, clock=clock, gate=gate, holder=settings.instance_id),
+            limits=make_limits(settings.rate_limit, shared.limits),
+            shared=shared,
+            sweep_lease=sweep_lease(settings, sessions, clock, gate),
             telegram=telegram,
+            classes=classes,
+            door=DoorCodes(resolve_admin_token(settings).get_secret_value()),
         )
+        await refresh_classes(context)
         background = [
             asyncio.create_task(holder.follow(settings.index_poll_seconds)),
             asyncio.create_task(
-                _every(settings.tickets.sweep_seconds, lambda: reassign_silent(context), "silence sweep")
+                _every(settings.tickets.sweep_seconds, lambda: sweep_if_held(context), "silence sweep")
             ),
             asyncio.create_task(context.outbox.run()),
+            asyncio.create_task(
+                _every(CLASS_POLL_SECONDS, lambda: refresh_classes(context), "class refresh")
+            ),
         ]
         if telegram is not None:
             await telegram.start(bot_services(context))
@@ -277,3 +329,6 @@ async def open_context(
             for task in background:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            with contextlib.suppress(Exception):  # the database may be gone: the lease then lapses
+                await context.sweep_lease.release()
+            await shared.close()

@@ -15,13 +15,18 @@ from typing import TYPE_CHECKING, Annotated, Any, Protocol
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.limits import TokenBucket
+from bot.limits import Budget
 from bot.service.ask import AskService
+from bot.service.classes import ClassCatalogue
 from bot.service.clock import Clock
+from bot.service.needs import NeedsService
 from bot.service.publishing import Publisher
 from bot.service.reindex import Reindexer
+from bot.service.signups import DoorCodes
 from bot.service.tickets import TicketService
 from bot.settings import Settings
+from bot.shared_state import SeenUpdates
+from knowledge.db import WriteGate
 from retrieval.holder import IndexHolder
 from retrieval.search import Retriever
 
@@ -38,6 +43,12 @@ class TelegramEntry(Protocol):
 
     @property
     def secret_token(self) -> str: ...
+
+    @property
+    def bot_id(self) -> int: ...
+
+    @property
+    def seen_updates(self) -> SeenUpdates: ...
 
     async def feed(self, raw: dict[str, Any]) -> None: ...
 
@@ -76,6 +87,10 @@ async def get_tickets(request: Request) -> TicketService:
     return _context(request).tickets
 
 
+async def get_needs(request: Request) -> NeedsService:
+    return _context(request).needs
+
+
 async def get_publisher(request: Request) -> Publisher:
     return _context(request).publisher
 
@@ -92,7 +107,7 @@ async def get_index(request: Request) -> IndexHolder:
     return _context(request).index
 
 
-async def get_limits(request: Request) -> dict[str, TokenBucket]:
+async def get_limits(request: Request) -> dict[str, Budget]:
     return _context(request).limits
 
 
@@ -100,14 +115,37 @@ async def get_telegram(request: Request) -> TelegramEntry | None:
     return _context(request).telegram
 
 
+async def get_classes(request: Request) -> ClassCatalogue:
+    catalogue = _context(request).classes
+    if catalogue is None:
+        raise RuntimeError("the class catalogue was not opened")
+    return catalogue
+
+
+async def get_door(request: Request) -> DoorCodes:
+    door = _context(request).door
+    if door is None:
+        raise RuntimeError("the door codes were not opened")
+    return door
+
+
+async def get_gate(request: Request) -> WriteGate:
+    """The process's SQLite write gate (the ticket service holds it)."""
+    return _context(request).tickets.gate
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 AskDep = Annotated[AskService, Depends(get_ask)]
 TicketsDep = Annotated[TicketService, Depends(get_tickets)]
+NeedsDep = Annotated[NeedsService, Depends(get_needs)]
 PublisherDep = Annotated[Publisher, Depends(get_publisher)]
 ReindexerDep = Annotated[Reindexer, Depends(get_reindexer)]
 RetrieverDep = Annotated[Retriever, Depends(get_retriever)]
 IndexDep = Annotated[IndexHolder, Depends(get_index)]
-LimitsDep = Annotated[dict[str, TokenBucket], Depends(get_limits)]
+LimitsDep = Annotated[dict[str, Budget], Depends(get_limits)]
 TelegramDep = Annotated[TelegramEntry | None, Depends(get_telegram)]
+ClassesDep = Annotated[ClassCatalogue, Depends(get_classes)]
+DoorDep = Annotated[DoorCodes, Depends(get_door)]
+GateDep = Annotated[WriteGate, Depends(get_gate)]

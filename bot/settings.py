@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import os
+import secrets
+import socket
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -21,11 +25,22 @@ PLACEHOLDER_ADMIN_TOKEN = "change-me-admin-token"  # refused: it is in every cop
 MIN_ADMIN_TOKEN_LENGTH = 16
 
 
+def default_instance_id() -> str:
+    """``host-pid-random``: unique per process start, readable in the logs and the tables."""
+    return f"{socket.gethostname()[:80]}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
 class TicketSettings(BaseModel):
     silence_minutes: float = Field(30, gt=0, description="unclaimed this long: next expert")
     answer_timeout_minutes: float = Field(240, gt=0, description="claimed, unanswered: next expert")
     city_region: str = Field("徐州市", description="region value of the city-level team")
     sweep_seconds: float = Field(30, gt=0, description="how often silent tickets are looked for")
+    sweep_lease_ticks: int = Field(
+        3,
+        ge=2,
+        description="the sweep's lease lasts this many sweeps: another instance takes over "
+        "that long after its holder dies",
+    )
 
 
 class RateLimitSettings(BaseModel):
@@ -165,6 +180,20 @@ class Settings(BaseSettings):
         2.0, gt=0, description="how often a server looks for an index another process built"
     )
     log_level: str = "INFO"
+    instance_id: str = Field(
+        default_factory=default_instance_id,
+        min_length=1,
+        max_length=120,
+        description="this instance's name in leases and outbox claims; default: host-pid-random",
+    )
+    redis_url: SecretStr | None = Field(
+        None,
+        description="redis://host:port/db shared by several instances (rate limits, webhook "
+        "update ids); default: none, this process's memory",
+    )
+    report_timezone: str = Field(
+        "Asia/Shanghai", description="the local time zone of the union's report periods (IANA name)"
+    )
     retrieval: RetrievalSettings = RetrievalSettings()
     tickets: TicketSettings = TicketSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
@@ -201,6 +230,19 @@ class Settings(BaseSettings):
                 f"generated in <data dir>/admin-token"
             )
         return value
+
+    @field_validator("report_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError(f"unknown time zone {value!r}; an IANA name such as Asia/Shanghai") from None
+        return value
+
+    @property
+    def report_zone(self) -> ZoneInfo:
+        return ZoneInfo(self.report_timezone)
 
     @model_validator(mode="after")
     def _strip_public_url(self) -> Settings:

@@ -107,3 +107,38 @@ TG_ERROR_CONFLICT = "操作没有完成：工单状态已经变化（可能已�
 TG_ERROR_INTERNAL = "系统出了点问题，已经记录下来，请稍后再试。"
 
 TG_COMMANDS = {"start": "开始", "my": "我的工单", "queue": "待处理工单（师傅）"}
+
+# classes (公开课 / 云课堂): sign-up and door check-in refusals, and the Telegram lines
+CLASS_FULL = "名额已满"
+CLASS_SIGNED_UP = "已报名"
+CLASS_STARTED = "课程已开始，报名已截止"
+CLASS_ATTENDED = "已签到，不能取消报名"
+CLASS_DOOR_INVALID = "签到二维码无效"
+CLASS_DOOR_CLOSED = "不在签到时间（开课前 2 小时到开课后 4 小时）"
+CLASS_DOOR_NO_SIGNUP = "没有找到这个手机号的报名"
+CLASS_KINDS = {"open": "公开课", "cloud": "云课堂"}
+TG_RELATED_CLASSES = "<b>相关课程</b>"
+TG_RELATED_CLASS_LINE = "· {title}（{kind}，{when}）{link}"
+TG_CLASS_RECORDING = "您报名的课程「{title}」的回放已上线：\n{url}"
+
+# needs lists (需求清单) in Telegram: to a matched expert, and to the admins when one answers
+TG_NEED_MATCHED = (
+    "<b>企业需求 {ref}</b>（{urgency}）\n{enterprise}{place}\n{problem}\n"
+    "需要：{wanted}，涉及职工 {workers} 人\n\n服务站请您协助，是否接受？"
+)
+TG_NEED_PLACE = "｜{region}"
+TG_NEED_SCHEDULED = "<b>企业需求 {ref}</b> 已安排：{mode}\n时间：{when}\n地点：{place}\n企业：{enterprise}"
+TG_NEED_CLOSED = {
+    "done": "企业需求 {ref} 已办结，谢谢您的帮助。",
+    "withdrawn": "企业需求 {ref} 已撤回，不用再处理了。",
+}
+TG_NEED_ANSWERED = {
+    "accepted": "{name} 师傅接受了企业需求 {ref}（{enterprise}），请安排服务。",
+    "declined": "{name} 师傅婉拒了企业需求 {ref}（{enterprise}），请另请师傅。",
+}
+TG_BTN_NEED_ACCEPT = "接受"
+TG_BTN_NEED_DECLINE = "婉拒"
+TG_NEED_ACCEPTED = "已接受，服务站会和您约定时间地点。"
+TG_NEED_DECLINED = "已婉拒，谢谢。"
+NEED_URGENCY = {"normal": "一般", "urgent": "较急", "critical": "紧急"}
+NEED_HELP = {"online": "线上指导", "onsite": "上门服务", "training": "技能培训"}

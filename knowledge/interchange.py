@@ -18,18 +18,22 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Generic, Literal, TypeVar
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.errors import FormatProblem, KnowledgeFormatError
-from knowledge.models import Base, Case, Expert, ExpertToken, Site, Station, Team
+from knowledge.models import Base, Case, Expert, ExpertToken, Site, Station, Team, TrainingClass
 
 log = logging.getLogger(__name__)
 
 NonEmpty = Annotated[str, Field(min_length=1)]
 SITE_CODE = re.compile(r"^[a-z0-9-]{3,32}$")
+LOCAL_TIME = ZoneInfo("Asia/Shanghai")  # a class time written without an offset is local time
+CLASS_KINDS = {"公开课": "open", "云课堂": "cloud"}  # knowledge.states.ClassKind, as people write it
 
 
 class _Record(BaseModel):
@@ -112,6 +116,71 @@ class StationRecord(_Record):
     contact: str | None = None
 
 
+def http_url(value: str | None) -> str | None:
+    """An http(s) link, or a ValueError: a ``javascript:`` or ``data:`` link is never stored."""
+    if value is None:
+        return None
+    value = value.strip()
+    if any(ch.isspace() or ord(ch) < 32 for ch in value):
+        raise ValueError("a link holds no spaces or control characters")
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"not an http(s) link: {value[:60]!r}")
+    return value
+
+
+def class_time(value: object) -> object:
+    """ISO 8601 with an offset, or local time without one (read as Asia/Shanghai)."""
+    if isinstance(value, str):
+        if len(value.strip()) <= len("2027-01-16"):
+            raise ValueError(f"a date without a time of day: {value!r} (write 2027-01-16T14:00+08:00)")
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"not an ISO 8601 time: {value!r} (write 2027-01-16T14:00+08:00)") from None
+    if isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=LOCAL_TIME)
+    return value
+
+
+class ClassRecord(_Record):
+    """A class of the catalogue (classes.jsonl): 公开课 on site or 云课堂 online."""
+
+    id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+    title: Annotated[str, Field(min_length=1, max_length=300)]
+    kind: Literal["open", "cloud"] = "open"  # knowledge.states.ClassKind; 公开课 / 云课堂 read too
+    teacher_id: str | None = None  # an expert (experts.jsonl)
+    starts_at: datetime
+    minutes: int = Field(90, ge=1, le=24 * 60)
+    place: Annotated[str, Field(max_length=300)] | None = None
+    online_url: str | None = None
+    topics: list[NonEmpty] = []
+    description: str | None = None
+    capacity: int | None = Field(None, ge=1)  # None: no limit
+    recording_url: str | None = None
+    station_id: str | None = None  # the station (stations.jsonl) whose steward runs it
+    region: str | None = None
+    active: bool = True  # False: cancelled
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind_in_chinese(cls, value: object) -> object:
+        return CLASS_KINDS.get(value.strip(), value.strip()) if isinstance(value, str) else value
+
+    @field_validator("starts_at", mode="before")
+    @classmethod
+    def _local_time(cls, value: object) -> object:
+        return class_time(value)
+
+    @field_validator("online_url", "recording_url")
+    @classmethod
+    def _links(cls, value: str | None) -> str | None:
+        value = http_url(value)
+        if value is not None and len(value) > 500:
+            raise ValueError("at most 500 characters")
+        return value
+
+
 R = TypeVar("R", bound=_Record)
 
 
@@ -130,9 +199,10 @@ STATIONS = Kind("stations.jsonl", StationRecord, Station, "id")
 EXPERTS = Kind("experts.jsonl", ExpertRecord, Expert, "id")
 CASES = Kind("cases.jsonl", CaseRecord, Case, "id")
 SITES = Kind("sites.jsonl", SiteRecord, Site, "code")
+CLASSES = Kind("classes.jsonl", ClassRecord, TrainingClass, "id")
 # in the order they are written: each refers only to kinds before it (experts to teams, sites to
-# stations, cases to experts)
-KINDS: tuple[Kind[Any], ...] = (TEAMS, STATIONS, EXPERTS, SITES, CASES)
+# stations, cases to experts, classes to experts and stations)
+KINDS: tuple[Kind[Any], ...] = (TEAMS, STATIONS, EXPERTS, SITES, CASES, CLASSES)
 
 
 @dataclass
@@ -273,6 +343,8 @@ REFERENCES: tuple[tuple[Kind[Any], str, Kind[Any]], ...] = (
     (EXPERTS, "team_ids", TEAMS),
     (SITES, "station", STATIONS),
     (CASES, "expert_id", EXPERTS),
+    (CLASSES, "teacher_id", EXPERTS),
+    (CLASSES, "station_id", STATIONS),
 )
 
 
@@ -353,6 +425,8 @@ def row_to_record(row: Base, kind: Kind[Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in kind.record.model_fields:
         value = getattr(row, name)
+        if isinstance(value, datetime):  # a class's time, in local time with its offset
+            value = value.astimezone(LOCAL_TIME).isoformat()
         if value is not None:
             out[name] = value
     # every interchange model (Expert, Case, Site) has ``extra``; their common Base does not
@@ -362,7 +436,7 @@ def row_to_record(row: Base, kind: Kind[Any]) -> dict[str, Any]:
 
 
 async def export_dir(session: AsyncSession, folder: Path) -> dict[str, int]:
-    """Write the three files (sorted by id) into ``folder``; each file replaced atomically."""
+    """Write every kind's file (sorted by id) into ``folder``; each file replaced atomically."""
     folder.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     for kind in KINDS:

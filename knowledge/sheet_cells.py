@@ -49,6 +49,8 @@ def convert(kind: CellType, value: object) -> Any:
         return _int(value)
     if kind == "date":
         return _date(value)
+    if kind == "datetime":
+        return _datetime(value)
     level = ascii_width(_text(value)).lower()
     if level not in LEVELS:
         raise CellError(f"not a team level: {level!r} (use 市级, 县区, 行业 or 企业)")
@@ -130,6 +132,25 @@ def _int(value: object) -> int:
     if number.is_integer():
         return int(number)
     raise CellError(f"must be a whole number, not {text}")
+
+
+def _datetime(value: object) -> str:
+    """A time of day on a date: Excel's datetime cell as local time, text as written (2027/1/16
+    14:00 read as ISO); the record checks it and reads a time without an offset as Beijing time."""
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="minutes")
+    if isinstance(value, date):
+        raise CellError("a date without a time: write 2027-01-16 14:00")
+    if isinstance(value, bool) or isinstance(value, int | float):
+        raise CellError(f"a number, not a time: {value} (format the cell as a date and time)")
+    text = ascii_width(_text(value))
+    if written := WRITTEN_DATE.match(text):
+        year, month, day = (int(part) for part in written.groups())
+        rest = text[written.end() :].strip().removeprefix("T")
+        if not rest:
+            raise CellError(f"a date without a time: {text!r} (write 2027-01-16 14:00)")
+        return f"{year:04d}-{month:02d}-{day:02d}T{rest}"
+    return text
 
 
 def _date(value: object) -> str:

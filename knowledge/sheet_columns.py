@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
-CellType = Literal["text", "code", "list", "codes", "bool", "int", "date", "level"]
+CellType = Literal["text", "code", "list", "codes", "bool", "int", "date", "level", "datetime"]
 
 
 @dataclass(frozen=True)
@@ -98,8 +98,29 @@ CASES = SheetSpec(
         Column("created_at", ("日期", "创建日期"), "date", "日期，如 2024-05-01"),
     ),
 )
+CLASSES = SheetSpec(
+    "classes",
+    ("课程", "classes"),
+    (
+        Column("id", ("编号",), "code", "必填，唯一编号，如 C07；再次导入时按编号更新"),
+        Column("title", ("课程名称", "标题"), note="必填，如 FANUC数控车床伺服报警诊断"),
+        Column("kind", ("类型",), note="公开课（现场）或 云课堂（线上），不填为 公开课"),
+        Column("teacher_id", ("授课专家", "专家编号"), "code", "授课专家的编号（专家表）"),
+        Column("starts_at", ("开始时间", "时间"), "datetime", "必填，如 2027-01-16 14:00（北京时间）"),
+        Column("minutes", ("时长", "分钟数"), "int", "整数，单位：分钟，不填为 90"),
+        Column("place", ("地点",), note="公开课的地址"),
+        Column("online_url", ("线上链接", "直播链接"), note="云课堂的 http(s) 链接"),
+        Column("topics", ("主题", "关键词"), "list", "多个用顿号「、」隔开，如 数控车床、伺服报警"),
+        Column("description", ("简介", "内容"), note="几句话的课程介绍"),
+        Column("capacity", ("名额",), "int", "整数；不填为不限名额"),
+        Column("recording_url", ("回放链接", "录像链接"), note="课后填写 http(s) 链接，报名的人会收到"),
+        Column("station_id", ("服务站",), "code", "负责的服务站编号（服务站表）"),
+        Column("region", ("地区",), note="如 铜山区"),
+        Column("active", ("开课", "启用"), "bool", "是 或 否，不填为 是；否 表示课程已取消"),
+    ),
+)
 # in the order the import writes them (each refers only to sheets before it)
-SPECS: tuple[SheetSpec, ...] = (TEAMS, STATIONS, EXPERTS, SITES, CASES)
+SPECS: tuple[SheetSpec, ...] = (TEAMS, STATIONS, EXPERTS, SITES, CASES, CLASSES)
 NOTES_SHEETS = ("说明", "notes")  # the template's explanations: never imported
 
 LEVELS = {"市级": "city", "县区": "county", "区县": "county", "县级": "county", "行业": "industry"}

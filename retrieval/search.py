@@ -62,6 +62,9 @@ class Examination:
     # the verifier's probability per shortlisted case, NaN where it did not read it; empty when
     # no verifier read this question (the policy decides)
     verified: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # the question's own vector (the corrected text, encoded once): related classes are matched
+    # with it (``retrieval.classes``); empty when an examination was made without one
+    query: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,7 @@ class Retriever:
             pool_similarity=dense,
             expert_similarity=expert_similarity,
             index_version=index.version,
+            query=vector,
         )
 
     def verify(self, text: str, exam: Examination, calibration: Calibration | None = None) -> Examination:

@@ -21,6 +21,7 @@ from knowledge.db import WriteGate
 from knowledge.errors import InvalidInputError
 from knowledge.models import Expert, Question, Site
 from knowledge.states import Channel, Decision
+from retrieval.classes import ClassHit, ClassMatcherHolder
 from retrieval.corpus import expert_doc
 from retrieval.holder import IndexHolder
 from retrieval.ranking import SiteContext
@@ -41,6 +42,7 @@ class AskResult:
     ticket: OpenedTicket | None = None  # opened in the same call (decisions route and confirm)
     shown: int = 0  # how many of the outcome's cases, from the first, a worker is shown
     solvers: dict[str, str] = field(default_factory=dict)  # expert id -> name, for the cases' credit
+    classes: list[ClassHit] = field(default_factory=list)  # related upcoming classes (相关课程), at most 2
 
 
 def asker_key(channel: Channel, who: str | None) -> str | None:
@@ -78,12 +80,14 @@ class AskService:
         tickets: TicketService,
         gate: WriteGate | None = None,
         availability: AvailabilityCache | None = None,
+        classes: ClassMatcherHolder | None = None,
     ):
         self.retriever = retriever
         self.index = index
         self.tickets = tickets
         self.gate = gate or WriteGate(None)
         self.availability = availability or AvailabilityCache()
+        self.classes = classes or ClassMatcherHolder()
 
     async def ask(
         self,
@@ -118,10 +122,11 @@ class AskService:
             # waiting for the encoder must not hold the connections the writers need
             if session.in_transaction():
                 await session.commit()
-            if examining is None or index is None:
+            exam = None if examining is None else await examining
+            if exam is None or index is None:
                 outcome = self.retriever.route_without_index(experts, context, availability)
             else:
-                outcome = self.retriever.decide(index, await examining, context, availability)
+                outcome = self.retriever.decide(index, exam, context, availability)
         finally:
             if examining is not None and not examining.done():
                 examining.cancel()
@@ -157,8 +162,20 @@ class AskService:
         solvers = {
             h.case.expert_id: names[h.case.expert_id] for h in outcome.cases if h.case.expert_id in names
         }
+        threshold = self.retriever.params.class_match_threshold
+        related = (
+            self.classes.current.match(exam.query, question.asked_at, threshold)
+            if exam is not None and outcome.decision != Decision.REJECT
+            else []
+        )
         return AskResult(
-            question.id, outcome, _message(outcome, index is None), ticket, shown_to_worker(outcome), solvers
+            question.id,
+            outcome,
+            _message(outcome, index is None),
+            ticket,
+            shown_to_worker(outcome),
+            solvers,
+            related,
         )
 
 

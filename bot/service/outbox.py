@@ -10,6 +10,15 @@ silently. A channel asking to wait (``DeliveryDeferred``: Telegram's flood contr
 the row waits that long and the dispatcher sends nothing until then. ``attempts`` counts
 failures only, so a deferral neither lengthens the back-off nor brings dead-lettering nearer:
 it is the channel working as designed, and it says when to come back.
+
+Several instances. Rows are claimed before they are sent: one statement marks a batch of due,
+unclaimed rows ``claimed_by`` this instance ``claimed_until`` a while ahead and commits, then the
+rows are sent. On PostgreSQL the batch is picked with ``FOR UPDATE SKIP LOCKED``, so a second
+dispatcher claims other rows instead of waiting; on SQLite (one writer) the conditional UPDATE
+alone does it. A claim lapses: the rows of an instance that died mid-batch are sent by another
+after ``claimed_until``. Each row's outcome is committed right after its send, so a crash between
+a send and its record repeats that one event, which the adapters drop as a duplicate by id
+(Telegram: ``telegram_deliveries``, shared by every instance).
 """
 
 from __future__ import annotations
@@ -17,12 +26,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.service.clock import Clock, SystemClock
@@ -54,15 +64,28 @@ def expert_of(recipient: str) -> str | None:
 def emit(
     session: AsyncSession, kind: EventKind, ticket: Ticket, recipient: str, at: datetime, **payload: Any
 ) -> None:
-    """Queue a notification in the caller's transaction (committed with the change)."""
+    """Queue a notification about a ticket in the caller's transaction (committed with the
+    change); the payload says the worker's channel and chat."""
+    emit_about(
+        session,
+        kind,
+        ticket.id,
+        recipient,
+        at,
+        channel=ticket.channel,
+        chat_id=ticket.worker_chat_id,
+        **payload,
+    )
+
+
+def emit_about(
+    session: AsyncSession, kind: EventKind, subject_id: str, recipient: str, at: datetime, **payload: Any
+) -> None:
+    """Queue a notification about ``subject_id`` (a ticket, a need or a class sign-up, as
+    ``knowledge.states.subject_of(kind)`` says) in the caller's transaction."""
     session.add(
         OutboxEvent(
-            kind=kind,
-            ticket_id=ticket.id,
-            recipient=recipient,
-            payload={"channel": ticket.channel, "chat_id": ticket.worker_chat_id, **payload},
-            created_at=at,
-            attempts=0,
+            kind=kind, ticket_id=subject_id, recipient=recipient, payload=payload, created_at=at, attempts=0
         )
     )
 
@@ -115,8 +138,14 @@ class OutboxDispatcher:
         max_delay: float = 3600.0,
         jitter: float = 0.1,
         gate: WriteGate | None = None,
+        holder: str | None = None,
+        claim_seconds: float = 300.0,
     ):
+        """``holder``: this instance's id in ``claimed_by`` (CRAFTDESK_INSTANCE_ID); a claim
+        lasts ``claim_seconds``, longer than a batch takes to send."""
         self.sessions = sessions
+        self.holder = holder or f"dispatcher-{secrets.token_hex(4)}"
+        self.claim = timedelta(seconds=claim_seconds)
         self.gate = gate or WriteGate(None)
         self.notifiers = list(notifiers)
         self.batch = batch
@@ -132,39 +161,80 @@ class OutboxDispatcher:
         return timedelta(seconds=seconds * (1 + self.jitter * random.random()))
 
     async def deliver_pending(self) -> int:
-        """Deliver what is due (one batch); returns how many were marked delivered. The
-        batch's outcomes are stored in one commit: a crash before it sends the batch again,
-        which the adapters drop as duplicates by event id."""
+        """Claim what is due (one batch) and deliver it; returns how many were marked
+        delivered. Each outcome is committed after its send (see the module docstring)."""
         now = self.clock.now()
         if self.paused_until is not None and now < self.paused_until:
             return 0
-        due = or_(OutboxEvent.next_attempt_at.is_(None), OutboxEvent.next_attempt_at <= now)
         async with self.sessions() as session:
+            claimed = await self._claim(session, now)
+            if not claimed:
+                return 0
             events = (
                 await session.scalars(
-                    select(OutboxEvent)
-                    .where(OutboxEvent.delivered_at.is_(None), OutboxEvent.dead_at.is_(None), due)
-                    .order_by(OutboxEvent.id)
-                    .limit(self.batch)
+                    select(OutboxEvent).where(OutboxEvent.id.in_(claimed)).order_by(OutboxEvent.id)
                 )
             ).all()
             delivered = 0
-            for event in events:
+            for n, event in enumerate(events):
                 note = Notification(event.id, event.kind, event.ticket_id, event.recipient, event.payload)
                 try:
                     for notifier in self.notifiers:
                         await notifier.deliver(note)
                 except DeliveryDeferred as wait:
                     self._defer(event, wait)
-                    break  # flood control is per bot: the rest of the batch would be refused too
+                    for unsent in events[n:]:  # flood control is per bot: the rest would be refused too
+                        unsent.claimed_until = None
+                    await self._record(session)
+                    break
                 except Exception as exc:  # an adapter failed: keep the event, try again later
                     self._failed(event, exc)
                 else:
                     event.delivered_at = self.clock.now()
                     delivered += 1
-            async with self.gate.writing(session):
-                await session.commit()
+                event.claimed_until = None
+                await self._record(session)
             return delivered
+
+    def _claimable(self, now: datetime) -> ColumnElement[bool]:
+        due = or_(OutboxEvent.next_attempt_at.is_(None), OutboxEvent.next_attempt_at <= now)
+        free = or_(OutboxEvent.claimed_until.is_(None), OutboxEvent.claimed_until <= now)
+        return OutboxEvent.delivered_at.is_(None) & OutboxEvent.dead_at.is_(None) & due & free
+
+    async def _claim(self, session: AsyncSession, now: datetime) -> list[int]:
+        """Mark a batch of due, unclaimed rows as this instance's and commit; their ids.
+        The batch is read ``FOR UPDATE SKIP LOCKED`` on PostgreSQL: rows another dispatcher is
+        claiming are passed over, and ours stay locked until the commit. SQLite has no row
+        locks (and leaves the clause out) but one writer: the UPDATE's own condition keeps
+        rows another instance claimed after our read."""
+        async with self.gate.writing(session):
+            batch = (
+                await session.scalars(
+                    select(OutboxEvent.id)
+                    .where(self._claimable(now))
+                    .order_by(OutboxEvent.id)
+                    .limit(self.batch)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not batch:
+                await session.commit()
+                return []
+            claimed = (
+                await session.scalars(
+                    update(OutboxEvent)
+                    .where(OutboxEvent.id.in_(batch), self._claimable(now))
+                    .values(claimed_by=self.holder, claimed_until=now + self.claim)
+                    .returning(OutboxEvent.id)
+                    .execution_options(synchronize_session=False)
+                )
+            ).all()
+            await session.commit()
+        return list(claimed)
+
+    async def _record(self, session: AsyncSession) -> None:
+        async with self.gate.writing(session):
+            await session.commit()
 
     def _defer(self, event: OutboxEvent, wait: DeliveryDeferred) -> None:
         event.next_attempt_at = self.clock.now() + timedelta(seconds=wait.seconds)

@@ -1,5 +1,5 @@
-"""The knowledge loop: answered tickets become candidate cases; an admin edits one and
-publishes it, and it is searchable at once (added to the served index, no full rebuild)."""
+"""The knowledge loop: answered tickets (and solved needs) become candidate cases; an admin edits
+one and publishes it, and it is searchable at once (added to the served index, no full rebuild)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bot.service.clock import Clock
 from bot.service.labels import record_label
+from bot.service.needs import SOLVED, get_need, matches_of
 from bot.service.tickets import get_ticket
 from bot.service.validation import clean_text
 from knowledge.errors import ConflictError
-from knowledge.models import Case, Site, Ticket, TicketMessage
-from knowledge.states import Author, LabelSource
+from knowledge.models import Case, Need, Site, Ticket, TicketMessage
+from knowledge.states import Author, LabelSource, MatchState, NeedStatus
 from retrieval.corpus import case_doc, load_corpus
 from retrieval.encoder import Encoder
 from retrieval.holder import IndexHolder
@@ -70,6 +71,14 @@ async def discard(session: AsyncSession, ticket_id: str, clock: Clock) -> None:
     await session.commit()
 
 
+def _case_text(title: str, question: str, answer: str) -> tuple[str, str, str]:
+    return (
+        clean_text(title, "title", MAX_TITLE_CHARS, "title"),
+        clean_text(question, "question", MAX_CASE_TEXT_CHARS, "question"),
+        clean_text(answer, "answer", MAX_CASE_TEXT_CHARS, "answer"),
+    )
+
+
 class Publisher:
     def __init__(self, encoder: Encoder, index: IndexHolder, clock: Clock):
         self.encoder = encoder
@@ -80,9 +89,7 @@ class Publisher:
     async def publish(
         self, session: AsyncSession, ticket_id: str, title: str, question: str, answer: str
     ) -> Case:
-        title = clean_text(title, "title", MAX_TITLE_CHARS, "title")
-        question = clean_text(question, "question", MAX_CASE_TEXT_CHARS, "question")
-        answer = clean_text(answer, "answer", MAX_CASE_TEXT_CHARS, "answer")
+        title, question, answer = _case_text(title, question, answer)
         ticket = await get_ticket(session, ticket_id)
         if ticket.first_answer_at is None:
             raise ConflictError("the ticket has no answer yet")
@@ -104,13 +111,43 @@ class Publisher:
             await record_label(
                 session, ticket.question_id, case.id, True, LabelSource.PUBLISHED, self.clock.now()
             )
+        return await self._store(session, case, ticket)
+
+    async def publish_need(
+        self, session: AsyncSession, need_id: str, title: str, question: str, answer: str
+    ) -> Case:
+        """A solved need as a case: its problem the question, the outcome note the answer (both
+        edited by the steward first), credited to the first expert who accepted it."""
+        title, question, answer = _case_text(title, question, answer)
+        need = await get_need(session, need_id)
+        if need.status != NeedStatus.DONE or need.outcome not in SOLVED:
+            raise ConflictError(f"only a solved need can be published (it is {need.outcome or need.status})")
+        if need.published_case_id:
+            raise ConflictError(f"already published as case {need.published_case_id!r}")
+        accepted = [m for m, _ in await matches_of(session, need.id) if m.state == MatchState.ACCEPTED]
+        accepted.sort(key=lambda m: (m.responded_at or m.matched_at, m.expert_id))
+        case = Case(
+            id=f"N{need.id[:10].upper()}",
+            industry=need.industry,
+            tags=[],
+            expert_id=accepted[0].expert_id if accepted else None,
+            created_at=self.clock.now().date().isoformat(),
+            extra={"need_id": need.id},
+            title=title,
+            question=question,
+            answer=answer,
+        )
+        return await self._store(session, case, need)
+
+    async def _store(self, session: AsyncSession, case: Case, source: Ticket | Need) -> Case:
+        """The one way a case is published: stored with its source marked, then searchable."""
         session.add(case)
-        ticket.published_case_id = case.id
+        source.published_case_id = case.id
         try:
             await session.commit()
-        except (StaleDataError, IntegrityError):  # the ticket changed or was published meanwhile
+        except (StaleDataError, IntegrityError):  # the source changed or was published meanwhile
             await session.rollback()
-            raise ConflictError("the ticket changed meanwhile; reload and try again") from None
+            raise ConflictError("it changed meanwhile; reload and try again") from None
         await self._add_to_index(session, case)
         return case
 

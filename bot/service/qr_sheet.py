@@ -131,7 +131,7 @@ def draw_pages(cards: Sequence[SiteCard], font: CjkFont, dpi: int = DPI) -> list
     return pages
 
 
-def sheet_pdf(pages: Sequence[SheetPage], dpi: int = DPI) -> bytes:
+def sheet_pdf(pages: Sequence[SheetPage], dpi: int = DPI, title: str = "craftdesk QR") -> bytes:
     images = [p.image.point(lambda v: 255 if v >= 160 else 0, mode="1") for p in pages]
     buffer = io.BytesIO()
     images[0].save(
@@ -140,7 +140,7 @@ def sheet_pdf(pages: Sequence[SheetPage], dpi: int = DPI) -> bytes:
         resolution=float(dpi),
         save_all=True,
         append_images=images[1:],
-        title="craftdesk QR",
+        title=title,
     )
     return buffer.getvalue()
 

@@ -189,9 +189,12 @@ def _check_arguments(since: datetime | None, until: datetime | None, top: int) -
         raise InvalidInputError(f"top_unanswered: must be 0 or more, not {top}")
 
 
-def _window(
-    column: InstrumentedAttribute[datetime], since: datetime | None, until: datetime | None
+def in_window(
+    column: InstrumentedAttribute[datetime] | InstrumentedAttribute[datetime | None],
+    since: datetime | None,
+    until: datetime | None,
 ) -> list[ColumnElement[bool]]:
+    """``since <= column < until``, an open end left out (also used by ``bot.service.report``)."""
     return ([column >= since] if since else []) + ([column < until] if until else [])
 
 
@@ -211,7 +214,7 @@ async def _rows(
     until: datetime | None,
     scoped: list[ColumnElement[bool]],
 ) -> Sequence[Row[Any]]:
-    return (await session.execute(query.where(*_window(column, since, until), *scoped))).all()
+    return (await session.execute(query.where(*in_window(column, since, until), *scoped))).all()
 
 
 async def _question_counts(

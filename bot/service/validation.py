@@ -8,11 +8,15 @@ zero-width characters) counts as empty.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from knowledge.errors import InvalidInputError
 
 ALLOWED_CONTROLS = frozenset("\n\r\t")  # line breaks and tabs belong in a description
+PHONE_DIGITS = (7, 15)  # a landline is 7-8 digits, a mobile 11, with an area code 11-12
+_PHONE_SEPARATORS = re.compile(r"[\s\-–—()（）.]+")
+_FULL_WIDTH_DIGITS = {code: code - 0xFEE0 for code in range(0xFF10, 0xFF1A)}
 
 
 def text_problem(value: str, allow_line_breaks: bool = True) -> str | None:
@@ -46,3 +50,21 @@ def clean_text(value: str, field: str, max_chars: int, what: str, allow_empty: b
             f"{field}: the {what} has {len(cleaned)} characters, at most {max_chars} are allowed"
         )
     return cleaned
+
+
+def clean_phone(value: str, field: str = "phone") -> str:
+    """A phone number as digits only, so equal numbers compare equal (one sign-up per phone):
+    full-width digits read as digits; spaces, dashes, dots and brackets and a leading +86 / 0086
+    dropped (138-1234 5678 -> 13812345678). InvalidInputError naming ``field`` otherwise."""
+    digits = _PHONE_SEPARATORS.sub("", (value or "").translate(_FULL_WIDTH_DIGITS))
+    for prefix in ("+86", "0086"):
+        if digits.startswith(prefix) and len(digits) > len(prefix) + 6:
+            digits = digits.removeprefix(prefix)
+            break
+    low, high = PHONE_DIGITS
+    if not digits.isascii() or not digits.isdigit() or not low <= len(digits) <= high:
+        raise InvalidInputError(
+            f"{field}: not a phone number ({low} to {high} digits, e.g. 138 1234 5678; "
+            "spaces, dashes and +86 allowed)"
+        )
+    return digits

@@ -33,3 +33,10 @@ class RateCb(CallbackData, prefix="rate"):
 
     ticket_id: str
     stars: int
+
+
+class NeedCb(CallbackData, prefix="nd"):
+    """A matched expert's answer to a need (需求清单): accept or decline."""
+
+    accept: bool
+    need_id: str

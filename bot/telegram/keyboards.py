@@ -6,7 +6,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot import texts
-from bot.telegram.callbacks import FeedbackCb, RateCb, TicketAction, TicketCb
+from bot.telegram.callbacks import FeedbackCb, NeedCb, RateCb, TicketAction, TicketCb
 
 
 def feedback_keyboard() -> InlineKeyboardMarkup:
@@ -44,4 +44,12 @@ def rating_keyboard(ticket_id: str) -> InlineKeyboardMarkup:
     for stars in range(1, 6):
         builder.button(text="★" * stars, callback_data=RateCb(ticket_id=ticket_id, stars=stars))
     builder.adjust(5)
+    return builder.as_markup()
+
+
+def need_keyboard(need_id: str) -> InlineKeyboardMarkup:
+    """接受 / 婉拒 under a need an expert was matched to."""
+    builder = InlineKeyboardBuilder()
+    builder.button(text=texts.TG_BTN_NEED_ACCEPT, callback_data=NeedCb(accept=True, need_id=need_id))
+    builder.button(text=texts.TG_BTN_NEED_DECLINE, callback_data=NeedCb(accept=False, need_id=need_id))
     return builder.as_markup()

@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
 from bot.service.outbox import ADMIN, WORKER, DeliveryDeferred, Notification, expert_of
-from bot.telegram import present, store
+from bot.telegram import need_notices, present, store
 from bot.telegram.keyboards import rating_keyboard, ticket_keyboard
-from knowledge.models import Case, Expert, Site, Ticket
-from knowledge.states import Audience, Channel, EventKind, Proposal
+from knowledge.models import Case, ClassSignup, Expert, Site, Ticket
+from knowledge.states import Audience, Channel, EventKind, Proposal, Subject, subject_of
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,8 @@ class TelegramNotifier:
 
     async def _send(self, session: AsyncSession, event: Notification) -> bool:
         """Send what the event means on Telegram; False when it is not for this channel."""
+        if subject_of(EventKind(event.kind)) == Subject.NEED:  # a need's id: nothing below may read a ticket
+            return await self._need(session, event)
         if event.recipient == WORKER:
             return await self._to_worker(session, event)
         if (expert_id := expert_of(event.recipient)) is not None:
@@ -69,7 +71,17 @@ class TelegramNotifier:
             return True
         return False
 
+    async def _need(self, session: AsyncSession, event: Notification) -> bool:
+        if (expert_id := expert_of(event.recipient)) is not None:
+            expert = await session.get(Expert, expert_id)
+            if expert is None or expert.telegram_id is None:
+                return False
+            return await need_notices.to_expert(self.bot, expert.telegram_id, event)
+        return await need_notices.to_admins(self.bot, self.admin_ids, event)
+
     async def _to_worker(self, session: AsyncSession, event: Notification) -> bool:
+        if event.kind == EventKind.CLASS_RECORDING:
+            return await self._recording(session, event)
         payload = event.payload
         chat_id = payload.get("chat_id")
         if payload.get("channel") != Channel.TELEGRAM or chat_id is None or event.kind != EventKind.ANSWERED:
@@ -78,6 +90,16 @@ class TelegramNotifier:
             payload.get("expert_name"), payload.get("expert_title"), payload.get("text") or ""
         )
         await self._post(session, chat_id, event, text, rating_keyboard(event.ticket_id), Audience.WORKER)
+        return True
+
+    async def _recording(self, session: AsyncSession, event: Notification) -> bool:
+        """A class's recording, to a sign-up made from Telegram (``ticket_id``: the sign-up);
+        a web sign-up reads it on its page: not for this channel."""
+        signup = await session.get(ClassSignup, event.ticket_id)
+        if signup is None or signup.telegram_chat_id is None or signup.cancelled_at is not None:
+            return False
+        text = present.class_recording(event.payload.get("title") or "", event.payload.get("url") or "")
+        await self.bot.send_message(signup.telegram_chat_id, text)
         return True
 
     async def _to_expert(self, session: AsyncSession, event: Notification, chat_id: int) -> bool:

@@ -3,13 +3,16 @@ database is escaped here, so no handler formats text itself."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta, timezone
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 from bot import texts
 from bot.service.tickets import worker_stage
 from knowledge.models import Expert, Site, Ticket
+from retrieval.classes import ClassHit
 
 MAX_TEXT = 3500  # Telegram's limit is 4096 characters after entities are parsed
 CHINA = timezone(timedelta(hours=8), "北京时间")  # no daylight saving: a fixed offset will do
@@ -44,6 +47,27 @@ def welcome(site: Site | None) -> str:
 def suggestion(title: str, answer: str, solved_by: str | None = None) -> str:
     text = texts.TG_SUGGESTION.format(title=e(title), answer=e(clip(answer)))
     return f"{text}\n<i>{e(texts.CASE_CREDIT.format(name=solved_by))}</i>" if solved_by else text
+
+
+def related_classes(hits: Sequence[ClassHit], public_url: str) -> str:
+    """相关课程: the upcoming classes on the question's subject, each with its page's link."""
+    lines = [texts.TG_RELATED_CLASSES]
+    for hit in hits:
+        doc = hit.doc
+        link = f"\n{e(public_url)}/classes?class={quote(doc.id, safe='')}" if public_url else ""
+        lines.append(
+            texts.TG_RELATED_CLASS_LINE.format(
+                title=e(doc.title),
+                kind=texts.CLASS_KINDS.get(doc.kind, ""),
+                when=doc.starts_at.astimezone(CHINA).strftime(WHEN_FORMAT),
+                link=link,
+            )
+        )
+    return "\n".join(lines)
+
+
+def class_recording(title: str, url: str) -> str:
+    return texts.TG_CLASS_RECORDING.format(title=e(title), url=e(url))
 
 
 def proposal(title: str, answer: str) -> str:

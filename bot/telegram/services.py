@@ -10,9 +10,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.limits import TokenBucket
+from bot.limits import Budget
 from bot.service.ask import AskService
 from bot.service.clock import Clock
+from bot.service.needs import NeedsService
 from bot.service.reindex import Reindexer
 from bot.service.tickets import TicketService
 from bot.settings import TelegramSettings
@@ -22,11 +23,13 @@ from bot.settings import TelegramSettings
 class BotServices:
     ask: AskService
     tickets: TicketService
+    needs: NeedsService
     reindexer: Reindexer
     clock: Clock
     sessions: async_sessionmaker[AsyncSession]  # one session per update (DbSessionMiddleware)
     bot_settings: TelegramSettings
-    flood: TokenBucket  # messages per user and minute (FloodMiddleware)
+    flood: Budget  # messages per user and minute (FloodMiddleware)
+    public_url: str = ""  # the web pages' address (links to the classes page)
 
     def workflow_data(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -19,8 +19,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.providers import SessionDep
+from bot.service.needs import MAX_PHOTOS as MAX_NEED_PHOTOS
 from bot.web import texts
-from knowledge.models import Case, Site
+from knowledge.models import Case, Site, Station
 
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
@@ -111,6 +112,47 @@ async def chat(site_code: str, request: Request, session: SessionDep) -> HTMLRes
     data = {"site": site.code, "texts": texts.CHAT}
     example = await example_question(session, site.industry)
     return _page(request, "chat.html", {"site": site, "data": data, "example": example})
+
+
+@router.get("/n/{station_id}", response_class=HTMLResponse)
+async def need_form(station_id: str, request: Request, session: SessionDep) -> HTMLResponse:
+    """A station's needs-list form (需求清单) for enterprise unions; no account needed."""
+    station = await session.get(Station, station_id)
+    if station is None:
+        return _page(request, "site_not_found.html", {"code": station_id, "inactive": False}, status_code=404)
+    named = await session.scalars(select(Site.industry).where(Site.industry.is_not(None)).distinct())
+    industries = sorted(i for i in named.all() if i)
+    data = {"texts": texts.NEED_PAGE, "station": station.id, "max_photos": MAX_NEED_PHOTOS}
+    return _page(request, "need.html", {"station": station, "industries": industries, "data": data})
+
+
+@router.get("/needs/{need_id}", response_class=HTMLResponse)
+async def need_status(need_id: str, request: Request) -> HTMLResponse:
+    """The filer's status page; the token in the link's fragment never reaches the server."""
+    data = {"texts": texts.NEED_PAGE, "need": need_id}
+    return _page(request, "need.html", {"station": None, "data": data})
+
+
+@router.get("/classes", response_class=HTMLResponse)
+async def classes_page(request: Request, site: str | None = None) -> HTMLResponse:
+    """The upcoming classes (公开课, 云课堂) with their sign-up forms; reached from the chat."""
+    chosen = request.query_params.get("class")
+    data = {"texts": texts.CLASSES, "mode": "catalogue", "site": site, "class": chosen}
+    return _page(request, "classes.html", {"data": data, "mode": "catalogue"})
+
+
+@router.get("/classes/signup/{signup_id}", response_class=HTMLResponse)
+async def class_signup_page(signup_id: str, request: Request) -> HTMLResponse:
+    """A sign-up's private page; the token in the link's fragment never reaches the server."""
+    data = {"texts": texts.CLASSES, "mode": "signup", "signup": signup_id}
+    return _page(request, "classes.html", {"data": data, "mode": "signup"})
+
+
+@router.get("/k/{class_id}", response_class=HTMLResponse)
+async def class_door_page(class_id: str, request: Request, door: str = "") -> HTMLResponse:
+    """The door QR code's page: an attendee who signed up enters their phone to check in."""
+    data = {"texts": texts.CLASSES, "mode": "door", "class": class_id, "door": door}
+    return _page(request, "classes.html", {"data": data, "mode": "door"})
 
 
 @router.get("/expert", response_class=HTMLResponse)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, Field
 
 from bot.service.validation import text_problem
-from knowledge.states import Author, Decision, EventKind, Proposal, TicketStatus, Tier, WorkerStage
+from knowledge.states import Author, ClassKind, Decision, EventKind, Proposal, TicketStatus, Tier, WorkerStage
 
 
 def _acceptable(value: str) -> str:
@@ -43,6 +43,17 @@ class ExpertOut(BaseModel):
     score: float
 
 
+class RelatedClassOut(BaseModel):
+    """An upcoming class whose topics match the question (相关课程)."""
+
+    class_id: str
+    title: str
+    starts_at: str = Field(description="ISO 8601, UTC")
+    kind: ClassKind
+    place: str | None = Field(None, description="where an open class is held; None for a cloud class")
+    url: str = Field(description="the class on the /classes page")
+
+
 class AskResponse(BaseModel):
     question_id: str
     decision: Decision
@@ -57,6 +68,9 @@ class AskResponse(BaseModel):
         0,
         description="how many of `suggestions`, from the first, to show a worker: "
         "the case the policy stands behind (suggest, confirm), else none",
+    )
+    classes: list[RelatedClassOut] = Field(
+        default_factory=list, description="upcoming classes related to the question (at most 2)"
     )
 
 

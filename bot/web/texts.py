@@ -5,8 +5,17 @@ Passed to each page as JSON, so the scripts carry no user-facing strings of thei
 
 from __future__ import annotations
 
-from bot.texts import CASE_CREDIT, EXPERT_STATUS, WORKER_STATUS
-from knowledge.states import LabelSource, Proposal, Tier, WorkerStage
+from bot.texts import CASE_CREDIT, EXPERT_STATUS, NEED_HELP, WORKER_STATUS
+from knowledge.states import (
+    LabelSource,
+    MatchState,
+    NeedOutcome,
+    NeedStatus,
+    Proposal,
+    Tier,
+    Urgency,
+    WorkerStage,
+)
 
 # the question box's example when the site's industry has no case (bot/web/pages.py)
 EXAMPLE_QUESTION = "设备一开机就报警，按复位也复不掉"
@@ -78,6 +87,58 @@ CHAT = ERRORS | {
     "historyGone": "已无法查看",
     "photoPending": "图片先留着：如果点「没解决，找师傅」，图片会和问题一起发给师傅。",
     "photoTooBig": "图片太大了，请选 10 MB 以内的图片。",
+    "relatedClasses": "相关课程",
+    "classKinds": {"open": "公开课", "cloud": "云课堂"},
+}
+
+# ---- needs lists (需求清单): labels every page shares, the form page, and the pieces of the
+# expert console and the admin tab (bot/web/static/need.js, expert.js, needs.js)
+NEED_LABELS = {
+    "status": {
+        NeedStatus.SUBMITTED: "已提交，等待服务站安排",
+        NeedStatus.MATCHED: "已匹配师傅",
+        NeedStatus.SCHEDULED: "已安排服务",
+        NeedStatus.DONE: "已办结",
+        NeedStatus.WITHDRAWN: "已撤回",
+    },
+    "urgency": {Urgency.NORMAL: "一般", Urgency.URGENT: "较急", Urgency.CRITICAL: "紧急（停产或有停产风险）"},
+    "help": NEED_HELP,
+    "outcome": {
+        NeedOutcome.SOLVED_ONSITE: "已解决（上门服务）",
+        NeedOutcome.SOLVED_ONLINE: "已解决（线上指导）",
+        NeedOutcome.NOT_SOLVED: "未解决",
+    },
+    "match": {MatchState.ASKED: "待回复", MatchState.ACCEPTED: "已接受", MatchState.DECLINED: "已婉拒"},
+}
+
+NEED_PAGE = ERRORS | {
+    "labels": NEED_LABELS,
+    "sending": "正在提交…",
+    "photoSending": "正在上传图片 {n}/{total}…",
+    "photoFailed": "需求已提交，但有图片没有传上去：",
+    "tooManyPhotos": "最多 {n} 张图片。",
+    "pickHelp": "请至少选择一种需要的帮助。",
+    "filedTitle": "需求已提交",
+    "keepLink": "请保存下面这个专属链接（可以复制后发到自己的微信收藏），随时打开查看进度。"
+    "链接只显示这一次，请勿转发。",
+    "copy": "复制链接",
+    "copied": "已复制",
+    "open": "查看进度",
+    "mine": "在这部手机上提交过的需求",
+    "statusTitle": "需求进度",
+    "experts": "对接师傅",
+    "noExperts": "服务站正在为您匹配师傅。",
+    "when": "时间",
+    "place": "地点 / 会议链接",
+    "mode": "方式",
+    "outcomeTitle": "服务结果",
+    "helped": "受益职工 {n} 人",
+    "withdraw": "撤回需求",
+    "withdrawConfirm": "撤回后服务站和师傅不再处理这条需求，确定撤回吗？",
+    "withdrawn": "您已撤回这条需求。",
+    "gone": "没有找到这条需求：链接不完整或已失效。",
+    "problem": "问题描述",
+    "workers": "涉及职工 {n} 人",
 }
 
 EXPERT = ERRORS | {
@@ -116,9 +177,61 @@ EXPERT = ERRORS | {
     "pick": "请从左侧选择一个问题。",
     "more": "展开全文",
     "less": "收起",
+    "needs": {
+        "title": "企业需求清单（服务站请您协助）",
+        "labels": NEED_LABELS,
+        "accept": "接受",
+        "decline": "婉拒",
+        "contact": "联系人：{name} {phone}",
+        "plan": "{mode} · {when} · {place}",
+        "workers": "涉及职工 {n} 人",
+    },
 }
 
 ADMIN = ERRORS | {
+    "needs": {
+        "labels": NEED_LABELS,
+        "formsTitle": "各服务站的需求填报链接",
+        "formsHint": "把链接或二维码发给企业工会，他们不用注册就能在手机上填报需求。",
+        "qr": "下载二维码（PNG）",
+        "listTitle": "需求清单",
+        "empty": "还没有需求。",
+        "filter": "只看",
+        "all": "全部",
+        "contact": "联系人",
+        "station": "服务站",
+        "workers": "涉及职工",
+        "wanted": "需要",
+        "filed": "提交时间",
+        "open": "处理",
+        "close": "收起",
+        "matched": "已对接师傅",
+        "noMatched": "还没有对接师傅。",
+        "proposed": "推荐师傅（与工单同一套排序）",
+        "teams": "本地区、本行业的团队",
+        "free": "可接",
+        "busy": "已满",
+        "match": "请选中的师傅协助",
+        "pickExperts": "请先勾选至少一位师傅。",
+        "schedule": "安排服务",
+        "mode": "方式",
+        "when": "时间",
+        "place": "地点或会议链接",
+        "save": "保存安排",
+        "done": "办结",
+        "outcome": "结果",
+        "note": "情况说明",
+        "helped": "受益职工人数",
+        "finish": "确认办结",
+        "withdraw": "撤回需求",
+        "withdrawConfirm": "撤回后师傅会收到通知，确定撤回吗？",
+        "publish": "发布为案例",
+        "published": "已发布为案例 ",
+        "title": "标题",
+        "question": "问题",
+        "answer": "解答",
+        "saved": "已保存。",
+    },
     "learning": {
         "sources": {
             LabelSource.EXPERT: "师傅确认",
@@ -213,6 +326,39 @@ ADMIN = ERRORS | {
     },
     "unknown": "未填写",
     "stewardScope": "服务管家 {name} · 负责 {n} 个站点",
+    "report": {
+        "period": "{from} 至 {to}（{tz} 时间，含首尾两天）",
+        "scope": "只含您负责的服务站、地区的站点、需求和课程。",
+        "rangeBad": "开始日期不能晚于结束日期。",
+        "tiles": {
+            "help_sessions": "帮扶服务（次）",
+            "solved_onsite": "现场解决技术难题（个）",
+            "training_attendances": "培训（人次）",
+            "workers_reached": "覆盖职工（人）",
+        },
+        "tileNotes": {
+            "help_sessions": "线上 {online} · 现场 {onsite}",
+            "solved_onsite": "另线上解决 {online} 个",
+            "training_attendances": "听课 {people} 人",
+            "workers_reached": "提问 {askers} · 听课 {attendees} · 需求受益 {needs}",
+        },
+        "charts": {
+            "help": "帮扶服务（次）",
+            "solved": "解决问题（个，现场＋线上）",
+            "attendances": "培训（人次）",
+        },
+        "times": {
+            "first": "首次响应",
+            "resolution": "解决用时",
+            "all": "合计",
+            "tickets": "工单",
+            "needs": "企业需求",
+        },
+        "minutes": "{n} 分钟",
+        "hours": "{n} 小时",
+        "days": "{n} 天",
+        "noExperts": "这段时间还没有师傅的服务记录。",
+    },
     "stewards": {
         "intro": "服务管家用自己的登录链接进入本页，只看到、只处理所负责服务站（或地区）的"
         "站点、工单、候选案例和统计。",
@@ -300,7 +446,14 @@ ADMIN = ERRORS | {
         "created": "新增",
         "updated": "更新",
         "unchanged": "不变",
-        "kinds": {"teams": "团队", "stations": "服务站", "experts": "专家", "sites": "站点", "cases": "案例"},
+        "kinds": {
+            "teams": "团队",
+            "stations": "服务站",
+            "experts": "专家",
+            "sites": "站点",
+            "cases": "案例",
+            "classes": "课程",
+        },
         "nothing": "没有需要改动的记录。",
         "problemsTitle": "文件里有 {n} 处问题，改好后重新预览（什么都没有导入）：",
         "columns": {"file": "文件", "sheet": "工作表", "row": "行", "column": "列", "message": "问题"},
@@ -308,3 +461,90 @@ ADMIN = ERRORS | {
         "noReindex": "名单没有变化，不需要重建检索索引。",
     },
 }
+
+# the classes page (/classes, a sign-up's page, the door page) and the 课程 tab of /admin
+CLASS_KINDS = {"open": "公开课", "cloud": "云课堂"}
+CLASSES = ERRORS | {
+    "loading": "加载中…",
+    "empty": "近期没有课程，请过段时间再来看看。",
+    "kinds": CLASS_KINDS,
+    "online": "云课堂（线上）",
+    "teacher": "授课：",
+    "when": "时间：",
+    "where": "地点：",
+    "minutes": "{n} 分钟",
+    "topics": "主题：",
+    "seatsLeft": "剩余名额 {n}",
+    "unlimited": "不限名额",
+    "full": "名额已满",
+    "signUp": "报名",
+    "name": "姓名",
+    "enterprise": "单位",
+    "phone": "手机号",
+    "submit": "提交报名",
+    "cancel": "取消",
+    "signedUp": "报名成功！请收藏下面的链接，凭它查看课程、上课链接和课后回放，也可以取消报名：",
+    "yourSignup": "我的报名",
+    "status": "状态：",
+    "statusSignedUp": "已报名",
+    "statusAttended": "已签到",
+    "statusCancelled": "已取消",
+    "onlineLink": "上课链接：",
+    "recording": "课程回放：",
+    "noRecording": "课后会在这里放回放链接。",
+    "withdraw": "取消报名",
+    "withdrawConfirm": "再点一次，确认取消报名",
+    "withdrawn": "已取消报名。",
+    "missingToken": "链接不完整，请用报名成功时给您的完整链接打开。",
+    "doorTitle": "课程签到",
+    "doorHint": "报名时填的手机号：",
+    "checkIn": "签到",
+    "checkedIn": "签到成功：{title}",
+    "fill": "请填写：",
+    "allClasses": "查看全部近期课程",
+}
+ADMIN_CLASSES = {
+    "add": "添加课程",
+    "intro": "公开课和云课堂：添加、修改或取消课程，填写课后回放链接（报名的人会收到），查看报名并登记签到。",
+    "empty": "还没有课程。",
+    "kinds": CLASS_KINDS,
+    "fields": {
+        "id": "编号（如 C07，保存后不能修改）",
+        "title": "课程名称",
+        "kind": "类型",
+        "teacher_id": "授课专家编号（如 E06）",
+        "starts_at": "开始时间（北京时间）",
+        "minutes": "时长（分钟）",
+        "place": "地点",
+        "online_url": "线上链接（云课堂）",
+        "topics": "主题（多个用顿号隔开）",
+        "description": "简介",
+        "capacity": "名额（不填为不限）",
+        "recording_url": "回放链接（课后填写）",
+        "station_id": "服务站编号",
+        "region": "地区",
+        "active": "开课（不勾选即取消课程）",
+    },
+    "save": "保存",
+    "cancel": "取消",
+    "edit": "编辑",
+    "signups": "报名与签到",
+    "door": "签到二维码",
+    "doorHint": "开课前 2 小时到开课后 4 小时内有效：放在门口，报名的人扫码后输入手机号签到。",
+    "saved": {
+        "created": "已添加：{title}。",
+        "updated": "已保存：{title}。",
+        "unchanged": "没有改动：{title}。",
+    },
+    "announced": "回放链接已发给 {n} 位报名者。",
+    "cancelled": "已取消",
+    "past": "已结束",
+    "taken": "报名 {n}",
+    "attended": "签到",
+    "saveAttendance": "保存签到",
+    "attendanceSaved": "签到已保存：{n} 人出席。",
+    "noSignups": "还没有人报名。",
+    "signupCancelled": "（已取消报名）",
+    "missing": "请填写：",
+}
+ADMIN["classes"] = ADMIN_CLASSES

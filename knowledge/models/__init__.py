@@ -6,7 +6,8 @@
   expert tokens, labelled pairs, the outbox);
 - ``stewards``: the union stewards' accounts and tokens, scoped to stations or regions;
 - ``programme``: needs lists with their matched experts, classes with their sign-ups;
-- ``telegram``: what the Telegram channel keeps (bind codes, chats, sent messages, deliveries).
+- ``telegram``: what the Telegram channel keeps (bind codes, chats, sent messages, deliveries);
+- ``leases``: which instance runs a one-at-a-time background job (the silence sweep).
 
 Importing the package registers every table on ``Base.metadata`` (Alembic reads it there).
 """
@@ -22,6 +23,7 @@ from knowledge.models.desk import (
     TicketToken,
 )
 from knowledge.models.kb import Case, Expert, Site, Station, Team
+from knowledge.models.leases import Lease
 from knowledge.models.programme import ClassSignup, Need, NeedExpert, TrainingClass
 from knowledge.models.stewards import Steward, StewardToken
 from knowledge.models.telegram import TelegramBindCode, TelegramChat, TelegramDelivery, TelegramMessage
@@ -33,6 +35,7 @@ __all__ = [
     "DecisionLabel",
     "Expert",
     "ExpertToken",
+    "Lease",
     "Need",
     "NeedExpert",
     "OutboxEvent",

@@ -144,6 +144,8 @@ class ExpertToken(Base):
 class OutboxEvent(Base):
     """A notification written in the same transaction as the change it reports; channel
     adapters deliver it and mark it done (at least once: adapters drop duplicates by id).
+    A dispatcher claims rows before sending them (``claimed_by`` until ``claimed_until``), so
+    two instances never send the same row; a crashed instance's claims lapse.
     A failed delivery is retried at ``next_attempt_at`` with exponential back-off; one that
     keeps failing is dead-lettered (``dead_at``), shown to admins and retried on their word."""
 
@@ -161,3 +163,7 @@ class OutboxEvent(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(500))
     dead_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(120), doc="the instance sending it")
+    claimed_until: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, doc="the claim lapses then: another instance may send the row"
+    )

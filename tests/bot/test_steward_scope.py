@@ -29,6 +29,12 @@ SCOPED_LISTS = {
     "/api/admin/qr-sheet.pdf",
     "/api/admin/stations",
     "/api/admin/import/template.xlsx",
+    "/api/admin/needs",
+    "/api/admin/need-forms",
+    "/api/admin/report",
+    "/api/admin/report.xlsx",
+    "/api/admin/report.pdf",
+    "/api/admin/classes",
 }
 
 
@@ -107,17 +113,28 @@ async def test_a_steward_sees_and_acts_on_their_own_scope(client, scoped):
 async def test_every_admin_route_refuses_a_steward_of_another_scope(client, context, scoped):
     """Walks the app's routes, so a route added later is checked too."""
     li_ticket, li_site = scoped["tickets"]["li"], "ts-auto-stamp"
+    need = {"station_id": "ts", "region": "铜山区", "enterprise": "铜山某厂", "contact_name": "刘"}
+    need |= {"contact_phone": "13805160001", "problem": "冲压机异响", "help_wanted": ["onsite"]}
+    li_need = (await client.post("/api/needs", json=need)).json()["need_id"]
     values = {
+        "need_id": li_need,
+        "station_id": "ts",
+        "name": "x.png",
         "ticket_id": li_ticket,
         "code": li_site,
         "expert_id": "E10",
         "steward_id": "li",
         "event_id": "1",
+        "class_id": "C02",  # the demo's 铜山区 class: li's
     }
     bodies = {
         "publish": {"title": "t", "question": "q", "answer": "a"},
         "assign": {"expert_id": "E10"},
         "stewards": {"name": "x", "regions": ["铜山区"]},
+        "match": {"expert_ids": ["E10"]},
+        "schedule": {"help_mode": "onsite", "help_at": "2026-11-12T09:30:00+08:00", "help_place": "x"},
+        "done": {"outcome": "solved_onsite", "workers_helped": 1},
+        "attendance": {"present": []},
     }
     paths = create_app(context.settings, context).openapi()["paths"]
     routes = [(m.upper(), p) for p, item in paths.items() for m in item if p.startswith("/api/admin/")]

@@ -212,7 +212,7 @@ BAD_CELLS = {
     ),
     "unknown sheet name": (
         {"专家": [HEAD, GOOD], "Sheet1": [["编号"], ["E09"]]},
-        "roster.xlsx:Sheet1: unknown sheet name; use 团队, 服务站, 专家, 站点, 案例",
+        "roster.xlsx:Sheet1: unknown sheet name; use 团队, 服务站, 专家, 站点, 案例, 课程",
     ),
     "duplicate id": (
         {"专家": [HEAD, GOOD, ["E02", "李工", "焊接"], ["Ｅ01", "张工", "钳工"]]},
@@ -290,7 +290,14 @@ async def test_the_demo_knowledge_survives_a_workbook_round_trip(
         await import_dir(s, DEMO_DIR)
         data, workbook_counts = await export_workbook(s)
         await export_dir(s, tmp_path / "original")
-    assert workbook_counts == {"teams": 14, "stations": 6, "experts": 29, "sites": 20, "cases": 82}
+    assert workbook_counts == {
+        "teams": 14,
+        "stations": 6,
+        "experts": 29,
+        "sites": 20,
+        "cases": 82,
+        "classes": 6,
+    }
     other = settings.model_copy(
         update={
             "data_dir": tmp_path / "other",
@@ -299,7 +306,14 @@ async def test_the_demo_knowledge_survives_a_workbook_round_trip(
     )
     async with database(other) as (_, other_sessions):
         report = await read_and_import(other_sessions, data, "export.xlsx")
-        assert report.created == {"teams": 14, "stations": 6, "experts": 29, "sites": 20, "cases": 82}
+        assert report.created == {
+            "teams": 14,
+            "stations": 6,
+            "experts": 29,
+            "sites": 20,
+            "cases": 82,
+            "classes": 6,
+        }
         async with other_sessions() as s:
             await export_dir(s, tmp_path / "again")
     for path in sorted((tmp_path / "original").iterdir()):
@@ -328,6 +342,7 @@ def test_the_template_has_every_sheet_and_header_and_reads_back_empty():
         "experts.jsonl",
         "sites.jsonl",
         "cases.jsonl",
+        "classes.jsonl",
     ]
     assert all(records == [] for records in roster.parsed.values())
     assert roster.sheets["experts.jsonl"].labels["skills"] == "专长 (skills)"

@@ -84,4 +84,5 @@ def test_a_workbook_is_imported_and_the_knowledge_exported_as_one(tmp_path: Path
         "experts.jsonl",
         "sites.jsonl",
         "cases.jsonl",
+        "classes.jsonl",
     ]

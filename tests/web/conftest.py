@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Page, expect
 from sqlalchemy import delete
 
 from bot.context import AppContext
@@ -141,3 +142,17 @@ def forget(live: Live, experts: tuple[str, ...] = (), sites: tuple[str, ...] = (
     httpx.post(f"{live.url}/api/admin/reindex", headers=admin).raise_for_status()
     state = lambda: httpx.get(f"{live.url}/api/admin/reindex", headers=admin).json()["state"]  # noqa: E731
     until(lambda: state() == "done", 120, "the rebuild")
+
+
+def report_tiles(page: Page) -> dict[str, int]:
+    """The headline figures of the 报告 tab, fetched anew by opening it, once the page shows them."""
+    with page.expect_response(lambda r: "/api/admin/report?" in r.url) as fetched:
+        page.click("#tabs [data-tab=report]")
+    totals = fetched.value.json()["totals"]
+    shown = {}
+    for figure in ("help_sessions", "solved_onsite", "training_attendances", "workers_reached"):
+        expect(page.locator(f"#report-tiles [data-figure={figure}] .tile-value")).to_have_text(
+            str(totals[figure])
+        )
+        shown[figure] = totals[figure]
+    return shown

@@ -32,9 +32,12 @@ ADMIN_TABS = {  # each tab, and what shows it has loaded
     "candidates": "#candidates .candidate",
     "experts": "#experts tr[data-expert]",
     "stats": "#charts figure.chart",
+    "report": "#report-tiles .tile",
     "index": "#reindex-state:not(:empty)",
     "import": "#import-preview",
     "stewards": "#stewards tr",
+    "needs": "#needs .need-card",
+    "classes": "#tab-classes section.class-card",
 }
 
 
@@ -129,6 +132,13 @@ def test_every_admin_tab(live, page):
         assert_accessible(page, f"the admin tab {tab}")
 
 
+def test_the_needs_form_of_a_station(live, page):
+    page.goto(f"{live.url}/n/st-tongshan")
+    page.click("#submit-need")  # refused: the error shown and the field marked
+    expect(page.locator("#form-error")).to_be_visible()
+    assert_accessible(page, "a station's needs-list form")
+
+
 def test_the_roster_forms(live, page):
     admin_login(page, live.url, "experts")
     expect(page.locator("#experts tr[data-expert]").first).to_be_visible()
@@ -141,3 +151,12 @@ def test_the_roster_forms(live, page):
     form.locator("button[type=submit]").click()  # empty: the fields marked invalid
     expect(form.locator(".result")).to_contain_text("请填写")
     assert_accessible(page, "a new site's form with its errors")
+
+
+def test_the_classes_page_with_a_sign_up_form(live, page):
+    page.goto(f"{live.url}/classes?class=C01")
+    card = page.locator("section.class-card[data-class=C01]")
+    card.get_by_role("button", name="报名").click()
+    card.get_by_role("button", name="提交报名").click()  # empty: the fields marked invalid
+    expect(card.locator(".error")).to_contain_text("请填写")
+    assert_accessible(page, "the classes page with a sign-up form")

@@ -137,7 +137,7 @@ def test_plain_chinese_and_every_tab_within_reach_on_a_phone(live, phone):
     assert "（可选）" not in visible_text(page)
 
     tabs = page.locator("#tabs button")
-    assert tabs.count() == 8
+    assert tabs.count() == page.locator("main section.tab").count() >= 9  # a button per tab, 报告 among them
     for n in range(tabs.count()):
         tab = tabs.nth(n)
         box = tab.bounding_box()
@@ -154,6 +154,17 @@ def test_plain_chinese_and_every_tab_within_reach_on_a_phone(live, phone):
     assert not re.search(r"W\d\d", charts_text) and not re.search(r"W\d\d", visible_text(page))
     monday = date.today() - timedelta(days=date.today().weekday())
     assert f"{monday.month}月{monday.day}日" in charts_text
+
+    # the report: its four headline figures as the API counts them, a chart per figure
+    page.click("[data-tab=report]")
+    totals = httpx.get(f"{live.url}/api/admin/report", headers=ADMIN).json()["totals"]
+    for figure in ("help_sessions", "solved_onsite", "training_attendances", "workers_reached"):
+        tile = page.locator(f"#report-tiles [data-figure={figure}] .tile-value")
+        expect(tile).to_have_text(str(totals[figure]))
+    expect(page.locator("#report-charts figure.chart svg rect.chart-bar")).to_have_count(3)  # the city row
+    expect(page.locator("#report-from")).not_to_have_value("")
+    expect(page.locator("#report-times tr")).to_have_count(6)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
 
 def test_stats_over_chosen_dates_and_the_csv_download(live, phone):

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.telegram.expert import queue, tickets
+from bot.telegram.expert import needs, queue, tickets
 from bot.telegram.filters import IsExpert
 
 router = Router(name=__name__)
 router.message.filter(IsExpert())
 router.callback_query.filter(IsExpert())
-router.include_routers(queue.router, tickets.router)
+router.include_routers(queue.router, tickets.router, needs.router)

@@ -22,7 +22,9 @@ router = Router(name=__name__)
 
 
 @router.message(F.text, ~F.text.startswith("/"))
-async def question(message: Message, bot: Bot, ask: AskService, session: AsyncSession) -> None:
+async def question(
+    message: Message, bot: Bot, ask: AskService, session: AsyncSession, public_url: str = ""
+) -> None:
     chat_id = message.chat.id
     site = await store.chat_site(session, chat_id)
     result = await ask.ask(
@@ -39,6 +41,8 @@ async def question(message: Message, bot: Bot, ask: AskService, session: AsyncSe
         await show_case(message, session, result.question_id, hit.case)  # proposed one closes the ticket
     if result.ticket is not None:  # confirm or route: the same call opened the ticket
         await announce_ticket(bot, chat_id, session, result.ticket.ticket)
+    if result.classes:
+        await message.answer(present.related_classes(result.classes, public_url))
 
 
 async def show_case(message: Message, session: AsyncSession, question_id: str, case: CaseDoc) -> None:

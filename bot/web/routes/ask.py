@@ -3,9 +3,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from bot.providers import AskDep, SessionDep, SettingsDep
+from bot.web.class_schemas import class_page_url
 from bot.web.deps import WebAsker, rate_limited
 from bot.web.present import opened_ticket_out
-from bot.web.schemas import AskRequest, AskResponse, ExpertOut, SuggestionOut
+from bot.web.schemas import AskRequest, AskResponse, ExpertOut, RelatedClassOut, SuggestionOut
 from knowledge.states import Channel
 
 router = APIRouter(prefix="/api", tags=["worker"])
@@ -47,4 +48,15 @@ async def ask(
         message=result.message,
         ticket=await opened_ticket_out(session, result.ticket) if result.ticket else None,
         shown=result.shown,
+        classes=[
+            RelatedClassOut(
+                class_id=hit.doc.id,
+                title=hit.doc.title,
+                starts_at=hit.doc.starts_at.isoformat(),
+                kind=hit.doc.kind,
+                place=hit.doc.place,
+                url=class_page_url(hit.doc.id, body.site),
+            )
+            for hit in result.classes
+        ],
     )

@@ -13,7 +13,8 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from bot.providers import ReindexerDep, SessionDep
+from bot.providers import ClassesDep, ClockDep, ReindexerDep, SessionDep
+from bot.service.classes import after_import
 from bot.web.deps import Staff, StaffDep
 from knowledge.errors import AccessDeniedError, InvalidInputError
 from knowledge.interchange import SITES, SiteRecord
@@ -66,6 +67,8 @@ async def import_roster(
     staff: StaffDep,
     session: SessionDep,
     reindexer: ReindexerDep,
+    classes: ClassesDep,
+    clock: ClockDep,
     dry_run: bool = Query(True, description="only count what would change; write nothing"),
     kind: str | None = Query(None, description="what a CSV file holds when its name does not say"),
 ) -> ImportOut:
@@ -77,6 +80,8 @@ async def import_roster(
     report = await import_spreadsheet(session, roster, dry_run=dry_run)
     indexed = any(report.created.get(k) or report.updated.get(k) for k in INDEXED)
     reindex = reindexer.start().as_dict() if indexed and not dry_run else None
+    if not dry_run and (report.created.get("classes") or report.updated.get("classes")):
+        await after_import(session, classes, clock.now())  # recordings announced, matcher refreshed
     return ImportOut(
         dry_run=dry_run,
         created=report.created,

@@ -575,6 +575,9 @@
   const TABS = {
     sites, tickets, candidates, experts, stats, index: () => index(),
     import: () => window.importTab(auth), stewards: () => window.stewardsTab(auth),
+    report: () => window.reportTab(auth),
+    needs: () => window.needsTab(auth),
+    classes: () => window.classesTab(auth),
   };
   const ADMIN_ONLY = ["experts", "index", "stewards"];  // a steward's token gets 403 there (imports: sites only)
   let role = null; // GET /api/admin/me: the administrator, or a steward and their scope

@@ -128,7 +128,18 @@
     } else if (photo && !attached) {
       attach(photo);  // no ticket and no case (rejected): the photo was sent nowhere, it stays attached
     }
+    if (answer.classes && answer.classes.length) reply.append(relatedClasses(answer.classes));
     reply.scrollIntoView({ block: "start" });
+  }
+
+  /** 相关课程: upcoming classes on the question's subject, each a link to it on /classes. */
+  const CLASS_TIME = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", month: "numeric",
+    day: "numeric", hour: "2-digit", minute: "2-digit", hour12: false });
+  function relatedClasses(list) {
+    return h("div", { class: "related-classes" }, h("h3", { text: T.relatedClasses }),
+      h("ul", {}, list.map((c) => h("li", {},
+        h("a", { href: c.url, class: "related-class", text: c.title }),
+        ` · ${T.classKinds[c.kind] || ""} · ${CLASS_TIME.format(new Date(c.starts_at))}`))));
   }
 
   /** The case(s) the policy stands behind (``answer.shown`` of them), with 解决了 / 没解决: a

@@ -60,6 +60,47 @@
         t.site ? h("span", { class: "muted", text: t.site.name }) : null))) : [h("li", { class: "muted", text: T.queueEmpty })]));
   }
 
+  // ---- the needs lists the expert was matched to (需求清单): accept or decline -------------------
+  async function loadNeeds() {
+    const N = T.needs;
+    const list = document.getElementById("expert-needs");
+    let needs;
+    try {
+      needs = await api("/api/expert/needs", { headers: auth });
+    } catch (err) {
+      return;  // the tickets' list reports a lost login
+    }
+    [list, document.getElementById("needs-title")].forEach((el) => cd.show(el, needs.length > 0));
+    const respond = (n, what) => async () => {
+      try {
+        await api(`/api/expert/needs/${encodeURIComponent(n.need_id)}/${what}`, { method: "POST", headers: auth });
+      } catch (err) {
+        failed(err, list);
+        return;
+      }
+      loadNeeds();
+    };
+    put(list, needs.map((n) => {
+      const open = ["matched", "scheduled"].includes(n.status);
+      const plan = n.help_at && N.plan.replace("{mode}", N.labels.help[n.help_mode] || "")
+        .replace("{when}", cd.time(n.help_at)).replace("{place}", n.help_place || "");
+      return h("li", { class: "need-card", "data-need": n.need_id },
+        h("span", { class: "queue-top" },
+          h("span", { class: `status need-${n.status}`, text: N.labels.status[n.status] }),
+          h("span", { class: "badge", text: N.labels.match[n.your_state] }),
+          h("span", { class: "muted", text: cd.time(n.created_at) })),
+        h("strong", { text: n.enterprise }),
+        h("span", { class: "queue-text", text: n.problem }),
+        h("span", { class: "muted", text: [n.region, n.help_wanted.map((m) => N.labels.help[m]).join("、"),
+          N.workers.replace("{n}", n.workers_affected)].filter(Boolean).join(" · ") }),
+        plan ? h("span", { class: "plan", text: plan }) : null,
+        n.contact_phone ? h("span", { text: N.contact.replace("{name}", n.contact_name).replace("{phone}", n.contact_phone) }) : null,
+        open && n.your_state === "asked" ? h("span", { class: "actions" },
+          h("button", { type: "button", class: "small accept-need", text: N.accept, onclick: respond(n, "accept") }),
+          h("button", { type: "button", class: "secondary small decline-need", text: N.decline, onclick: respond(n, "decline") })) : null);
+    }));
+  }
+
   // ---- one ticket ----------------------------------------------------------------------------
   class TicketDetail {
     constructor(id) {
@@ -238,13 +279,14 @@
     put(detailBox, h("p", { class: "muted pick", text: T.pick }));
     cd.show(document.getElementById("logout"));
     document.getElementById("logout").addEventListener("click", () => { loggedOut(null); location.reload(); });
-    document.getElementById("refresh").addEventListener("click", loadQueue);
+    document.getElementById("refresh").addEventListener("click", () => { loadQueue(); loadNeeds(); });
     document.getElementById("back").addEventListener("click", () => {
       main.classList.remove("showing-detail");
       loadQueue();
     });
     loadQueue();
-    setInterval(loadQueue, QUEUE_MS);
+    loadNeeds();
+    setInterval(() => { loadQueue(); loadNeeds(); }, QUEUE_MS);
   }
 
   start();
