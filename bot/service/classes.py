@@ -118,17 +118,21 @@ async def describe(session: AsyncSession, rows: Sequence[TrainingClass]) -> list
     return infos
 
 
+async def _upcoming(session: AsyncSession, now: datetime) -> Sequence[TrainingClass]:
+    """Active classes that have not started by ``now``, soonest first."""
+    query = (
+        select(TrainingClass)
+        .where(TrainingClass.active.is_(True), TrainingClass.starts_at > now)
+        .order_by(TrainingClass.starts_at, TrainingClass.id)
+    )
+    return (await session.scalars(query)).all()
+
+
 async def upcoming_classes(
     session: AsyncSession, now: datetime, region: str | None = None
 ) -> list[ClassInfo]:
     """Active classes that have not started, soonest first; ``region``'s own first."""
-    rows = (
-        await session.scalars(
-            select(TrainingClass)
-            .where(TrainingClass.active.is_(True), TrainingClass.starts_at > now)
-            .order_by(TrainingClass.starts_at, TrainingClass.id)
-        )
-    ).all()
+    rows = await _upcoming(session, now)
     infos = await describe(session, rows)
     return sorted(infos, key=lambda c: region is None or c.region != region)  # stable: time kept
 
@@ -259,13 +263,7 @@ async def announce_recordings(session: AsyncSession, now: datetime) -> int:
 
 async def class_docs(session: AsyncSession, now: datetime) -> list[tuple[Hashable, ClassDoc]]:
     """The active classes not started by ``now``, each with the version the matcher keys on."""
-    rows = (
-        await session.scalars(
-            select(TrainingClass)
-            .where(TrainingClass.active.is_(True), TrainingClass.starts_at > now)
-            .order_by(TrainingClass.starts_at, TrainingClass.id)
-        )
-    ).all()
+    rows = await _upcoming(session, now)
     return [
         (
             (row.id, row.updated_at.isoformat()),

@@ -26,14 +26,13 @@ from typing import Any, TypeVar
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import flag_modified
-from sqlalchemy.orm.exc import StaleDataError
 
 from bot.service.clock import Clock
 from bot.service.need_form import MAX_NOTE, MAX_PLACE, NeedForm, one_of, optional_text, workers_count
 from bot.service.outbox import ADMIN, emit_about, to_expert
 from bot.service.photos import save_photo
 from bot.service.secrets import new_token, same_secret, token_hash
+from bot.service.transitions import versioned_change
 from knowledge.db import WriteGate
 from knowledge.errors import ConflictError, InvalidInputError, NotFoundError
 from knowledge.models import Expert, Need, NeedExpert, Station, Steward
@@ -42,7 +41,6 @@ from knowledge.states import EventKind, HelpMode, MatchState, NeedOutcome, NeedS
 MAX_PHOTOS = 4
 OPEN = (NeedStatus.SUBMITTED, NeedStatus.MATCHED, NeedStatus.SCHEDULED)  # not done, not withdrawn
 SOLVED = (NeedOutcome.SOLVED_ONSITE, NeedOutcome.SOLVED_ONLINE)
-ATTEMPTS = 5  # re-reads when other changes keep landing first; then 409
 PROBLEM_IN_NOTICE = 500  # characters of the problem a notification carries
 T = TypeVar("T")
 
@@ -305,24 +303,11 @@ class NeedsService:
     async def _transition(
         self, session: AsyncSession, need_id: str, change: Callable[[Need], Awaitable[T]]
     ) -> T:
-        """Apply ``change`` to the need's current state and commit, conditional on the version
-        read (``Need.version``); when another change landed first, re-read and apply again:
-        ``change`` re-checks what it allows, so nothing is overwritten."""
-        for _ in range(ATTEMPTS):
-            async with self.gate.writing(session):
-                try:
-                    need = await get_need(session, need_id, fresh=True)
-                    result = await change(need)
-                    if session.new or session.dirty:  # a matched expert alone also moves the version
-                        flag_modified(need, "status")
-                    await session.commit()
-                    return result
-                except StaleDataError:
-                    await session.rollback()
-                except BaseException:
-                    await session.rollback()
-                    raise
-        raise ConflictError("the need kept changing meanwhile; reload and try again")
+        """Apply ``change`` to the need's current state and commit, conditional on its version
+        (``bot.service.transitions``)."""
+        return await versioned_change(
+            session, self.gate, lambda: get_need(session, need_id, fresh=True), change, "the need"
+        )
 
     async def _tell_experts(self, session: AsyncSession, need: Need, kind: EventKind, **payload: Any) -> None:
         """Every matched expert who has not declined."""

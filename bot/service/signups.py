@@ -52,6 +52,19 @@ class SignupStatus:
     cancelled_at: datetime | None
     course: ClassInfo  # the recording link once set; the online link of a cloud class
 
+    @classmethod
+    def of(cls, signup: ClassSignup, course: ClassInfo) -> SignupStatus:
+        return cls(
+            signup.id,
+            signup.name,
+            signup.enterprise,
+            signup.phone,
+            signup.signed_up_at,
+            signup.attended_at,
+            signup.cancelled_at,
+            course,
+        )
+
 
 async def sign_up(
     session: AsyncSession,
@@ -120,16 +133,7 @@ async def _own_signup(session: AsyncSession, signup_id: str, token: str | None) 
 async def signup_status(session: AsyncSession, signup_id: str, token: str | None) -> SignupStatus:
     signup = await _own_signup(session, signup_id, token)
     (course,) = await describe(session, [await find_class(session, signup.class_id)])
-    return SignupStatus(
-        signup.id,
-        signup.name,
-        signup.enterprise,
-        signup.phone,
-        signup.signed_up_at,
-        signup.attended_at,
-        signup.cancelled_at,
-        course,
-    )
+    return SignupStatus.of(signup, course)
 
 
 async def cancel_signup(
@@ -221,13 +225,4 @@ class DoorCodes:
                 signup.attended_at = now
                 await session.commit()
         (info,) = await describe(session, [course])
-        return SignupStatus(
-            signup.id,
-            signup.name,
-            signup.enterprise,
-            signup.phone,
-            signup.signed_up_at,
-            signup.attended_at,
-            None,
-            info,
-        )
+        return SignupStatus.of(signup, info)

@@ -28,8 +28,6 @@ from typing import Any, TypeVar
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import flag_modified
-from sqlalchemy.orm.exc import StaleDataError
 
 from bot import texts
 from bot.service.clock import Clock
@@ -39,6 +37,7 @@ from bot.service.outbox import ADMIN, WORKER, emit, to_expert
 from bot.service.photos import save_photo
 from bot.service.secrets import new_token, same_secret, token_hash
 from bot.service.teams import offers_after
+from bot.service.transitions import versioned_change
 from bot.service.validation import clean_text
 from knowledge.db import WriteGate
 from knowledge.errors import AccessDeniedError, ConflictError, InvalidInputError, NotFoundError
@@ -58,7 +57,6 @@ from knowledge.states import (
 MAX_MESSAGE_CHARS = 4000
 RECENT_ANSWERS = 50  # the typical wait is the median over this many of the latest first answers
 WAIT_CACHE = timedelta(minutes=1)  # every polling worker page reads it: computed once a minute
-TRANSITION_ATTEMPTS = 5  # re-reads when other changes keep landing first; then 409
 T = TypeVar("T")
 
 
@@ -502,24 +500,11 @@ class TicketService:
     async def _transition(
         self, session: AsyncSession, ticket_id: str, change: Callable[[Ticket], Awaitable[T]]
     ) -> T:
-        """Apply ``change`` to the ticket's current state and commit, conditional on the version
-        read (``Ticket.version``). When another change landed in between, re-read and apply
-        again: ``change`` re-checks what it allows, so nothing is overwritten or lost."""
-        for _ in range(TRANSITION_ATTEMPTS):
-            async with self.gate.writing(session):
-                try:
-                    ticket = await get_ticket(session, ticket_id, fresh=True)
-                    result = await change(ticket)
-                    if session.new or session.dirty:  # a message alone also moves the version
-                        flag_modified(ticket, "status")
-                    await session.commit()
-                    return result
-                except StaleDataError:
-                    await session.rollback()
-                except BaseException:
-                    await session.rollback()
-                    raise
-        raise ConflictError("the ticket kept changing meanwhile; try again")
+        """Apply ``change`` to the ticket's current state and commit, conditional on its version
+        (``bot.service.transitions``)."""
+        return await versioned_change(
+            session, self.gate, lambda: get_ticket(session, ticket_id, fresh=True), change, "the ticket"
+        )
 
     async def _answered(
         self,
