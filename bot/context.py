@@ -20,7 +20,7 @@ from bot.admin_token import resolve_admin_token
 from bot.limits import Budget, make_limits
 from bot.runtime import database
 from bot.service.ask import AskService
-from bot.service.classes import ClassCatalogue
+from bot.service.classes import ClassCatalogue, bring_demo_classes_forward
 from bot.service.clock import Clock, SystemClock
 from bot.service.leases import Lease
 from bot.service.need_demo import import_demo_needs
@@ -127,7 +127,9 @@ async def import_demo_if_empty(sessions: async_sessionmaker[AsyncSession]) -> bo
         return False
     async with sessions() as session:
         report = await import_dir(session, DEMO_DIR)
-        needs = await import_demo_needs(session, DEMO_DIR, SystemClock().now())
+        now = SystemClock().now()
+        needs = await import_demo_needs(session, DEMO_DIR, now)
+        await bring_demo_classes_forward(session, now)
     log.info("empty database: demo knowledge imported", extra={"summary": report.summary(), "needs": needs})
     return True
 

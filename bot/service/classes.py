@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -310,3 +310,18 @@ async def after_import(session: AsyncSession, catalogue: ClassCatalogue, now: da
     await session.commit()
     await catalogue.refresh(session, now)
     return announced
+
+
+DEMO_WRITTEN = datetime(2026, 12, 7, tzinfo=UTC)  # knowledge/demo/classes.jsonl's dates are of this day
+
+
+async def bring_demo_classes_forward(session: AsyncSession, now: datetime) -> timedelta:
+    """Move the demo's classes by the whole weeks since they were written, so a demo imported
+    later still has classes ahead (and its past class behind) on the same weekdays; returns the
+    shift. Only for the demo import: real catalogues keep their dates."""
+    shift = timedelta(weeks=max(0, (now - DEMO_WRITTEN).days // 7))
+    if shift:
+        for course in (await session.scalars(select(TrainingClass))).all():
+            course.starts_at = course.starts_at + shift
+        await session.commit()
+    return shift

@@ -12,7 +12,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.service.classes import announce_recordings, save_class, staff_classes, upcoming_classes
+from bot.service.classes import (
+    DEMO_WRITTEN,
+    announce_recordings,
+    bring_demo_classes_forward,
+    save_class,
+    staff_classes,
+    upcoming_classes,
+)
 from bot.service.clock import FakeClock
 from bot.service.signups import (
     DoorCodes,
@@ -31,7 +38,7 @@ from knowledge.errors import (
     NotFoundError,
 )
 from knowledge.interchange import import_dir
-from knowledge.models import ClassSignup, OutboxEvent, Steward
+from knowledge.models import ClassSignup, OutboxEvent, Steward, TrainingClass
 from knowledge.states import EventKind
 from tests.factories import expert, knowledge_folder, station, stored, write_jsonl
 
@@ -267,3 +274,14 @@ async def test_a_steward_edits_only_classes_of_their_scope(db: Sessions, clock: 
             await save_class(
                 session, steward, "C09", course("C09", station_id=None, region="邳州市"), clock.now()
             )
+
+
+async def test_the_demo_classes_are_brought_forward_by_whole_weeks(db: Sessions):
+    """A demo imported later keeps classes ahead of it, on the same weekday and hour."""
+    async with db() as session:
+        assert await bring_demo_classes_forward(session, DEMO_WRITTEN + timedelta(days=6)) == timedelta(0)
+        assert await bring_demo_classes_forward(session, DEMO_WRITTEN + timedelta(days=15)) == timedelta(
+            weeks=2
+        )
+    moved = await stored(db, TrainingClass, "C01")
+    assert moved.starts_at == START + timedelta(weeks=2)

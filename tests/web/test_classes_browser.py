@@ -5,6 +5,8 @@ the worker's private sign-up page then shows them present."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import httpx
 from playwright.sync_api import expect
 from sqlalchemy import delete
@@ -14,9 +16,10 @@ from tests.web.conftest import ADMIN_TOKEN, PHONE, on_db, report_tiles
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 TITLE = "挖掘机液压系统故障诊断（浏览器测试）"
+STARTS = (date.today() + timedelta(days=60)).isoformat()  # upcoming whenever the test runs
 CSV = (
     "编号,课程名称,类型,授课专家,开始时间,地点,主题,名额,服务站,地区\n"
-    f"C90,{TITLE},公开课,E09,2027-02-27 09:00,徐工挖掘机 培训中心,"
+    f"C90,{TITLE},公开课,E09,{STARTS} 09:00,徐工挖掘机 培训中心,"
     "挖掘机、液压系统、动臂下沉、油缸内泄、多路阀,20,st-tongshan,铜山区\n"
 )
 
