@@ -37,7 +37,7 @@ run: export CRAFTDESK_IMPORT_DEMO_WHEN_EMPTY ?= true
 run: $(VENV)/.installed
 	$(PY) -m bot --host $(HOST) --port $(PORT)
 
-# What the tests use from Debian: PostgreSQL and Redis (several instances), Chromium (browser
+# What the tests use from Debian: PostgreSQL, Redis and nginx (several instances), Chromium (browser
 # tests), poppler-utils (PDF to PNG) and a Chinese font (QR sheets). Installed when we are root
 # and they are missing; otherwise the tests that need them are skipped with the reason.
 system-deps:
@@ -48,6 +48,15 @@ system-deps:
 	@if [ "$$(id -u)" = 0 ] && ! command -v redis-server >/dev/null; then \
 		echo "installing Redis (Debian package)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	fi
+	@if [ "$$(id -u)" = 0 ] && [ ! -x /usr/sbin/nginx ]; then \
+		echo "installing nginx (Debian package; its service is not started: the tests run their own nginx)"; \
+		if [ -e /usr/sbin/policy-rc.d ]; then mv /usr/sbin/policy-rc.d /usr/sbin/policy-rc.d.craftdesk; fi; \
+		printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; status=$$?; \
+		rm -f /usr/sbin/policy-rc.d; \
+		if [ -e /usr/sbin/policy-rc.d.craftdesk ]; then mv /usr/sbin/policy-rc.d.craftdesk /usr/sbin/policy-rc.d; fi; \
+		exit $$status; \
 	fi
 	@if [ "$$(id -u)" = 0 ] && { [ ! -x /usr/bin/chromium ] || ! command -v pdftoppm >/dev/null || [ ! -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; }; then \
 		echo "installing Chromium, poppler-utils and a Chinese font (Debian packages)"; \

@@ -12,13 +12,15 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# The advisory lock key of the schema upgrade on PostgreSQL: any number, the same in every instance.
+MIGRATION_LOCK_KEY = 0x6372616674647368
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -77,9 +79,15 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 async def migrate(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest revision (idempotent)."""
+    """Bring the schema to the newest revision (idempotent).
+
+    On PostgreSQL, instances starting at once take turns: the upgrade runs under a transaction
+    advisory lock, so the first one migrates and the others wait for its commit, then find the
+    schema at head and do nothing. SQLite serves one process, whose file lock is enough."""
 
     def _upgrade(sync_conn: Connection) -> None:
+        if sync_conn.dialect.name == "postgresql":
+            sync_conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         command.upgrade(alembic_config(sync_conn), "head")
 
     async with engine.begin() as conn:
