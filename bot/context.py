@@ -22,6 +22,7 @@ from bot.runtime import database
 from bot.service.ask import AskService
 from bot.service.classes import ClassCatalogue, bring_demo_classes_forward
 from bot.service.clock import Clock, SystemClock
+from bot.service.index_store import IndexStore, listen_dsn
 from bot.service.leases import Lease
 from bot.service.need_demo import import_demo_needs
 from bot.service.needs import NeedsService
@@ -76,6 +77,7 @@ class AppContext:
     telegram: TelegramChannel | None = None  # when a bot token is set
     classes: ClassCatalogue | None = None  # the related-class matcher, kept in step with the catalogue
     door: DoorCodes | None = None  # the classes' door QR codes
+    index_store: IndexStore | None = None  # CRAFTDESK_INDEX_STORE=database: the versions in PostgreSQL
 
 
 CLASS_POLL_SECONDS = 30.0  # another process's import, or a class that has started
@@ -160,11 +162,35 @@ def make_encoder(settings: Settings) -> Encoder:
     )
 
 
+def index_store(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], encoder: Encoder, clock: Clock
+) -> IndexStore | None:
+    """The index versions in PostgreSQL when ``CRAFTDESK_INDEX_STORE=database``; None: the data dir."""
+    if settings.index_store != "database":
+        return None
+    return IndexStore(
+        sessions,
+        IndexHolder(settings.index_dir, encoder.model_id),
+        encoder,
+        settings.instance_id,
+        clock,
+        keep=settings.index_keep_versions,
+        dsn=listen_dsn(settings.db_url),
+    )
+
+
 async def prepare_index(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession], encoder: Encoder
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    encoder: Encoder,
+    store: IndexStore | None = None,
 ) -> IndexHolder:
     """Build the index when none exists; otherwise load it. A broken one leaves the service
-    degraded (every question routed) with the way to fix it in the log."""
+    degraded (every question routed) with the way to fix it in the log. With ``store``: the
+    newest stored version (built only when none is)."""
+    if store is not None:
+        await store.prepare(settings.index_poll_seconds, log_progress())
+        return store.holder
     holder = IndexHolder(settings.index_dir, encoder.model_id)
     stale = outdated(settings.index_dir, encoder.model_id)
     if current_version(settings.index_dir) is None or stale:
@@ -264,7 +290,9 @@ async def open_context(
         await prepare_knowledge(settings, sessions)
         if encoder is None:
             encoder = await asyncio.to_thread(make_encoder, settings)
-        holder = await prepare_index(settings, sessions, encoder)
+        clock = clock or SystemClock()
+        store = index_store(settings, sessions, encoder, clock)
+        holder = await prepare_index(settings, sessions, encoder, store)
         calibration = Calibration.load()
         if calibration.model_id != encoder.model_id:
             log.warning(
@@ -273,7 +301,6 @@ async def open_context(
             )
         verifier = await asyncio.to_thread(open_verifier, settings)
         retriever = await asyncio.to_thread(Retriever, encoder, calibration, settings.retrieval, verifier)
-        clock = clock or SystemClock()
         redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
         shared = SharedState.open(redis_url)
         log.info("shared state", extra={"where": shared.where, "instance": settings.instance_id})
@@ -297,8 +324,8 @@ async def open_context(
             ask=AskService(retriever, holder, tickets, gate, classes=classes.holder),
             tickets=tickets,
             needs=NeedsService(clock, settings.uploads_dir / "needs", gate),
-            publisher=Publisher(encoder, holder, clock),
-            reindexer=Reindexer(sessions, encoder, holder),
+            publisher=Publisher(encoder, holder, clock, store),
+            reindexer=Reindexer(sessions, encoder, holder, store, settings.instance_id, clock),
             outbox=OutboxDispatcher(sessions, notifiers, clock=clock, gate=gate, holder=settings.instance_id),
             limits=make_limits(settings.rate_limit, shared.limits),
             shared=shared,
@@ -306,10 +333,12 @@ async def open_context(
             telegram=telegram,
             classes=classes,
             door=DoorCodes(resolve_admin_token(settings).get_secret_value()),
+            index_store=store,
         )
         await refresh_classes(context)
+        follow = store.follow if store is not None else holder.follow  # the table, or the data dir
         background = [
-            asyncio.create_task(holder.follow(settings.index_poll_seconds)),
+            asyncio.create_task(follow(settings.index_poll_seconds)),
             asyncio.create_task(
                 _every(settings.tickets.sweep_seconds, lambda: sweep_if_held(context), "silence sweep")
             ),

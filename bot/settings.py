@@ -179,6 +179,12 @@ class Settings(BaseSettings):
     index_poll_seconds: float = Field(
         2.0, gt=0, description="how often a server looks for an index another process built"
     )
+    index_store: Literal["disk", "database"] = Field(
+        "disk",
+        description="where index versions are kept: `disk`, the data dir (one machine); `database`, "
+        "PostgreSQL too, so instances that share no disk serve the same index",
+    )
+    index_keep_versions: int = Field(3, ge=1, description="index versions kept in the database")
     log_level: str = "INFO"
     instance_id: str = Field(
         default_factory=default_instance_id,
@@ -243,6 +249,15 @@ class Settings(BaseSettings):
     @property
     def report_zone(self) -> ZoneInfo:
         return ZoneInfo(self.report_timezone)
+
+    @model_validator(mode="after")
+    def _index_store_needs_postgres(self) -> Settings:
+        if self.index_store == "database" and not self.db_url.startswith("postgresql"):
+            raise ValueError(
+                "index_store=database keeps the index in PostgreSQL: set CRAFTDESK_DATABASE_URL to a "
+                "postgresql+asyncpg:// URL, or leave CRAFTDESK_INDEX_STORE at disk"
+            )
+        return self
 
     @model_validator(mode="after")
     def _strip_public_url(self) -> Settings:

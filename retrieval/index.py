@@ -78,7 +78,7 @@ def vector_index(vectors: np.ndarray, hnsw_above: int = HNSW_ABOVE) -> faiss.Ind
 
 
 class KnowledgeIndex:
-    """Immutable once built; ``with_case`` returns a new index with one more case."""
+    """Immutable once built; ``with_case(s)`` returns a new index with more cases."""
 
     def __init__(
         self,
@@ -138,16 +138,25 @@ class KnowledgeIndex:
     def with_case(self, case: CaseDoc, vector: np.ndarray, checksum: str) -> KnowledgeIndex:
         """A new index that also holds ``case`` (replacing one with the same id); ``vector``:
         its views, (views, dim)."""
+        return self.with_cases([case], vector.reshape(1, *vector.shape), checksum)
+
+    def with_cases(self, docs: list[CaseDoc], vectors: np.ndarray, checksum: str) -> KnowledgeIndex:
+        """A new index that also holds ``docs`` (each replacing one with the same id), built
+        once; ``vectors``: their views, (len(docs), views, dim)."""
         cases = list(self.cases)
-        vectors = self.case_vectors
-        if case.id in self.case_position:
-            pos = self.case_position[case.id]
-            cases[pos] = case
-            vectors = vectors.copy()
-            vectors[pos] = vector
-        else:
-            cases.append(case)
-            vectors = np.concatenate([vectors, vector.reshape(1, *vectors.shape[1:])]).astype(np.float32)
+        replaced = self.case_vectors.copy()
+        added: list[np.ndarray] = []
+        for doc, vector in zip(docs, vectors, strict=True):
+            pos = self.case_position.get(doc.id)
+            if pos is None:
+                cases.append(doc)
+                added.append(vector)
+            else:
+                cases[pos] = doc
+                replaced[pos] = vector
+        case_vectors = np.concatenate(
+            [replaced, np.asarray(added, dtype=np.float32).reshape(-1, *replaced.shape[1:])]
+        )
         manifest = replace(
             self.manifest,
             version=new_version(checksum),
@@ -155,7 +164,9 @@ class KnowledgeIndex:
             knowledge_checksum=checksum,
             built_at=datetime.now(UTC).isoformat(),
         )
-        return KnowledgeIndex(manifest, cases, vectors, self.experts, self.expert_vectors)
+        return KnowledgeIndex(
+            manifest, cases, case_vectors.astype(np.float32), self.experts, self.expert_vectors
+        )
 
 
 def new_version(checksum: str) -> str:
@@ -209,12 +220,7 @@ def save_index(index: KnowledgeIndex, index_dir: Path) -> Path:
     # the manifest is written last: a folder without one was never finished
     (tmp / "manifest.json").write_text(json.dumps(asdict(index.manifest), indent=2), encoding="utf-8")
     os.replace(tmp, final)
-    link = index_dir / f".current.{os.getpid()}.tmp"
-    if link.is_symlink() or link.exists():
-        link.unlink()
-    link.symlink_to(Path("versions") / index.version)
-    os.replace(link, index_dir / "current")
-    _prune(versions, keep=index.version)
+    point_current(index_dir, index.version)
     log.info(
         "index saved",
         extra={
@@ -225,6 +231,17 @@ def save_index(index: KnowledgeIndex, index_dir: Path) -> Path:
         },
     )
     return final
+
+
+def point_current(index_dir: Path, version: str) -> None:
+    """Point ``current`` at the finished folder ``versions/<version>`` with one atomic rename,
+    then drop the oldest folders past ``KEEP_VERSIONS``."""
+    link = index_dir / f".current.{os.getpid()}.tmp"
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(Path("versions") / version)
+    os.replace(link, index_dir / "current")
+    _prune(index_dir / "versions", keep=version)
 
 
 def _prune(versions: Path, keep: str) -> None:

@@ -75,17 +75,28 @@ class Lease:
         dialect = session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         table = LeaseRow.__table__
-        row = insert(LeaseRow).values(name=self.name, holder=self.holder, expires_at=now + self.ttl, epoch=1)
+        row = insert(LeaseRow).values(
+            name=self.name, holder=self.holder, expires_at=now + self.ttl, epoch=1, taken_at=now
+        )
         ours = table.c.holder == row.excluded.holder
+        renewed = ours & (table.c.expires_at > now)  # not taken again after a release or lapse
         return row.on_conflict_do_update(
             index_elements=[table.c.name],
             set_={
                 "holder": row.excluded.holder,
                 "expires_at": row.excluded.expires_at,
                 "epoch": case((ours, table.c.epoch), else_=table.c.epoch + 1),
+                "taken_at": case((renewed, table.c.taken_at), else_=row.excluded.taken_at),
             },
             where=ours | (table.c.expires_at <= now),
         ).returning(LeaseRow.epoch)
+
+    async def holding_row(self) -> LeaseRow | None:
+        """The lease's row while some instance holds it (not expired), else None: who holds
+        it (``holder``) and since when (``taken_at``)."""
+        async with self.sessions() as session:
+            row = await session.get(LeaseRow, self.name)
+        return row if row is not None and row.expires_at > self.clock.now() else None
 
     async def release(self) -> None:
         """Let the lease go now (at a clean shutdown), so another instance need not wait out

@@ -1,5 +1,6 @@
 """The knowledge loop: answered tickets (and solved needs) become candidate cases; an admin edits
-one and publishes it, and it is searchable at once (added to the served index, no full rebuild)."""
+one and publishes it, and it is searchable at once (added to the served index, no full rebuild;
+with the index in the database, to the newest stored version: ``bot.service.index_store``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.service.clock import Clock
+from bot.service.index_store import IndexStore
 from bot.service.labels import record_label
 from bot.service.needs import SOLVED, get_need, matches_of
 from bot.service.tickets import get_ticket
@@ -80,10 +82,12 @@ def _case_text(title: str, question: str, answer: str) -> tuple[str, str, str]:
 
 
 class Publisher:
-    def __init__(self, encoder: Encoder, index: IndexHolder, clock: Clock):
+    def __init__(self, encoder: Encoder, index: IndexHolder, clock: Clock, store: IndexStore | None = None):
+        """``store``: the index versions in the database (several instances), else the data dir."""
         self.encoder = encoder
         self.index = index
         self.clock = clock
+        self.store = store
         self._lock = asyncio.Lock()  # one index update at a time
 
     async def publish(
@@ -152,6 +156,9 @@ class Publisher:
         return case
 
     async def _add_to_index(self, session: AsyncSession, case: Case) -> None:
+        if self.store is not None:  # built from the database's newest version, not the served one
+            await self.store.add_published()
+            return
         async with self._lock:
             current = self.index.current
             if current is None:  # degraded: the next rebuild picks the case up

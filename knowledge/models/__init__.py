@@ -7,7 +7,8 @@
 - ``stewards``: the union stewards' accounts and tokens, scoped to stations or regions;
 - ``programme``: needs lists with their matched experts, classes with their sign-ups;
 - ``telegram``: what the Telegram channel keeps (bind codes, chats, sent messages, deliveries);
-- ``leases``: which instance runs a one-at-a-time background job (the silence sweep).
+- ``leases``: which instance runs a one-at-a-time background job (the silence sweep);
+- ``index_versions``: the search index's versions, for instances that share no disk.
 
 Importing the package registers every table on ``Base.metadata`` (Alembic reads it there).
 """
@@ -22,6 +23,7 @@ from knowledge.models.desk import (
     TicketMessage,
     TicketToken,
 )
+from knowledge.models.index_versions import IndexVersion
 from knowledge.models.kb import Case, Expert, Site, Station, Team
 from knowledge.models.leases import Lease
 from knowledge.models.programme import ClassSignup, Need, NeedExpert, TrainingClass
@@ -35,6 +37,7 @@ __all__ = [
     "DecisionLabel",
     "Expert",
     "ExpertToken",
+    "IndexVersion",
     "Lease",
     "Need",
     "NeedExpert",

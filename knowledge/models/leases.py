@@ -20,3 +20,6 @@ class Lease(Base):
     holder: Mapped[str] = mapped_column(String(120), doc="the instance id (CRAFTDESK_INSTANCE_ID)")
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     epoch: Mapped[int] = mapped_column(Integer, default=1, doc="1 for the first holder, +1 per change")
+    taken_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, doc="when its holder took it (renewals keep it); null in rows from before 0010"
+    )

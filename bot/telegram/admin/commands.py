@@ -21,4 +21,4 @@ async def stats(message: Message, session: AsyncSession) -> None:
 
 @router.message(Command("reindex"))
 async def reindex(message: Message, reindexer: Reindexer) -> None:
-    await message.answer(present.reindex(reindexer.start().as_dict()))
+    await message.answer(present.reindex((await reindexer.start()).as_dict()))

@@ -51,13 +51,15 @@ router = APIRouter(prefix="/api/admin", tags=["admin"])
 
 @router.post("/reindex", status_code=202)
 async def reindex(_: AdminDep, reindexer: ReindexerDep) -> dict:
-    """Start a full rebuild; the service switches to the new index when it is complete."""
-    return reindexer.start().as_dict()
+    """Start a full rebuild; the service switches to the new index when it is complete. While
+    another instance rebuilds, its rebuild is reported (``instance``, ``started_at``) instead."""
+    return (await reindexer.start()).as_dict()
 
 
 @router.get("/reindex")
 async def reindex_status(_: AdminDep, reindexer: ReindexerDep) -> dict:
-    return reindexer.state.as_dict()
+    """This instance's rebuild, or the one another instance is running."""
+    return (await reindexer.status()).as_dict()
 
 
 @router.get("/me")

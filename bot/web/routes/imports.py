@@ -79,7 +79,7 @@ async def import_roster(
         await _check_steward_roster(session, staff, roster.parsed)
     report = await import_spreadsheet(session, roster, dry_run=dry_run)
     indexed = any(report.created.get(k) or report.updated.get(k) for k in INDEXED)
-    reindex = reindexer.start().as_dict() if indexed and not dry_run else None
+    reindex = (await reindexer.start()).as_dict() if indexed and not dry_run else None
     if not dry_run and (report.created.get("classes") or report.updated.get("classes")):
         await after_import(session, classes, clock.now())  # recordings announced, matcher refreshed
     return ImportOut(

@@ -45,7 +45,7 @@ async def put_expert(
     or changed profile starts an index rebuild (the ranking reads profiles from the index);
     deactivating revokes the login links and passes the expert's unanswered tickets on."""
     saved = await save_expert(session, tickets, expert_id, record)
-    reindex = reindexer.start().as_dict() if saved.needs_reindex else None
+    reindex = (await reindexer.start()).as_dict() if saved.needs_reindex else None
     return _saved(saved, response, reindex)
 
 
