@@ -185,6 +185,12 @@ class Settings(BaseSettings):
         "PostgreSQL too, so instances that share no disk serve the same index",
     )
     index_keep_versions: int = Field(3, ge=1, description="index versions kept in the database")
+    outbox_claim_seconds: float = Field(
+        300,
+        gt=0,
+        description="how long an instance's claim on notifications it is sending lasts: those of an "
+        "instance that died are sent by another after this",
+    )
     log_level: str = "INFO"
     instance_id: str = Field(
         default_factory=default_instance_id,

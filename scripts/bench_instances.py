@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import os
 import secrets
-import shutil
 import statistics
 import sys
 import tempfile
@@ -372,7 +371,6 @@ async def bench(args: argparse.Namespace, base_url: str, redis_url: str, folder:
     quiet = {**RateLimitSettings.lifted_environment(), "CRAFTDESK_LOG_LEVEL": "WARNING"}
     runs: list[Throughput] = []
     failovers: list[Failover] = []
-    index: Path | None = None  # the first cluster builds the demo index; the next ones copy it
     # throughput with the default sweep and silence (30 s, 30 min: nothing moves meanwhile);
     # then the failover, on a cluster of the most instances with the short ones
     plans = [(count, quiet, False) for count in args.instances]
@@ -385,16 +383,11 @@ async def bench(args: argparse.Namespace, base_url: str, redis_url: str, folder:
     for n, (count, settings, timing_failover) in enumerate(plans):
         flush(redis_url)
         database_url = await create_database(base_url, f"bench_{uuid.uuid4().hex[:12]}")
-        cluster = Cluster(
-            folder / f"run{n}", count, database_url, redis_url, args.model_cache, settings, index=index
-        )
+        cluster = Cluster(folder / f"run{n}", count, database_url, redis_url, args.model_cache, settings)
         engine = create_async_engine(database_url)
         try:
             log(f"{count} instance(s): starting")
             meters = await start(cluster, engine, redis_url)
-            if index is None:
-                index = folder / "index"
-                shutil.copytree(cluster.instances[0].data_dir / "index", index, symlinks=True)
             if timing_failover:
                 for run in range(args.failover_runs):
                     failovers.append(await failover(cluster, engine, args.silence_minutes * 60))

@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.runtime import database
 from bot.settings import RateLimitSettings, Settings
+from tests.telegram.bot_api_emulator import Emulator
+from tests.telegram.bot_api_emulator import unavailable as telegram_emulator_unavailable
 from tests.utils.auth import ADMIN_TOKEN
 from tests.utils.postgres import PostgresUnavailable, create_database, postgres_server
 from tests.utils.redis_server import RedisUnavailable, flush, redis_server
@@ -36,6 +38,19 @@ def redis_server_url() -> Iterator[str]:
             yield url
     except RedisUnavailable as exc:
         pytest.skip(f"Redis tests skipped: {exc}")
+
+
+@pytest.fixture(scope="session")
+def telegram_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    """One Bot API emulator for the whole run (each test uses a bot token of its own); skipped
+    with the reason when node or the emulator package is missing."""
+    reason = telegram_emulator_unavailable()
+    if reason:
+        pytest.skip(f"Telegram end-to-end tests skipped: {reason}")
+    running = Emulator(tmp_path_factory.mktemp("emulator") / "emulator.log")
+    running.start()
+    yield running
+    running.stop()
 
 
 @pytest.fixture

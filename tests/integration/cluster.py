@@ -17,10 +17,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from bot.telegram.webhook import WEBHOOK_PATH
 from tests.utils.net import free_port
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -153,21 +155,6 @@ class Nginx:
 # ---- app instances ------------------------------------------------------------------------------
 
 
-def index_environment() -> dict[str, str]:
-    """Where the instances keep their index: for now each its own data dir (nothing shared; see
-    ``seed_index``). With the index store in PostgreSQL (issue 16, part 3) this becomes
-    ``{"CRAFTDESK_INDEX_STORE": "database"}``."""
-    return {}
-
-
-def seed_index(source: Path, instances: Sequence[Instance]) -> None:
-    """For now, instances start with a copy of an index of the same knowledge: what each would
-    otherwise build from the database at start, 10-40 s apiece on this machine. With the index
-    store in PostgreSQL (part 3) this copy goes: the first stores its build, the others fetch it."""
-    for instance in instances:
-        shutil.copytree(source, instance.data_dir / "index", symlinks=True)
-
-
 def instance_env(
     name: str,
     data_dir: Path,
@@ -190,7 +177,7 @@ def instance_env(
         "CRAFTDESK_ADMIN_TOKEN": admin_token,
         "CRAFTDESK_RATE_LIMIT__TRUSTED_PROXIES": "127.0.0.1",
         "CRAFTDESK_LOG_LEVEL": "INFO",
-        **index_environment(),
+        "CRAFTDESK_INDEX_STORE": "database",  # no shared disk: the index versions are in PostgreSQL
     }
     return env | (extra or {})
 
@@ -268,9 +255,19 @@ def wait_all_healthy(instances: Sequence[Instance], seconds: float) -> None:
             time.sleep(0.3)
 
 
+@dataclass(frozen=True)
+class WebhookBot:
+    """The Telegram bot of the instances, in webhook mode: ``api_base`` is the Bot API (the
+    emulator), which posts updates to nginx's /telegram/webhook."""
+
+    api_base: str
+    token: str
+
+
 class Cluster:
-    """``count`` instances and nginx. The first instance starts alone (it migrates the empty
-    database and, with ``demo``, imports the demo knowledge); the others then start together."""
+    """``count`` instances and nginx. The first instance starts alone: it migrates the empty
+    database, imports the demo knowledge (``demo``), builds the index and stores its version in
+    PostgreSQL. The others then start together and fetch that version."""
 
     def __init__(
         self,
@@ -281,11 +278,9 @@ class Cluster:
         model_cache: Path,
         settings: dict[str, str] | None = None,
         demo: bool = True,
-        index: Path | None = None,
+        bot: WebhookBot | None = None,
     ):
-        """``index``: an index of the knowledge the first instance imports (the demo), copied to
-        every instance; None: the first builds its own, the others start with a copy of it."""
-        self.folder, self.database_url, self.index = folder, database_url, index
+        self.folder, self.database_url = folder, database_url
         self.admin_token = secrets.token_urlsafe(24)
         self.instances = []
         for n in range(1, count + 1):
@@ -297,6 +292,13 @@ class Cluster:
             env = instance_env(name, data_dir, database_url, redis_url, model_cache, self.admin_token, extra)
             self.instances.append(Instance(name, env, data_dir))
         self.nginx = Nginx(folder / "nginx", [i.port for i in self.instances])
+        if bot is not None:
+            for instance in self.instances:
+                instance.env |= {
+                    "CRAFTDESK_TELEGRAM__BOT_TOKEN": bot.token,
+                    "CRAFTDESK_TELEGRAM__API_BASE": bot.api_base,
+                    "CRAFTDESK_TELEGRAM__WEBHOOK_URL": f"{self.nginx.url}{WEBHOOK_PATH}",
+                }
 
     @property
     def url(self) -> str:
@@ -311,12 +313,8 @@ class Cluster:
 
     def start(self, seconds: float = 240) -> None:
         first, *others = self.instances
-        if self.index is not None:
-            seed_index(self.index, self.instances)
         first.start()
         wait_all_healthy([first], seconds)
-        if self.index is None:
-            seed_index(first.data_dir / "index", others)
         for instance in others:
             instance.start()
         wait_all_healthy(others, seconds)

@@ -13,7 +13,7 @@ import itertools
 import os
 import shutil
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from bot.settings import Settings, TelegramSettings
 from bot.telegram import webhook
 from bot.telegram.callbacks import FeedbackCb, RateCb
 from knowledge.models import Question, Ticket, TicketMessage
-from tests.telegram.bot_api_emulator import BOT_USERNAME, Emulator, Person, buttons, unavailable
+from tests.telegram.bot_api_emulator import BOT_USERNAME, Emulator, Person, buttons
 from tests.telegram.helpers import ROUTED, SUGGESTED
 from tests.utils.auth import ADMIN, ADMIN_TOKEN
 from tests.utils.wait import eventually
@@ -39,20 +39,9 @@ PNG_1X1_SIZE = 70
 _bot_ids = itertools.count(700_001)
 
 
-@pytest.fixture(scope="session")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    reason = unavailable()
-    if reason:
-        pytest.skip(f"Telegram end-to-end tests skipped: {reason}")
-    running = Emulator(tmp_path_factory.mktemp("emulator") / "emulator.log")
-    running.start()
-    yield running
-    running.stop()
-
-
 @pytest.fixture
 def e2e_settings(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator: Emulator, demo_index_dir: Path
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, telegram_emulator: Emulator, demo_index_dir: Path
 ) -> Settings:
     """A data dir with the demo knowledge and index; a bot token of its own."""
     for name in list(os.environ):
@@ -63,7 +52,9 @@ def e2e_settings(
         data_dir=tmp_path / "var",
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'var' / 'craftdesk.db'}",
         admin_token=ADMIN_TOKEN,
-        telegram=TelegramSettings(bot_token=f"{next(_bot_ids)}:e2e-token", api_base=emulator.base_url),
+        telegram=TelegramSettings(
+            bot_token=f"{next(_bot_ids)}:e2e-token", api_base=telegram_emulator.base_url
+        ),
     )
     shutil.copytree(demo_index_dir, settings.index_dir, symlinks=True)
     return settings
@@ -79,8 +70,8 @@ async def running(settings: Settings, encoder) -> AsyncIterator[tuple[AppContext
 
 
 @pytest.fixture
-async def user_side(emulator: Emulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=emulator.base_url, timeout=10) as http:
+async def user_side(telegram_emulator: Emulator) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=telegram_emulator.base_url, timeout=10) as http:
         yield http
 
 
