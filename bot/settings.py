@@ -7,6 +7,8 @@ never at import time. Nested sections are set with a double underscore, e.g.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import ipaddress
 import os
@@ -141,6 +143,94 @@ class TelegramSettings(BaseModel):
         return hashlib.sha256(seed.encode("utf-8")).hexdigest()
 
 
+class WeChatSettings(BaseModel):
+    """The union's WeChat service account (服务号); off unless an app id and secret are set.
+    ``api_base`` and ``open_base`` are settings so that the tests point them at an emulator."""
+
+    app_id: str | None = Field(None, description="the service account's AppID")
+    app_secret: SecretStr | None = Field(None, description="its AppSecret")
+    api_base: str = Field("https://api.weixin.qq.com", description="another API server (the emulator)")
+    open_base: str = Field("https://open.weixin.qq.com", description="where the OAuth page is")
+    message_kind: Literal["template", "subscribe"] = Field(
+        "template", description="template messages, or subscribe messages (订阅通知), as the account allows"
+    )
+    answer_template_id: str | None = Field(None, description="the template of 'your answer has come'")
+    ticket_template_id: str | None = Field(None, description="the template of 'a new ticket for you'")
+
+    @field_validator("api_base", "open_base")
+    @classmethod
+    def _without_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _id_and_secret_together(self) -> WeChatSettings:
+        if (self.app_id is None) != (self.app_secret is None):
+            raise ValueError("set both the app id and the app secret of the service account, or neither")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.app_id is not None and self.app_secret is not None
+
+
+WECOM_AES_KEY_LENGTH = 43  # base64 of 32 bytes without its "="
+
+
+class WeComSettings(BaseModel):
+    """A union's WeCom (企业微信) app; off unless the corp id, agent id and secret are set. The
+    callback (replies to a notification) is on when its token and AES key are set as well."""
+
+    corp_id: str | None = Field(None, description="the corporation's CorpID")
+    agent_id: int | None = Field(None, description="the app's AgentId")
+    secret: SecretStr | None = Field(None, description="the app's Secret")
+    api_base: str = Field("https://qyapi.weixin.qq.com", description="another API server (the emulator)")
+    callback_token: SecretStr | None = Field(None, description="the callback's Token")
+    callback_aes_key: SecretStr | None = Field(
+        None, description="the callback's EncodingAESKey (43 characters)"
+    )
+
+    @field_validator("api_base")
+    @classmethod
+    def _without_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("callback_aes_key")
+    @classmethod
+    def _aes_key_is_32_bytes(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        key = value.get_secret_value()
+        try:
+            decoded = base64.b64decode(key + "=", validate=True)
+        except (binascii.Error, ValueError):
+            decoded = b""
+        if len(key) != WECOM_AES_KEY_LENGTH or len(decoded) != 32:
+            raise ValueError(
+                f"the EncodingAESKey is {WECOM_AES_KEY_LENGTH} characters of base64 (A-Z, a-z, 0-9, "
+                "+ and /), as the WeCom admin console shows it"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> WeComSettings:
+        app = (self.corp_id, self.agent_id, self.secret)
+        if any(part is not None for part in app) and not all(part is not None for part in app):
+            raise ValueError("set the WeCom corp id, agent id and secret together, or none of them")
+        if (self.callback_token is None) != (self.callback_aes_key is None):
+            raise ValueError("set the WeCom callback token and AES key together, or neither")
+        if self.callback_token is not None and self.corp_id is None:
+            raise ValueError("the WeCom callback needs the corp id as well")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.corp_id is not None and self.agent_id is not None and self.secret is not None
+
+    @property
+    def callback_enabled(self) -> bool:
+        return self.enabled and self.callback_token is not None and self.callback_aes_key is not None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CRAFTDESK_", env_nested_delimiter="__", extra="ignore")
 
@@ -210,6 +300,8 @@ class Settings(BaseSettings):
     tickets: TicketSettings = TicketSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
     telegram: TelegramSettings = TelegramSettings()
+    wechat: WeChatSettings = WeChatSettings()
+    wecom: WeComSettings = WeComSettings()
     # The short names of the deployment docs (CRAFTDESK_BOT_TOKEN, CRAFTDESK_WEBHOOK_URL,
     # CRAFTDESK_TELEGRAM_API_BASE); folded into ``telegram``, whose own names win.
     bot_token: SecretStr | None = Field(None, exclude=True, repr=False)
