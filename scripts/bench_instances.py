@@ -82,6 +82,13 @@ def parse_args() -> argparse.Namespace:
         help="converted models (default: CRAFTDESK_MODEL_CACHE or CRAFTDESK_TEST_MODEL_CACHE, else "
         ".cache/test-models)",
     )
+    parser.add_argument(
+        "--request",
+        choices=sorted(REQUESTS),
+        default="ask",
+        help="what each client sends: ask (POST /api/ask, a question) or poll (GET /api/tickets/{id} "
+        "of a ticket it opened, what an open chat page sends every 4 s); default ask",
+    )
     parser.add_argument("--out", type=Path, help="also write the report to this file")
     args = parser.parse_args()
     if min(args.instances) < 1 or args.clients < 1 or args.seconds <= 0 or args.warmup < 0:
@@ -193,11 +200,14 @@ class Throughput:
         return self.answers / self.seconds
 
 
+REQUESTS = {"ask": "POST /api/ask", "poll": "GET /api/tickets/{id}"}
+
+
 async def drive(
-    url: str, clients: int, seconds: float, texts: list[str], count_from: float
+    url: str, clients: int, seconds: float, texts: list[str], count_from: float, request: str = "ask"
 ) -> tuple[list[float], int]:
-    """``clients`` keep-alive clients asking until ``seconds`` from now; answers started after
-    ``count_from`` (monotonic) are counted."""
+    """``clients`` keep-alive clients sending ``request`` (REQUESTS) until ``seconds`` from now;
+    answers started after ``count_from`` (monotonic) are counted."""
     deadline = time.monotonic() + seconds
     latencies: list[float] = []
     failures = 0
@@ -208,11 +218,23 @@ async def drive(
         async with aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=1), timeout=aiohttp.ClientTimeout(total=30), headers=headers
         ) as http:
+            ticket: dict[str, str] = {}
+            if request == "poll":  # the ticket this client's page shows
+                async with http.post(f"{url}/api/tickets", json={"text": texts[n % len(texts)]}) as opened:
+                    opened.raise_for_status()
+                    ticket = await opened.json()
             i = n
             while time.monotonic() < deadline:
                 started = time.monotonic()
                 try:
-                    async with http.post(f"{url}/api/ask", json={"text": texts[i % len(texts)]}) as reply:
+                    if request == "poll":
+                        sent = http.get(
+                            f"{url}/api/tickets/{ticket['ticket_id']}",
+                            headers={"X-Ticket-Token": ticket["token"]},
+                        )
+                    else:
+                        sent = http.post(f"{url}/api/ask", json={"text": texts[i % len(texts)]})
+                    async with sent as reply:
                         await reply.read()
                         ok = reply.status == 200
                 except (TimeoutError, aiohttp.ClientError):
@@ -231,7 +253,7 @@ async def drive(
 async def measure(cluster: Cluster, meters: Meters, args: argparse.Namespace, texts: list[str]) -> Throughput:
     count_from = time.monotonic() + args.warmup
     load = asyncio.create_task(
-        drive(cluster.url, args.clients, args.warmup + args.seconds, texts, count_from)
+        drive(cluster.url, args.clients, args.warmup + args.seconds, texts, count_from, args.request)
     )
     await asyncio.sleep(args.warmup)
     meters.begin()
@@ -323,13 +345,14 @@ def report(args: argparse.Namespace, runs: list[Throughput], failovers: list[Fai
     lines = [
         f"# Several instances behind nginx, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
-        f"{args.clients} clients posting /api/ask through nginx, {args.seconds:.0f} s measured after "
-        f"{args.warmup:.0f} s; {cores} cores shared by everything below (1-minute load average "
-        f"{os.getloadavg()[0]:.1f} at the end).",
+        f"{args.clients} clients sending {REQUESTS[args.request]} through nginx, {args.seconds:.0f} s "
+        f"measured after {args.warmup:.0f} s; {cores} cores shared by everything below (1-minute load "
+        f"average {os.getloadavg()[0]:.1f} at the end).",
         "",
         "| instances | answers/s | p50 ms | p95 ms | failed | CPU s: instances | nginx | PostgreSQL "
-        "| Redis | load generator | other processes | instance CPU ms per answer | machine busy |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| Redis | load generator | other processes | instance CPU ms per answer "
+        "| PostgreSQL CPU ms per answer | machine busy |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
         cpu = run.cpu
@@ -338,7 +361,8 @@ def report(args: argparse.Namespace, runs: list[Throughput], failovers: list[Fai
             f"{percentile(run.latencies_ms, 95):.0f} | {run.failures} | {cpu['instances']:.1f} | "
             f"{cpu['nginx']:.1f} | {cpu['PostgreSQL']:.1f} | {cpu['Redis']:.1f} | "
             f"{cpu['load generator']:.1f} | {cpu['other processes']:.1f} | "
-            f"{1000 * cpu['instances'] / max(1, run.answers):.0f} | "
+            f"{1000 * cpu['instances'] / max(1, run.answers):.1f} | "
+            f"{1000 * cpu['PostgreSQL'] / max(1, run.answers):.2f} | "
             f"{100 * run.machine_share:.0f}% of {cores} cores |"
         )
     if failovers:
