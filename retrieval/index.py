@@ -36,7 +36,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FORMAT = 2  # 2: several vectors per case (its views)
-HNSW_ABOVE = 100_000  # past this many vectors an exact flat scan gets slow: use HNSW
+# Past this many vectors an exact flat scan costs more than the rest of a question (~0.15 ms per
+# 1,000 vectors, docs/benchmarks.md "Where faiss stops being right"): use HNSW.
+HNSW_ABOVE = 30_000
+HNSW_EF_SEARCH = 128  # recall@10 0.99 at 100k vectors (0.96 at 1M, where 256 is needed)
 KEEP_VERSIONS = 3
 Progress = Callable[[int, int], None]
 
@@ -61,14 +64,15 @@ def _faiss() -> ModuleType:
     return faiss
 
 
-def vector_index(vectors: np.ndarray, hnsw_above: int = HNSW_ABOVE) -> faiss.Index:
-    """Inner product over normalized vectors = cosine. Exact below ``hnsw_above``."""
+def vector_index(vectors: np.ndarray, hnsw_above: int | None = None) -> faiss.Index:
+    """Inner product over normalized vectors = cosine. Exact below ``hnsw_above`` (default
+    ``HNSW_ABOVE``)."""
     lib = _faiss()
     dim = vectors.shape[1]
     index: faiss.Index
-    if len(vectors) > hnsw_above:
+    if len(vectors) > (HNSW_ABOVE if hnsw_above is None else hnsw_above):
         hnsw: faiss.IndexHNSWFlat = lib.IndexHNSWFlat(dim, 32, lib.METRIC_INNER_PRODUCT)
-        hnsw.hnsw.efSearch = 128
+        hnsw.hnsw.efSearch = HNSW_EF_SEARCH
         index = hnsw
     else:
         index = lib.IndexFlatIP(dim)
@@ -87,8 +91,11 @@ class KnowledgeIndex:
         case_vectors: np.ndarray,
         experts: list[ExpertDoc],
         expert_vectors: np.ndarray,
+        case_search: faiss.Index | None = None,
     ):
-        """``case_vectors``: (cases, views, dim), each case's views in ``CaseDoc.views`` order."""
+        """``case_vectors``: (cases, views, dim), each case's views in ``CaseDoc.views`` order.
+        ``case_search``: the faiss index of those vectors when it exists already (read with the
+        version, or grown from the previous one); built here otherwise."""
         self.manifest = manifest
         self.cases = cases
         self.case_vectors = case_vectors
@@ -96,7 +103,11 @@ class KnowledgeIndex:
         self.experts = experts
         self.expert_names = {e.id: e.name for e in experts}  # who solved a case, for the reply
         self.expert_vectors = expert_vectors
-        self.case_search = vector_index(case_vectors.reshape(-1, case_vectors.shape[2]))
+        self.case_search = (
+            case_search
+            if case_search is not None
+            else vector_index(case_vectors.reshape(-1, case_vectors.shape[2]))
+        )
         self.lexical = BM25Index([c.lexical_text for c in cases])
         self.answer_tokens = [set(lexical_tokens(c.answer)) for c in cases]
         # per-case facts the decision features need for every question, computed once
@@ -146,6 +157,7 @@ class KnowledgeIndex:
         cases = list(self.cases)
         replaced = self.case_vectors.copy()
         added: list[np.ndarray] = []
+        changed = False
         for doc, vector in zip(docs, vectors, strict=True):
             pos = self.case_position.get(doc.id)
             if pos is None:
@@ -154,9 +166,9 @@ class KnowledgeIndex:
             else:
                 cases[pos] = doc
                 replaced[pos] = vector
-        case_vectors = np.concatenate(
-            [replaced, np.asarray(added, dtype=np.float32).reshape(-1, *replaced.shape[1:])]
-        )
+                changed = True
+        new = np.asarray(added, dtype=np.float32).reshape(-1, *replaced.shape[1:])
+        case_vectors = np.concatenate([replaced, new])
         manifest = replace(
             self.manifest,
             version=new_version(checksum),
@@ -165,8 +177,24 @@ class KnowledgeIndex:
             built_at=datetime.now(UTC).isoformat(),
         )
         return KnowledgeIndex(
-            manifest, cases, case_vectors.astype(np.float32), self.experts, self.expert_vectors
+            manifest,
+            cases,
+            case_vectors.astype(np.float32),
+            self.experts,
+            self.expert_vectors,
+            None if changed else self._grown(new.reshape(-1, new.shape[2])),
         )
+
+    def _grown(self, vectors: np.ndarray) -> faiss.Index | None:
+        """An HNSW graph is extended with new cases' views, not built again (at 100,000 vectors
+        a build takes ~80 s, docs/benchmarks.md); a flat index is cheap to build: None."""
+        lib = _faiss()
+        if not isinstance(self.case_search, lib.IndexHNSW):
+            return None
+        grown: faiss.Index = lib.clone_index(self.case_search)
+        if len(vectors):
+            grown.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        return grown
 
 
 def new_version(checksum: str) -> str:
@@ -212,8 +240,8 @@ def save_index(index: KnowledgeIndex, index_dir: Path) -> Path:
     tmp = versions / f".{index.version}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    flat_views = index.case_vectors.reshape(-1, index.case_vectors.shape[2])
-    faiss.write_index(vector_index(flat_views, hnsw_above=1 << 62), str(tmp / "cases.faiss"))
+    # the search index as it is (an HNSW graph included): loading it builds nothing
+    faiss.write_index(index.case_search, str(tmp / "cases.faiss"))
     faiss.write_index(vector_index(index.expert_vectors, hnsw_above=1 << 62), str(tmp / "experts.faiss"))
     docs = {"cases": [asdict(c) for c in index.cases], "experts": [asdict(e) for e in index.experts]}
     (tmp / "docs.json").write_text(json.dumps(docs, ensure_ascii=False), encoding="utf-8")
@@ -289,7 +317,8 @@ def load_index(index_dir: Path, model_id: str) -> KnowledgeIndex:
             ExpertDoc(**{**d, "industries": tuple(d["industries"]), "skills": tuple(d["skills"])})
             for d in docs["experts"]
         ]
-        case_vectors = _vectors(faiss.read_index(str(folder / "cases.faiss")))
+        case_search = faiss.read_index(str(folder / "cases.faiss"))
+        case_vectors = _vectors(case_search)
         expert_vectors = _vectors(faiss.read_index(str(folder / "experts.faiss")))
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexUnavailableError(f"index at {folder} is unreadable: {exc}") from exc
@@ -305,7 +334,11 @@ def load_index(index_dir: Path, model_id: str) -> KnowledgeIndex:
     ) != (manifest.cases * manifest.views, manifest.experts):
         raise IndexUnavailableError(f"index at {folder} is inconsistent with its manifest")
     case_vectors = case_vectors.reshape(manifest.cases, manifest.views, manifest.dim)
-    return KnowledgeIndex(manifest, cases, case_vectors, experts, expert_vectors)
+    if isinstance(case_search, faiss.IndexHNSW):
+        case_search.hnsw.efSearch = HNSW_EF_SEARCH
+    elif len(case_vectors) * manifest.views > HNSW_ABOVE:
+        case_search = None  # written flat by an older version: built as HNSW now
+    return KnowledgeIndex(manifest, cases, case_vectors, experts, expert_vectors, case_search)
 
 
 def _vectors(index: Any) -> np.ndarray:

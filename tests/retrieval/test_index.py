@@ -11,6 +11,10 @@ import pytest
 from knowledge.errors import IndexUnavailableError
 from retrieval.corpus import CaseDoc, Corpus, ExpertDoc
 from retrieval.index import (
+    FORMAT,
+    HNSW_EF_SEARCH,
+    KnowledgeIndex,
+    Manifest,
     build_index,
     current_version,
     load_index,
@@ -137,3 +141,47 @@ def test_with_case_adds_or_replaces_a_case(encoder):
     assert bigger.version != index.version
     replaced = bigger.with_case(new, vectors, "checksum-3")
     assert len(replaced.cases) == 7
+
+
+def manifest_of(corpus: Corpus) -> Manifest:
+    return Manifest(
+        FORMAT,
+        "20260101T000000000000-aaaaaaaa",
+        "test-model",
+        384,
+        len(corpus.cases),
+        len(corpus.experts),
+        "a" * 64,
+        "2026-01-01T00:00:00+00:00",
+        views=3,
+    )
+
+
+def test_an_hnsw_index_is_saved_as_built_and_grown_not_rebuilt(tmp_path: Path, monkeypatch):
+    """Past HNSW_ABOVE the graph is written with the version and read back as it is, and a
+    published case is added to it: a new version builds no graph (80 s at 100,000 vectors)."""
+    import faiss
+
+    monkeypatch.setattr("retrieval.index.HNSW_ABOVE", 10)
+    corpus = corpus_of(8)  # 8 cases x 3 views = 24 vectors, past the limit of 10
+    views = random_unit(8 * 3, seed=4).reshape(8, 3, -1)
+    built = KnowledgeIndex(manifest_of(corpus), corpus.cases, views, corpus.experts, random_unit(2, seed=5))
+    assert isinstance(built.case_search, faiss.IndexHNSWFlat)
+    save_index(built, tmp_path)
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("the HNSW graph was built again")
+
+    monkeypatch.setattr("retrieval.index.vector_index", no_build)
+    loaded = load_index(tmp_path, built.manifest.model_id)
+    assert isinstance(loaded.case_search, faiss.IndexHNSWFlat)
+    assert loaded.case_search.hnsw.efSearch == HNSW_EF_SEARCH
+    np.testing.assert_allclose(loaded.case_vectors, built.case_vectors)
+    query = views[5][1]
+    assert loaded.search_cases(query, 1)[0].tolist() == [5]
+
+    new = CaseDoc("K900", "新案例", "问题", "答案", "工程机械与智能制造", "E01", ("数控",))
+    new_views = random_unit(3, seed=6)
+    grown = loaded.with_case(new, new_views, "c" * 64)
+    assert grown.case_search.ntotal == 27 and loaded.case_search.ntotal == 24  # the old one unchanged
+    assert grown.search_cases(new_views[2], 1)[0].tolist() == [8]
