@@ -22,12 +22,16 @@ from bot.runtime import load_settings
 class UvicornOptions(TypedDict):
     log_config: None
     proxy_headers: bool
+    timeout_graceful_shutdown: int
 
 
 # proxy_headers=False: uvicorn would otherwise take X-Forwarded-For from any peer in its
 # forwarded_allow_ips (127.0.0.1 by default) as the client address. The app resolves the
 # address itself, trusting only CRAFTDESK_RATE_LIMIT__TRUSTED_PROXIES (bot/web/ratelimit.py).
-UVICORN_OPTIONS: UvicornOptions = {"log_config": None, "proxy_headers": False}
+# timeout_graceful_shutdown: at a stop, requests get 5 s to finish; the live-update streams
+# (held open up to 10 minutes, bot/web/routes/events.py) are then cut and their pages reconnect
+# to another instance.
+UVICORN_OPTIONS: UvicornOptions = {"log_config": None, "proxy_headers": False, "timeout_graceful_shutdown": 5}
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from bot.web.routes import (
     admin,
     ask,
     classes,
+    events,
     expert,
     health,
     imports,
@@ -28,6 +29,7 @@ from bot.web.routes import (
     stewards,
     telegram_admin,
     tickets,
+    wechat,
 )
 
 
@@ -54,7 +56,9 @@ def create_app(settings: Settings, context: AppContext | None = None) -> FastAPI
         app.include_router(module.router)
     app.include_router(report.router)
     app.include_router(classes.router)
+    app.include_router(events.router)
     app.include_router(webhook.router)
+    app.include_router(wechat.router)
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")
     return app

@@ -27,13 +27,16 @@ from bot.service.leases import Lease
 from bot.service.need_demo import import_demo_needs
 from bot.service.needs import NeedsService
 from bot.service.outbox import Notifier, OutboxDispatcher
+from bot.service.photo_store import DatabasePhotos, DiskPhotos, PhotoStore
 from bot.service.publishing import Publisher
 from bot.service.reindex import Reindexer
 from bot.service.signups import DoorCodes
+from bot.service.ticket_events import TicketFeed
 from bot.service.tickets import TicketPolicy, TicketService
 from bot.settings import Settings
 from bot.shared_state import SharedState
 from bot.telegram.services import BotServices
+from bot.wechat.channel import WeChatChannel, open_wechat
 from knowledge.db import WriteGate
 from knowledge.errors import IndexUnavailableError
 from knowledge.interchange import import_dir
@@ -78,6 +81,8 @@ class AppContext:
     classes: ClassCatalogue | None = None  # the related-class matcher, kept in step with the catalogue
     door: DoorCodes | None = None  # the classes' door QR codes
     index_store: IndexStore | None = None  # CRAFTDESK_INDEX_STORE=database: the versions in PostgreSQL
+    ticket_feed: TicketFeed | None = None  # live ticket changes, for the pages' event streams
+    wechat: WeChatChannel | None = None  # when the service account or the WeCom app is set
 
 
 CLASS_POLL_SECONDS = 30.0  # another process's import, or a class that has started
@@ -177,6 +182,21 @@ def index_store(
         keep=settings.index_keep_versions,
         dsn=listen_dsn(settings.db_url),
     )
+
+
+def ticket_feed(
+    settings: Settings, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> TicketFeed:
+    """The live ticket changes; on PostgreSQL other instances' too (LISTEN)."""
+    postgres = engine.dialect.name == "postgresql"
+    return TicketFeed(sessions, listen_dsn(settings.db_url) if postgres else None)
+
+
+def photo_store(settings: Settings, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> PhotoStore:
+    """Photos in PostgreSQL when ``CRAFTDESK_PHOTO_STORE=database``; else files in the data dir."""
+    if settings.photo_store == "database":
+        return DatabasePhotos(sessions, clock)
+    return DiskPhotos(settings.uploads_dir)
 
 
 async def prepare_index(
@@ -304,15 +324,20 @@ async def open_context(
         redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
         shared = SharedState.open(redis_url)
         log.info("shared state", extra={"where": shared.where, "instance": settings.instance_id})
+        photos = photo_store(settings, sessions, clock)
         telegram = None
         if settings.telegram.enabled:
             from bot.telegram.channel import TelegramChannel
 
-            telegram = TelegramChannel(settings, sessions, seen_updates=shared.updates)
+            telegram = TelegramChannel(settings, sessions, seen_updates=shared.updates, photos=photos)
             notifiers = [*notifiers, telegram.notifier]
+        secret = resolve_admin_token(settings).get_secret_value()
+        wechat = open_wechat(settings, secret, sessions, clock, shared.pool, shared.updates)
+        if wechat is not None:
+            notifiers = [*notifiers, *wechat.notifiers]
         gate = WriteGate(engine)
         classes = ClassCatalogue(encoder)
-        tickets = TicketService(clock, ticket_policy(settings), settings.uploads_dir, gate)
+        tickets = TicketService(clock, ticket_policy(settings), photos, gate)
         context = AppContext(
             settings=settings,
             engine=engine,
@@ -323,7 +348,7 @@ async def open_context(
             retriever=retriever,
             ask=AskService(retriever, holder, tickets, gate, classes=classes.holder),
             tickets=tickets,
-            needs=NeedsService(clock, settings.uploads_dir / "needs", gate),
+            needs=NeedsService(clock, photos, gate),
             publisher=Publisher(encoder, holder, clock, store),
             reindexer=Reindexer(sessions, encoder, holder, store, settings.instance_id, clock),
             outbox=OutboxDispatcher(
@@ -341,7 +366,11 @@ async def open_context(
             classes=classes,
             door=DoorCodes(resolve_admin_token(settings).get_secret_value()),
             index_store=store,
+            ticket_feed=ticket_feed(settings, engine, sessions),
+            wechat=wechat,
         )
+        if context.ticket_feed is not None:
+            await context.ticket_feed.start(engine)
         await refresh_classes(context)
         follow = store.follow if store is not None else holder.follow  # the table, or the data dir
         background = [
@@ -359,8 +388,12 @@ async def open_context(
         try:
             yield context
         finally:
+            if context.ticket_feed is not None:
+                await context.ticket_feed.close()
             if telegram is not None:
                 await telegram.stop()
+            if wechat is not None:
+                await wechat.aclose()
             await context.reindexer.close()
             for task in background:
                 task.cancel()

@@ -23,9 +23,11 @@ from bot.service.needs import NeedsService
 from bot.service.publishing import Publisher
 from bot.service.reindex import Reindexer
 from bot.service.signups import DoorCodes
+from bot.service.ticket_events import TicketFeed
 from bot.service.tickets import TicketService
 from bot.settings import Settings
 from bot.shared_state import SeenUpdates
+from bot.wechat.channel import WeChatChannel
 from knowledge.db import WriteGate
 from retrieval.holder import IndexHolder
 from retrieval.search import Retriever
@@ -115,6 +117,11 @@ async def get_telegram(request: Request) -> TelegramEntry | None:
     return _context(request).telegram
 
 
+async def get_wechat(request: Request) -> WeChatChannel | None:
+    """The WeChat channel (service account, WeCom); None when neither is configured."""
+    return _context(request).wechat
+
+
 async def get_classes(request: Request) -> ClassCatalogue:
     catalogue = _context(request).classes
     if catalogue is None:
@@ -127,6 +134,13 @@ async def get_door(request: Request) -> DoorCodes:
     if door is None:
         raise RuntimeError("the door codes were not opened")
     return door
+
+
+async def get_ticket_feed(request: Request) -> TicketFeed:
+    feed = _context(request).ticket_feed
+    if feed is None:
+        raise RuntimeError("the ticket feed was not opened")
+    return feed
 
 
 async def get_gate(request: Request) -> WriteGate:
@@ -149,3 +163,6 @@ TelegramDep = Annotated[TelegramEntry | None, Depends(get_telegram)]
 ClassesDep = Annotated[ClassCatalogue, Depends(get_classes)]
 DoorDep = Annotated[DoorCodes, Depends(get_door)]
 GateDep = Annotated[WriteGate, Depends(get_gate)]
+SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
+TicketFeedDep = Annotated[TicketFeed, Depends(get_ticket_feed)]
+WeChatDep = Annotated[WeChatChannel | None, Depends(get_wechat)]

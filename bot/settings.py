@@ -266,6 +266,18 @@ class Settings(BaseSettings):
     max_in_flight_requests: int = Field(
         32, ge=1, description="requests worked on at once; more wait their turn in arrival order"
     )
+    max_event_streams: int = Field(
+        2000, ge=1, description="live-update streams (server-sent events) open at once per instance"
+    )
+    event_keepalive_seconds: float = Field(
+        20, gt=0, description="a silent live-update stream sends a keep-alive comment this often"
+    )
+    event_stream_seconds: float = Field(
+        600, gt=0, description="a live-update stream ends after this long; the page reconnects"
+    )
+    event_recheck_seconds: float = Field(
+        15, gt=0, description="a live-update stream re-reads its tickets this often, woken or not"
+    )
     index_poll_seconds: float = Field(
         2.0, gt=0, description="how often a server looks for an index another process built"
     )
@@ -275,6 +287,11 @@ class Settings(BaseSettings):
         "PostgreSQL too, so instances that share no disk serve the same index",
     )
     index_keep_versions: int = Field(3, ge=1, description="index versions kept in the database")
+    photo_store: Literal["disk", "database"] = Field(
+        "disk",
+        description="where the photos of tickets and needs are kept: `disk`, the data dir (one machine); "
+        "`database`, PostgreSQL, so instances that share no disk show each other's photos",
+    )
     outbox_claim_seconds: float = Field(
         300,
         gt=0,
@@ -349,12 +366,13 @@ class Settings(BaseSettings):
         return ZoneInfo(self.report_timezone)
 
     @model_validator(mode="after")
-    def _index_store_needs_postgres(self) -> Settings:
-        if self.index_store == "database" and not self.db_url.startswith("postgresql"):
-            raise ValueError(
-                "index_store=database keeps the index in PostgreSQL: set CRAFTDESK_DATABASE_URL to a "
-                "postgresql+asyncpg:// URL, or leave CRAFTDESK_INDEX_STORE at disk"
-            )
+    def _database_stores_need_postgres(self) -> Settings:
+        for name, store in (("index_store", self.index_store), ("photo_store", self.photo_store)):
+            if store == "database" and not self.db_url.startswith("postgresql"):
+                raise ValueError(
+                    f"{name}=database keeps it in PostgreSQL: set CRAFTDESK_DATABASE_URL to a "
+                    f"postgresql+asyncpg:// URL, or leave CRAFTDESK_{name.upper()} at disk"
+                )
         return self
 
     @model_validator(mode="after")

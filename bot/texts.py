@@ -142,3 +142,16 @@ TG_NEED_ACCEPTED = "已接受，服务站会和您约定时间地点。"
 TG_NEED_DECLINED = "已婉拒，谢谢。"
 NEED_URGENCY = {"normal": "一般", "urgent": "较急", "critical": "紧急"}
 NEED_HELP = {"online": "线上指导", "onsite": "上门服务", "training": "技能培训"}
+
+# ---- WeChat service account and WeCom notifications (bot/wechat/notifier.py) -------------------
+# template fields (thing ≤ 20 characters: the notifier clips them)
+WX_EXPERT_FALLBACK = "劳模工匠师傅"  # the answer's author when the expert is gone
+WX_NO_SITE = "未注明车间"
+WX_FOLLOWUP = "职工追问：{text}"
+WX_CARD_TITLE = {
+    "assigned": "新的提问请您解答",
+    "offered": "新的提问转给了您的团队",
+    "message": "职工追问了您的提问",
+}
+WX_CARD_BODY = "{time}\n车间：{site}\n{text}"
+WX_CARD_BUTTON = "打开专家台"

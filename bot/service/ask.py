@@ -97,10 +97,12 @@ class AskService:
         channel: Channel = Channel.WEB,
         worker_chat_id: int | None = None,
         asker: str | None = None,
+        worker_openid: str | None = None,
     ) -> AskResult:
         """Decide, log the question and, when it is routed, open its ticket: all in one
         transaction, so an acknowledged question always has the ticket its answer named.
-        ``asker``: ``asker_key`` of the worker, when the channel knows them."""
+        ``asker``: ``asker_key`` of the worker, when the channel knows them; ``worker_openid``:
+        the WeChat worker the web chat identified (their ticket follows them)."""
         text = clean_question(text)
         index = self.index.current
         # encoding runs in a worker thread while the site and the experts are read
@@ -153,6 +155,7 @@ class AskService:
                     channel,
                     worker_chat_id,
                     proposed_case_id=top.case.id if outcome.decision == Decision.CONFIRM and top else None,
+                    worker_openid=worker_openid,
                 )
                 if outcome.decision in (Decision.ROUTE, Decision.CONFIRM)
                 else None

@@ -21,6 +21,7 @@ async def record_feedback(
     case_id: str | None,
     channel: Channel = Channel.WEB,
     worker_chat_id: int | None = None,
+    worker_openid: str | None = None,
 ) -> OpenedTicket | None:
     """Store the verdict (and, on a shown case, a label); 'not solved' opens a ticket (a retry
     gets the same ticket); 'solved' by the case proposed on the question's ticket closes it."""
@@ -35,7 +36,7 @@ async def record_feedback(
             await record_label(session, question_id, case_id, solved, LabelSource.WORKER, tickets.clock.now())
         await session.commit()
     if not solved:
-        return await tickets.open_for_question(session, question_id, channel, worker_chat_id)
+        return await tickets.open_for_question(session, question_id, channel, worker_chat_id, worker_openid)
     ticket_id = await session.scalar(select(Ticket.id).where(Ticket.question_id == question_id))
     if ticket_id is not None and case_id is not None:
         await tickets.solved_by_proposal(session, ticket_id, case_id)
@@ -51,10 +52,13 @@ async def ask_and_open_ticket(
     channel: Channel = Channel.WEB,
     worker_chat_id: int | None = None,
     asker: str | None = None,
+    worker_openid: str | None = None,
 ) -> OpenedTicket:
     """A worker who wants a master straight away: the question is logged, then ticketed (a
     routed question already has its ticket from the same call)."""
-    result = await ask.ask(session, text, site_code, channel, worker_chat_id, asker)
+    result = await ask.ask(session, text, site_code, channel, worker_chat_id, asker, worker_openid)
     if result.ticket is not None:
         return result.ticket
-    return await tickets.open_for_question(session, result.question_id, channel, worker_chat_id)
+    return await tickets.open_for_question(
+        session, result.question_id, channel, worker_chat_id, worker_openid
+    )

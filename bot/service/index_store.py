@@ -38,14 +38,14 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.service.clock import Clock
 from bot.service.leases import Lease
+from bot.service.pg_listen import Listener
+from bot.service.pg_listen import listen_dsn as listen_dsn  # where the callers import it from
 from knowledge.errors import ConflictError, IndexUnavailableError
 from knowledge.models import IndexVersion
 from retrieval.corpus import Corpus, load_corpus
@@ -70,11 +70,6 @@ class IndexBusyError(ConflictError):
 class RunningRebuild:
     instance: str
     since: datetime | None
-
-
-def listen_dsn(database_url: str) -> str:
-    """The SQLAlchemy URL (``postgresql+asyncpg://...``) as asyncpg's own DSN."""
-    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 @contextlib.asynccontextmanager
@@ -266,7 +261,11 @@ class IndexStore:
     async def follow(self, poll: float, listen: bool = True) -> None:
         """Serve each new version: on its notification, or at the latest ``poll`` seconds after it."""
         wake = asyncio.Event()
-        listener = _Listener(self.dsn, wake) if listen and self.dsn else None
+        listener = (
+            Listener(self.dsn, CHANNEL, lambda _: wake.set(), wake.set, "index versions")
+            if listen and self.dsn
+            else None
+        )
         try:
             while True:
                 if listener is not None:
@@ -389,38 +388,3 @@ class IndexStore:
             extra={"version": index.version, "seconds": round(time.perf_counter() - started, 2)},
         )
         return index
-
-
-class _Listener:
-    """``LISTEN craftdesk_index`` on a connection of its own, setting ``wake`` on each
-    notification; reconnected by ``connect`` after it dropped (polling covers the gap)."""
-
-    def __init__(self, dsn: str, wake: asyncio.Event):
-        self.dsn = dsn
-        self.wake = wake
-        self.connection: Any = None
-        self.down = False  # logged once per outage
-
-    async def connect(self) -> None:
-        if self.connection is not None and not self.connection.is_closed():
-            return
-        import asyncpg  # only here: a deployment on SQLite never loads it
-
-        try:
-            connection = await asyncpg.connect(self.dsn, timeout=5)
-            await connection.add_listener(CHANNEL, self._notified)
-        except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-            if not self.down:
-                self.down = True
-                log.warning("cannot LISTEN for index versions; polling only", extra={"error": str(exc)})
-            return
-        self.connection, self.down = connection, False
-        self.wake.set()  # versions announced while it was down: look now
-
-    def _notified(self, connection: Any, pid: int, channel: str, payload: str) -> None:
-        self.wake.set()
-
-    async def close(self) -> None:
-        if self.connection is not None:
-            with contextlib.suppress(Exception):
-                await self.connection.close(timeout=5)

@@ -16,12 +16,10 @@ other. Channel-agnostic: the web API and the Telegram buttons call the same meth
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import or_, select
@@ -30,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.service.clock import Clock
 from bot.service.need_form import MAX_NOTE, MAX_PLACE, NeedForm, one_of, optional_text, workers_count
 from bot.service.outbox import ADMIN, emit_about, to_expert
-from bot.service.photos import save_photo
+from bot.service.photo_store import PhotoStore
 from bot.service.secrets import new_token, same_secret, token_hash
 from bot.service.transitions import versioned_change
 from knowledge.db import WriteGate
@@ -114,11 +112,16 @@ async def match_of(session: AsyncSession, need_id: str, expert_id: str) -> tuple
     return need, match
 
 
+def photo_folder(need_id: str) -> str:
+    """Where a need's photos are, in the photo store (beside the tickets' folders)."""
+    return f"needs/{need_id}"
+
+
 class NeedsService:
-    def __init__(self, clock: Clock, uploads: Path, gate: WriteGate | None = None):
-        """``uploads``: where the needs' photos go, one folder per need."""
+    def __init__(self, clock: Clock, photos: PhotoStore, gate: WriteGate | None = None):
+        """``photos``: where the needs' photos go, a folder ``needs/<id>`` per need."""
         self.clock = clock
-        self.uploads = uploads
+        self.photos = photos
         self.gate = gate or WriteGate(None)
 
     # ---- the filer ---------------------------------------------------------------------------
@@ -158,10 +161,13 @@ class NeedsService:
             raise NotFoundError("no such need")
         return need
 
+    async def photo(self, need_id: str, name: str) -> bytes:
+        return await self.photos.read(photo_folder(need_id), name)
+
     async def add_photo(self, session: AsyncSession, need: Need, data: bytes) -> str:
         """One more photo of the problem (at most ``MAX_PHOTOS``), while the need is open."""
         self._check_photo_room(need)
-        name = await asyncio.to_thread(save_photo, self.uploads, need.id, data)  # decoding takes time
+        name = await self.photos.save(photo_folder(need.id), data)
 
         async def attach(current: Need) -> str:
             self._check_photo_room(current)

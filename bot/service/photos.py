@@ -70,8 +70,8 @@ def reencode(data: bytes, kind: str, max_pixels: int = MAX_PHOTO_PIXELS) -> byte
     return out.getvalue()
 
 
-def save_photo(uploads: Path, ticket_id: str, data: bytes, max_pixels: int = MAX_PHOTO_PIXELS) -> str:
-    """Validate, strip and store; returns the file name kept in the message."""
+def clean_photo(data: bytes, max_pixels: int = MAX_PHOTO_PIXELS) -> tuple[bytes, str]:
+    """Validate and strip (see the module docstring): the bytes to store and their kind."""
     if len(data) > MAX_PHOTO_BYTES:
         raise InvalidInputError(f"photo: {len(data)} bytes, at most {MAX_PHOTO_BYTES} (10 MB) are allowed")
     if not data:
@@ -79,10 +79,25 @@ def save_photo(uploads: Path, ticket_id: str, data: bytes, max_pixels: int = MAX
     kind = photo_kind(data)
     if kind is None:
         raise InvalidInputError("photo: only JPEG, PNG or WebP images are accepted")
-    clean = reencode(data, kind, max_pixels)
+    return reencode(data, kind, max_pixels), kind
+
+
+def new_photo_name(kind: str) -> str:
+    return f"{uuid.uuid4().hex}.{kind}"
+
+
+def valid_photo_name(name: str) -> bool:
+    """A name ``new_photo_name`` made: nothing that climbs out of a folder."""
+    stem, _, kind = name.partition(".")
+    return kind in MEDIA_TYPES and len(stem) == 32 and all(c in "0123456789abcdef" for c in stem)
+
+
+def save_photo(uploads: Path, ticket_id: str, data: bytes, max_pixels: int = MAX_PHOTO_PIXELS) -> str:
+    """Validate, strip and store as a file; returns the file name kept in the message."""
+    clean, kind = clean_photo(data, max_pixels)
     folder = uploads / ticket_id
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"{uuid.uuid4().hex}.{kind}"
+    name = new_photo_name(kind)
     tmp = folder / f".{name}.tmp"
     tmp.write_bytes(clean)
     tmp.replace(folder / name)
@@ -91,6 +106,6 @@ def save_photo(uploads: Path, ticket_id: str, data: bytes, max_pixels: int = MAX
 
 def photo_path(uploads: Path, ticket_id: str, name: str) -> Path:
     path = uploads / ticket_id / name
-    if "/" in name or name.startswith(".") or not path.is_file():
+    if not valid_photo_name(name) or not path.is_file():
         raise NotFoundError("no such photo")
     return path

@@ -14,14 +14,12 @@ other. Channel-agnostic: the web API and the Telegram bot call the same methods.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from pathlib import Path
 from statistics import median
 from typing import Any, TypeVar
 
@@ -34,7 +32,7 @@ from bot.service.clock import Clock
 from bot.service.experts import expert_availability
 from bot.service.labels import record_label
 from bot.service.outbox import ADMIN, WORKER, emit, to_expert
-from bot.service.photos import save_photo
+from bot.service.photo_store import PhotoStore
 from bot.service.secrets import new_token, same_secret, token_hash
 from bot.service.teams import offers_after
 from bot.service.transitions import versioned_change
@@ -101,10 +99,10 @@ def clean_message(text: str, allow_empty: bool = False) -> str:
 
 
 class TicketService:
-    def __init__(self, clock: Clock, policy: TicketPolicy, uploads: Path, gate: WriteGate | None = None):
+    def __init__(self, clock: Clock, policy: TicketPolicy, photos: PhotoStore, gate: WriteGate | None = None):
         self.clock = clock
         self.policy = policy
-        self.uploads = uploads
+        self.photos = photos
         self.gate = gate or WriteGate(None)
         self._typical_wait: tuple[datetime, int | None] | None = None
 
@@ -116,6 +114,7 @@ class TicketService:
         question_id: str,
         channel: Channel = Channel.WEB,
         worker_chat_id: int | None = None,
+        worker_openid: str | None = None,
     ) -> OpenedTicket:
         """The ticket of a logged question (a suggestion that did not solve it, or a worker who
         wants a master). Idempotent: a retry whose first answer was lost gets the same ticket
@@ -127,7 +126,9 @@ class TicketService:
             existing = await self._ticket_of(session, question_id)
             if existing is None:
                 try:
-                    opened = await self.open_new(session, question, channel, worker_chat_id)
+                    opened = await self.open_new(
+                        session, question, channel, worker_chat_id, worker_openid=worker_openid
+                    )
                     await session.commit()
                     return opened
                 except IntegrityError:  # the same question opened at this moment by another call
@@ -139,6 +140,8 @@ class TicketService:
             session.add(
                 TicketToken(token_hash=token_hash(token), ticket_id=existing.id, created_at=self.clock.now())
             )
+            if worker_openid is not None and existing.worker_openid is None:
+                existing.worker_openid = worker_openid
             await session.commit()
             return OpenedTicket(existing, token, created=False)
 
@@ -149,6 +152,7 @@ class TicketService:
         channel: Channel,
         worker_chat_id: int | None,
         proposed_case_id: str | None = None,
+        worker_openid: str | None = None,
     ) -> OpenedTicket:
         """Add a ticket for a question that has none, assigned to the first available ranked
         expert, in the caller's transaction (the caller commits). ``proposed_case_id``: a case
@@ -162,6 +166,7 @@ class TicketService:
             site_code=question.site_code,
             channel=channel,
             worker_chat_id=worker_chat_id,
+            worker_openid=worker_openid,
             status=TicketStatus.OPEN,
             candidates=list(question.expert_ids),
             passed_over=[],
@@ -181,11 +186,16 @@ class TicketService:
             expert = await session.get(Expert, ticket.expert_id) if ticket.expert_id else None
         return OpenedTicket(ticket, token, expert=expert)
 
-    async def for_worker(self, session: AsyncSession, ticket_id: str, token: str) -> Ticket:
-        """The ticket if the token is one of its tokens; otherwise 'not found' (never says which)."""
+    async def for_worker(
+        self, session: AsyncSession, ticket_id: str, token: str, openid: str | None = None
+    ) -> Ticket:
+        """The ticket if the token is one of its tokens, or ``openid`` (a WeChat worker the
+        server identified) asked it; otherwise 'not found' (never says which)."""
         given = token_hash(token or "")
         ticket = await session.get(Ticket, ticket_id)
         if ticket is not None and same_secret(ticket.token_hash, given):
+            return ticket
+        if ticket is not None and openid is not None and ticket.worker_openid == openid:
             return ticket
         reissued = await session.get(TicketToken, given)
         if ticket is None or reissued is None or reissued.ticket_id != ticket.id:
@@ -200,7 +210,7 @@ class TicketService:
         if ticket.status == TicketStatus.CLOSED:
             raise ConflictError("the ticket is closed; ask a new question")
         stored = (
-            await asyncio.to_thread(save_photo, self.uploads, ticket.id, photo) if photo is not None else None
+            await self.photos.save(ticket.id, photo) if photo is not None else None
         )  # decoding a big photo takes a second or more
 
         async def write(current: Ticket) -> TicketMessage:
@@ -357,7 +367,7 @@ class TicketService:
         stored = None
         if photo is not None:  # decoded and stored before the write gate, checked first
             self._check_answerer(await get_ticket(session, ticket_id), expert_id)
-            stored = await asyncio.to_thread(save_photo, self.uploads, ticket_id, photo)
+            stored = await self.photos.save(ticket_id, photo)
 
         async def reply(ticket: Ticket) -> TicketMessage:
             self._check_answerer(ticket, expert_id)

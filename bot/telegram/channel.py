@@ -21,6 +21,7 @@ from aiogram.types import BotCommand, Update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
+from bot.service.photo_store import DiskPhotos, PhotoStore
 from bot.settings import Settings, TelegramSettings
 from bot.shared_state import MemorySeenUpdates, SeenUpdates
 from bot.telegram.dispatcher import get_dispatcher, sessions_middleware
@@ -47,7 +48,7 @@ def make_bot(settings: TelegramSettings) -> Bot:
 class TelegramChannel:
     """``bot`` may be given (tests pass one with a fake session); by default it is built from
     the settings. ``seen_updates``: the webhook's update ids (shared by the instances when in
-    Redis; by default this process's)."""
+    Redis; by default this process's). ``photos``: the photo store (by default the data dir's)."""
 
     def __init__(
         self,
@@ -55,11 +56,13 @@ class TelegramChannel:
         sessions: async_sessionmaker[AsyncSession],
         bot: Bot | None = None,
         seen_updates: SeenUpdates | None = None,
+        photos: PhotoStore | None = None,
     ):
         self.settings = settings.telegram
         self.seen_updates = seen_updates or MemorySeenUpdates()
         self.bot = bot or make_bot(self.settings)
-        self.notifier = TelegramNotifier(self.bot, sessions, settings.uploads_dir, self.settings.admin_ids)
+        photos = photos or DiskPhotos(settings.uploads_dir)
+        self.notifier = TelegramNotifier(self.bot, sessions, photos, self.settings.admin_ids)
         self.dispatcher = get_dispatcher()
         self.secret_token = self.settings.secret_token()
         self._services: BotServices | None = None

@@ -9,18 +9,19 @@ asks, and since the limit is per bot, it holds the rest of its batch too."""
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
-from aiogram.types import FSInputFile, InlineKeyboardMarkup
+from aiogram.types import BufferedInputFile, InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
 from bot.service.outbox import ADMIN, WORKER, DeliveryDeferred, Notification, expert_of
+from bot.service.photo_store import PhotoStore
 from bot.telegram import need_notices, present, store
 from bot.telegram.keyboards import rating_keyboard, ticket_keyboard
+from knowledge.errors import NotFoundError
 from knowledge.models import Case, ClassSignup, Expert, Site, Ticket
 from knowledge.states import Audience, Channel, EventKind, Proposal, Subject, subject_of
 
@@ -29,11 +30,11 @@ log = logging.getLogger(__name__)
 
 class TelegramNotifier:
     def __init__(
-        self, bot: Bot, sessions: async_sessionmaker[AsyncSession], uploads: Path, admin_ids: list[int]
+        self, bot: Bot, sessions: async_sessionmaker[AsyncSession], photos: PhotoStore, admin_ids: list[int]
     ):
         self.bot = bot
         self.sessions = sessions
-        self.uploads = uploads
+        self.photos = photos
         self.admin_ids = list(admin_ids)
 
     async def deliver(self, event: Notification) -> None:
@@ -158,15 +159,17 @@ class TelegramNotifier:
     ) -> None:
         """The event's photo (if any) first, then its text, recorded so replies and buttons
         find the ticket."""
-        photo = self._photo(event.ticket_id, event.payload)
+        photo = await self._photo(event.ticket_id, event.payload)
         if photo is not None:
-            await self.bot.send_photo(chat_id, FSInputFile(photo))
+            await self.bot.send_photo(chat_id, BufferedInputFile(photo, event.payload["photo"]))
         sent = await self.bot.send_message(chat_id, text, reply_markup=keyboard)
         await store.remember_message(session, chat_id, sent.message_id, audience, ticket_id=event.ticket_id)
 
-    def _photo(self, ticket_id: str, payload: dict[str, Any]) -> Path | None:
+    async def _photo(self, ticket_id: str, payload: dict[str, Any]) -> bytes | None:
         name = payload.get("photo")
-        if not name or "/" in name or name.startswith("."):
+        if not name:
             return None
-        path = self.uploads / ticket_id / name
-        return path if path.is_file() else None
+        try:
+            return await self.photos.read(ticket_id, name)
+        except NotFoundError:
+            return None

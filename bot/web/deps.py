@@ -18,11 +18,12 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request
 
 from bot.limits import Budget
-from bot.providers import ClockDep, LimitsDep, SessionDep, SettingsDep
+from bot.providers import ClockDep, LimitsDep, SessionDep, SettingsDep, WeChatDep
 from bot.service.ask import asker_key
 from bot.service.experts import expert_for_token
 from bot.service.secrets import same_secret
 from bot.service.stewards import scope_sites, steward_for_token
+from bot.service.wechat_identity import COOKIE_NAME, wechat_asker
 from bot.settings import Settings
 from bot.web.ratelimit import admit, named_site, request_client, too_many, web_client_id
 from knowledge.errors import AccessDeniedError
@@ -127,8 +128,22 @@ ExpertDep = Annotated[Expert, Depends(require_expert)]
 TicketToken = Annotated[str | None, Header(alias="X-Ticket-Token")]
 
 
-async def web_asker(request: Request) -> str | None:
-    """Who asks in the web chat, as stored on the question (``asker_key`` of the browser's id)."""
+async def wechat_worker(request: Request, wechat: WeChatDep, clock: ClockDep) -> str | None:
+    """The openid of a worker the service account identified (the ``craftdesk_wx`` cookie this
+    server signed); None without one, or with the service account off."""
+    if wechat is None or wechat.account is None:
+        return None
+    return wechat.signer.openid(request.cookies.get(COOKIE_NAME), clock.now())
+
+
+WeChatWorker = Annotated[str | None, Depends(wechat_worker)]
+
+
+async def web_asker(request: Request, openid: WeChatWorker) -> str | None:
+    """Who asks in the web chat, as stored on the question: the WeChat worker (one on every
+    phone), else ``asker_key`` of the browser's id."""
+    if openid is not None:
+        return wechat_asker(openid)
     return asker_key(Channel.WEB, web_client_id(request))
 
 

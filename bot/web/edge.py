@@ -12,12 +12,16 @@
   few dozen requests quickly instead of all of them slowly: a write that holds the SQLite
   gate is not kept waiting behind hundreds of other requests' steps, throughput stays where it
   is at moderate load, and waits are shared fairly (first come, first served).
+- Live-update streams (``GET /api/.../events``, server-sent events) take no turn: each stays
+  open for minutes and would hold one all that time. Their own cap is
+  ``CRAFTDESK_MAX_EVENT_STREAMS`` (``bot/web/routes/events.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -35,6 +39,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 MAX_JSON_BYTES = 64 * 1024  # a 2000-character question, all escaped as \uXXXX, is ~12 KB
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries, headers and a caption beside the photo
 UPLOAD_PATHS = ("/photos", "/admin/import")  # the routes that take multipart uploads end so
+STREAM_PATH = re.compile(r"^/api/.+/events$")  # the event streams (as nginx's location says)
 
 
 def body_limit(scope: Scope) -> int:
@@ -69,6 +74,9 @@ class EdgeMiddleware:
             await _reply(send, 413, too_large(limit).detail)
             return
         send = _with_nosniff(send)
+        if scope["method"] == "GET" and STREAM_PATH.match(scope["path"]):
+            await self.app(scope, receive, send)  # open for minutes: no turn (see the docstring)
+            return
         if limit > MAX_JSON_BYTES:
             # an upload streams through, counted, without a turn: a slow phone sending a photo
             # must not hold one; the photo routes check the caller before they read it

@@ -18,9 +18,10 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.providers import SessionDep
+from bot.providers import ClockDep, SessionDep, WeChatDep
 from bot.service.needs import MAX_PHOTOS as MAX_NEED_PHOTOS
 from bot.web import texts
+from bot.web.wechat_page import chat_data, chat_detour
 from knowledge.models import Case, Site, Station
 
 WEB_DIR = Path(__file__).resolve().parent
@@ -101,15 +102,21 @@ async def example_question(session: AsyncSession, industry: str | None) -> str:
 
 
 @router.get("/c/{site_code:path}", response_class=HTMLResponse)
-async def chat(site_code: str, request: Request, session: SessionDep) -> HTMLResponse:
-    """The worker chat of one site; an unknown code gets a friendly page (404)."""
+async def chat(
+    site_code: str, request: Request, session: SessionDep, wechat: WeChatDep, clock: ClockDep
+) -> Response:
+    """The worker chat of one site; an unknown code gets a friendly page (404). Inside WeChat,
+    with the service account on, a detour through its silent authorisation first
+    (docs/wechat.md)."""
     site = await session.get(Site, site_code)
     if site is None or not site.active:
         inactive = site is not None
         return _page(
             request, "site_not_found.html", {"code": site_code, "inactive": inactive}, status_code=404
         )
-    data = {"site": site.code, "texts": texts.CHAT}
+    if (detour := chat_detour(request, wechat, clock, site.code)) is not None:
+        return detour
+    data = {"site": site.code, "texts": texts.CHAT, **await chat_data(request, session, wechat, clock)}
     example = await example_question(session, site.industry)
     return _page(request, "chat.html", {"site": site, "data": data, "example": example})
 

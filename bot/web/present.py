@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from fastapi.responses import FileResponse
+from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.service.experts import expert_names
-from bot.service.photos import MEDIA_TYPES, photo_path
+from bot.service.photo_store import media_type
 from bot.service.tickets import OpenedTicket, worker_stage
 from bot.web.schemas import (
     ExpertCard,
@@ -66,10 +64,10 @@ def message_out(message: TicketMessage, photo_base: str) -> MessageOut:
     )
 
 
-def photo_response(uploads: Path, ticket_id: str, name: str) -> FileResponse:
-    """The stored photo (``nosniff`` is added to every response at the edge, bot/web/edge.py)."""
-    path = photo_path(uploads, ticket_id, name)
-    return FileResponse(path, media_type=MEDIA_TYPES[path.suffix.lstrip(".")])
+def photo_response(data: bytes, name: str) -> Response:
+    """A stored photo (``nosniff`` is added to every response at the edge, bot/web/edge.py);
+    private: only the ticket's or need's own people may see it."""
+    return Response(data, media_type=media_type(name), headers={"Cache-Control": "private, max-age=86400"})
 
 
 async def messages(session: AsyncSession, ticket: Ticket, photo_base: str) -> list[MessageOut]:

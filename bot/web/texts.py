@@ -78,6 +78,7 @@ CHAT = ERRORS | {
     "stars": "星",
     "historyEmpty": "还没有提问记录。",
     "ticketGone": "这个工单已无法查看。",
+    "newReply": "（新回复）",  # the tab title's prefix while an answer waits unseen
     "more": "展开全文",
     "less": "收起",
     "historyCase": "案例：",
@@ -145,6 +146,7 @@ EXPERT = ERRORS | {
     "unauthorized": "登录已失效，请向管理员重新获取登录链接。",
     "loading": "加载中…",
     "queueEmpty": "目前没有分配给您的问题。",
+    "newTicket": "（新问题）",  # the tab title's prefix while a new ticket waits unseen
     "status": EXPERT_STATUS,
     "tier": {
         Tier.RANKED: "",
@@ -548,3 +550,43 @@ ADMIN_CLASSES = {
     "missing": "请填写：",
 }
 ADMIN["classes"] = ADMIN_CLASSES
+
+# the chat page inside WeChat (bot/web/static/wechat.js)
+WECHAT_CHAT = {
+    "notifyOn": "师傅回复后，会通过微信服务号通知您。",
+    "notifyOff": "已停止微信通知，回复请回到这个页面查看。",
+    "stop": "不再接收微信通知",
+    "resume": "恢复微信通知",
+}
+
+# the WeChat pages (templates/wechat.html): (title, text, link text)
+WECHAT_PAGES = {
+    "oauth_failed": (
+        "没能识别您的微信身份",
+        "授权已失效或被重复使用。您仍然可以直接提问，只是提问记录只保存在这部手机上。",
+        "继续提问",
+    ),
+    "oauth_unavailable": (
+        "微信暂时连不上",
+        "暂时无法识别您的微信身份。您仍然可以直接提问，只是提问记录只保存在这部手机上。",
+        "继续提问",
+    ),
+    "state_invalid": ("链接已过期", "这个链接已过期，请重新扫描车间的二维码。", "返回首页"),
+    "off": ("未开通微信通知", "本单位还没有开通微信服务号。", "返回首页"),
+    "open_in_wechat": (
+        "请用微信打开",
+        "这个绑定链接需要在微信里打开：请用微信扫描二维码，或在微信聊天中点开链接。",
+        "",
+    ),
+    "bound": (
+        "绑定成功",
+        "{name}，您的微信已绑定。新的提问和职工的追问会通过微信服务号通知您（请关注本服务号）。",
+        "打开专家台",
+    ),
+    "bind_failed": ("绑定链接已失效", "这个链接不存在、已被使用或已过期，请联系管理员重新生成。", ""),
+    "enter_failed": (
+        "链接已失效",
+        "通知里的链接只能使用一次，并在 15 分钟后失效。请直接打开专家台查看。",
+        "打开专家台",
+    ),
+}

@@ -63,6 +63,9 @@ class Ticket(Base):
     site_code: Mapped[str | None] = mapped_column(ForeignKey("sites.code", ondelete="SET NULL"))
     channel: Mapped[Channel] = mapped_column(state_column(Channel, 20), default=Channel.WEB)
     worker_chat_id: Mapped[int | None] = mapped_column(BigInteger, doc="Telegram chat of the worker")
+    worker_openid: Mapped[str | None] = mapped_column(
+        String(64), index=True, doc="the worker's WeChat openid (asked in WeChat, identified)"
+    )
     status: Mapped[TicketStatus] = mapped_column(state_column(TicketStatus, 12), index=True)
     expert_id: Mapped[str | None] = mapped_column(ForeignKey("experts.id", ondelete="SET NULL"))
     offered_to: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -26,6 +26,12 @@ class Expert(Base):
     skills: Mapped[list[str]] = mapped_column(JSON, default=list)
     bio: Mapped[str | None] = mapped_column(Text)
     telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    wechat_openid: Mapped[str | None] = mapped_column(
+        String(64), unique=True, index=True, doc="the WeChat service account openid it bound"
+    )
+    wecom_userid: Mapped[str | None] = mapped_column(
+        String(64), unique=True, index=True, doc="the WeCom user id (通讯录 账号)"
+    )
     max_open_tickets: Mapped[int] = mapped_column(Integer, default=5)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     team_ids: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")

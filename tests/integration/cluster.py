@@ -177,7 +177,9 @@ def instance_env(
         "CRAFTDESK_ADMIN_TOKEN": admin_token,
         "CRAFTDESK_RATE_LIMIT__TRUSTED_PROXIES": "127.0.0.1",
         "CRAFTDESK_LOG_LEVEL": "INFO",
-        "CRAFTDESK_INDEX_STORE": "database",  # no shared disk: the index versions are in PostgreSQL
+        # no shared disk: the index versions and the photos are in PostgreSQL
+        "CRAFTDESK_INDEX_STORE": "database",
+        "CRAFTDESK_PHOTO_STORE": "database",
     }
     return env | (extra or {})
 
@@ -265,9 +267,10 @@ class WebhookBot:
 
 
 class Cluster:
-    """``count`` instances and nginx. The first instance starts alone: it migrates the empty
-    database, imports the demo knowledge (``demo``), builds the index and stores its version in
-    PostgreSQL. The others then start together and fetch that version."""
+    """``count`` instances and nginx. The first instance starts alone: it migrates the
+    database, imports the demo knowledge (``demo``) into it when empty, and builds the index and
+    stores its version in PostgreSQL unless one is stored already. The others then start
+    together and fetch the newest version."""
 
     def __init__(
         self,

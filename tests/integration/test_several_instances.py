@@ -9,7 +9,8 @@ client spread over the three instances gets its 429 at the configured limit (Red
 sweep moves on to another instance and moves each silent ticket once; every Telegram
 notification reaches the emulator once (the one the killed instance may have sent without
 recording it excepted); an expert answers in Telegram, the answer is published as a case
-through one instance and suggested by another within 10 s (index versions in PostgreSQL).
+through one instance and suggested by another within 10 s (index versions in PostgreSQL); a
+photo sent through one instance is shown by another (photos in PostgreSQL).
 """
 
 from __future__ import annotations
@@ -32,12 +33,15 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot import texts
+from bot.settings import Settings
 from knowledge.states import EventKind
 from retrieval.evaluation import load_queries
 from scripts.loadtest import TICKET_PROBLEMS, Database, Phase, Worker, verify
 from tests.conftest import MODEL_CACHE, REPO
+from tests.factories import png_bytes
 from tests.integration.cluster import UPSTREAM_HEADER, Cluster, Instance, WebhookBot, nginx_binary
 from tests.telegram.bot_api_emulator import Emulator, Person, buttons
+from tests.utils.index_versions import store_index_version
 from tests.utils.postgres import create_database
 from tests.utils.wait import eventually
 
@@ -78,9 +82,15 @@ async def cluster(
     postgres_base_url: str,
     redis_url: str,
     telegram_emulator: Emulator,
+    demo_index_dir: Path,
     tmp_path: Path,
 ):
+    """The demo index stored beforehand (as an earlier instance would have): the instances
+    fetch it from PostgreSQL (tests/service/test_index_store.py has the first one building it)."""
     database_url = await create_database(postgres_base_url, f"t_{uuid.uuid4().hex[:12]}")
+    await store_index_version(
+        Settings(env="test", data_dir=tmp_path / "setup", database_url=database_url), demo_index_dir
+    )
     bot = WebhookBot(telegram_emulator.base_url, f"{random.randint(10**8, 10**9)}:cluster")
     servers = Cluster(tmp_path, 3, database_url, redis_url, MODEL_CACHE, SETTINGS, bot=bot)
     try:
@@ -256,9 +266,9 @@ PUBLISHED = {
 ASKED_AGAIN = "注塑机开模咔咔响 顶针板发卡咋办"
 
 
-async def answered_in_telegram(servers: Cluster, db: Database, experts: dict[str, Person]) -> str:
+async def answered_in_telegram(servers: Cluster, db: Database, experts: dict[str, Person]) -> tuple[str, str]:
     """A web worker's ticket, claimed and answered by its expert in Telegram (button and reply
-    go through nginx to the instances); the ticket's id."""
+    go through nginx to the instances); the ticket's id and the worker's token."""
     async with httpx.AsyncClient(
         base_url=servers.url, timeout=30, headers={"X-Client-Id": secrets.token_hex(8)}
     ) as http:
@@ -283,7 +293,19 @@ async def answered_in_telegram(servers: Cluster, db: Database, experts: dict[str
         raise AssertionError("no expert could claim the ticket")
     await person.send(PUBLISHED["answer"], reply_to=card)
     await person.receive_text(texts.TG_EXPERT_ANSWER_SENT)
-    return ticket_id
+    return ticket_id, ticket["token"]
+
+
+async def photo_shown_by_another(ticket_id: str, token: str, a: Instance, b: Instance) -> None:
+    """A photo the worker sends through ``a`` is shown by ``b`` (no shared disk: PostgreSQL)."""
+    worker = {"X-Ticket-Token": token}
+    async with httpx.AsyncClient(timeout=30, headers=worker) as http:
+        photo = {"photo": ("fault.png", png_bytes((12, 9)), "image/png")}
+        sent = await http.post(f"{a.url}/api/tickets/{ticket_id}/photos", files=photo)
+        assert sent.status_code == 201, sent.text
+        on_a = await http.get(a.url + sent.json()["photo_url"])
+        on_b = await http.get(b.url + sent.json()["photo_url"])
+    assert on_b.status_code == 200 and on_b.content == on_a.content and on_b.content.startswith(b"\x89PNG")
 
 
 async def claimed_by(db: Database, ticket_id: str, expert_id: str) -> bool:
@@ -374,8 +396,9 @@ async def test_three_instances_behind_nginx_survive_a_kill(cluster: tuple[Cluste
 
             # an expert answers in Telegram; published through one survivor, suggested by the other
             a, b = [i for i in servers.instances if i.name != killed]
-            ticket_id = await answered_in_telegram(servers, db, experts)
+            ticket_id, token = await answered_in_telegram(servers, db, experts)
             assert await seconds_until_suggested(servers, ticket_id, a, b) < 10
+            await photo_shown_by_another(ticket_id, token, a, b)
 
             # every Telegram notification reached the emulator once: the world stopped, the
             # outbox run dry (the killed instance's claims lapsed and were sent by the others)

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.service.clock import FakeClock
+from bot.service.photo_store import DiskPhotos
 from bot.service.tickets import TicketPolicy, TicketService
 from knowledge.interchange import import_dir
 from tests.factories import expert, knowledge_folder, site
@@ -42,4 +43,4 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def service(clock: FakeClock, tmp_path: Path) -> TicketService:
-    return TicketService(clock, TicketPolicy(), tmp_path / "uploads")
+    return TicketService(clock, TicketPolicy(), DiskPhotos(tmp_path / "uploads"))

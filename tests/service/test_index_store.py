@@ -20,7 +20,6 @@ from sqlalchemy import select
 
 from bot.app import create_app
 from bot.context import AppContext, open_context
-from bot.runtime import database
 from bot.service.clock import FakeClock, SystemClock
 from bot.service.index_store import IndexStore, changed_besides_new_cases
 from bot.service.leases import Lease
@@ -30,9 +29,9 @@ from knowledge.states import TicketStatus
 from retrieval.corpus import Corpus
 from retrieval.holder import IndexHolder
 from retrieval.index import load_index
-from retrieval.store import pack
 from tests.utils.auth import ADMIN
 from tests.utils.demo import DEMO_CASES
+from tests.utils.index_versions import store_index_version
 from tests.utils.postgres import create_database
 from tests.utils.wait import eventually
 
@@ -62,20 +61,7 @@ def instance(settings: Settings, name: str, **changes: object) -> Settings:
 @pytest.fixture
 async def stored_demo(settings: Settings, demo_index_dir: Path) -> str:
     """The demo index stored as the only version, as an earlier instance would have left it."""
-    packed = pack((demo_index_dir / "current").resolve())
-    async with database(settings) as (_, sessions), sessions() as session:
-        session.add(
-            IndexVersion(
-                version=packed.version,
-                created_by="earlier",
-                manifest=packed.manifest,
-                size=len(packed.blob),
-                sha256=packed.sha256,
-                blob=packed.blob,
-            )
-        )
-        await session.commit()
-    return packed.version
+    return await store_index_version(settings, demo_index_dir)
 
 
 @contextlib.asynccontextmanager
@@ -293,7 +279,8 @@ async def test_a_rebuild_starts_over_for_changes_other_than_new_cases(encoder, d
     assert changed_besides_new_cases(index, Corpus(same.cases, same.experts[1:]))
 
 
-def test_the_database_index_store_needs_postgresql(tmp_path: Path):
-    with pytest.raises(ValidationError, match="index_store=database keeps the index in PostgreSQL"):
-        Settings(data_dir=tmp_path, database_url=None, index_store="database")
-    assert Settings(data_dir=tmp_path, database_url=None).index_store == "disk"
+@pytest.mark.parametrize("store", ["index_store", "photo_store"])
+def test_the_database_stores_need_postgresql(tmp_path: Path, store: str):
+    with pytest.raises(ValidationError, match=f"{store}=database keeps it in PostgreSQL"):
+        Settings(data_dir=tmp_path, database_url=None, **{store: "database"})
+    assert getattr(Settings(data_dir=tmp_path, database_url=None), store) == "disk"

@@ -15,6 +15,7 @@ from bot.service.clock import FakeClock
 from bot.service.need_demo import import_demo_needs
 from bot.service.need_form import NeedForm
 from bot.service.needs import NeedsService, in_scope, matches_of, needs_in_scope, needs_of_expert
+from bot.service.photo_store import DiskPhotos
 from bot.service.validation import clean_phone
 from knowledge.errors import ConflictError, InvalidInputError, NotFoundError
 from knowledge.interchange import import_dir
@@ -46,7 +47,7 @@ async def kb(sessions, tmp_path: Path):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def needs(tmp_path: Path) -> NeedsService:
-    return NeedsService(FakeClock(), tmp_path / "uploads" / "needs")
+    return NeedsService(FakeClock(), DiskPhotos(tmp_path / "uploads"))
 
 
 def form(**fields) -> NeedForm:  # type: ignore[no-untyped-def]
@@ -162,7 +163,7 @@ async def test_the_filer_sees_it_by_token_adds_photos_and_withdraws_it(kb, needs
         withdrawn = await needs.withdraw(session, need_id)
         assert withdrawn.status == NeedStatus.WITHDRAWN and withdrawn.closed_at is not None
         assert len(withdrawn.photos) == 4
-        assert all((needs.uploads / need_id / name).is_file() for name in withdrawn.photos)
+        assert all([await needs.photo(need_id, name) for name in withdrawn.photos])
         with pytest.raises(ConflictError, match="no more experts"):
             await needs.match(session, need_id, ["E02"])
         with pytest.raises(ConflictError, match="nothing to answer"):

@@ -83,9 +83,7 @@ class Talk:
 async def talk(context, bot: MockedBot) -> Talk:
     """The demo context with the mocked bot's notifier on its outbox."""
     context.outbox.notifiers.append(
-        TelegramNotifier(
-            bot, context.sessions, context.settings.uploads_dir, context.settings.telegram.admin_ids
-        )
+        TelegramNotifier(bot, context.sessions, context.tickets.photos, context.settings.telegram.admin_ids)
     )
     return Talk(get_dispatcher(), bot, context, bot_services(context))
 

@@ -43,7 +43,7 @@ async def test_the_recording_reaches_telegram_sign_ups_only(talk: Talk):
             await session.scalars(select(OutboxEvent).where(OutboxEvent.ticket_id.in_([web.id, tg.id])))
         ).all()
     notifier = TelegramNotifier(
-        MockedBot(first_message_id=60_000), sessions, talk.context.settings.uploads_dir, [ADMIN_ID]
+        MockedBot(first_message_id=60_000), sessions, talk.context.tickets.photos, [ADMIN_ID]
     )
     for event in events:
         await notifier.deliver(

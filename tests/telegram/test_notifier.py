@@ -14,11 +14,10 @@ from sqlalchemy import select
 from bot.service.outbox import DeliveryDeferred, Notification
 from bot.telegram.notifier import TelegramNotifier
 from knowledge.models import TelegramDelivery
+from tests.factories import png_bytes
 from tests.telegram.conftest import ADMIN_ID, Talk, buttons
 from tests.telegram.helpers import bind, open_ticket
 from tests.utils.mocked_bot import MockedBot
-
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 @pytest.fixture
@@ -28,7 +27,7 @@ def notifier(talk: Talk) -> TelegramNotifier:
     return TelegramNotifier(
         MockedBot(first_message_id=50_000),
         talk.context.sessions,
-        talk.context.settings.uploads_dir,
+        talk.context.tickets.photos,
         [ADMIN_ID],
     )
 
@@ -102,10 +101,8 @@ async def test_escalations_reach_the_telegram_admins(talk: Talk, notifier: Teleg
 
 async def test_a_photo_goes_before_the_answer(talk: Talk, notifier: TelegramNotifier):
     ticket, _ = await open_ticket(talk, 5006)
-    folder = talk.context.settings.uploads_dir / ticket.id
-    folder.mkdir(parents=True)
-    (folder / "a.png").write_bytes(PNG)
-    await notifier.deliver(answered(900_030, ticket.id, chat_id=5006, photo="a.png"))
+    name = await talk.context.tickets.photos.save(ticket.id, png_bytes())
+    await notifier.deliver(answered(900_030, ticket.id, chat_id=5006, photo=name))
     kinds = [type(request) for request, _ in notifier.bot.sent(chat_id=5006)]
     assert kinds == [SendPhoto, SendMessage]
 

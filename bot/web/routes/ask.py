@@ -4,7 +4,7 @@ from fastapi import APIRouter, Depends
 
 from bot.providers import AskDep, SessionDep, SettingsDep
 from bot.web.class_schemas import class_page_url
-from bot.web.deps import WebAsker, rate_limited
+from bot.web.deps import WebAsker, WeChatWorker, rate_limited
 from bot.web.present import opened_ticket_out
 from bot.web.schemas import AskRequest, AskResponse, ExpertOut, RelatedClassOut, SuggestionOut
 from knowledge.states import Channel
@@ -14,11 +14,18 @@ router = APIRouter(prefix="/api", tags=["worker"])
 
 @router.post("/ask", response_model=AskResponse, dependencies=[Depends(rate_limited("ask"))])
 async def ask(
-    body: AskRequest, ask_service: AskDep, settings: SettingsDep, session: SessionDep, asker: WebAsker
+    body: AskRequest,
+    ask_service: AskDep,
+    settings: SettingsDep,
+    session: SessionDep,
+    asker: WebAsker,
+    openid: WeChatWorker,
 ) -> AskResponse:
     """Suggest a past case, route to experts (the ticket is opened and returned), or reject a
     non-technical question."""
-    result = await ask_service.ask(session, body.text, body.site, channel=Channel.WEB, asker=asker)
+    result = await ask_service.ask(
+        session, body.text, body.site, channel=Channel.WEB, asker=asker, worker_openid=openid
+    )
     outcome = result.outcome
     return AskResponse(
         question_id=result.question_id,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import Response
 
-from bot.providers import IndexDep, RetrieverDep, SessionDep, SettingsDep, TicketsDep
+from bot.providers import IndexDep, RetrieverDep, SessionDep, TicketsDep
 from bot.service.similar import similar_cases
 from bot.web.deps import ExpertDep
 from bot.web.present import expert_photos, expert_ticket, message_out, photo_response
@@ -98,8 +98,7 @@ async def get_photo(
     name: str,
     expert: ExpertDep,
     tickets: TicketsDep,
-    settings: SettingsDep,
     session: SessionDep,
-) -> FileResponse:
+) -> Response:
     await tickets.for_expert(session, ticket_id, expert.id)
-    return photo_response(settings.uploads_dir, ticket_id, name)
+    return photo_response(await tickets.photos.read(ticket_id, name), name)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import Response
 
 from bot.providers import NeedsDep, SessionDep, SettingsDep
 from bot.service.need_form import NeedForm
@@ -77,9 +77,9 @@ async def add_photo(
 @router.get("/api/needs/{need_id}/photos/{name}")
 async def filer_photo(
     need_id: str, name: str, needs: NeedsDep, session: SessionDep, token: NeedToken = None
-) -> FileResponse:
+) -> Response:
     await needs.for_filer(session, need_id, token or "")
-    return photo_response(needs.uploads, need_id, name)
+    return photo_response(await needs.photo(need_id, name), name)
 
 
 @router.post("/api/needs/{need_id}/withdraw", response_model=NeedOut)
@@ -108,9 +108,9 @@ async def expert_one_need(need_id: str, expert: ExpertDep, session: SessionDep) 
 @router.get("/api/expert/needs/{need_id}/photos/{name}")
 async def expert_photo(
     need_id: str, name: str, expert: ExpertDep, needs: NeedsDep, session: SessionDep
-) -> FileResponse:
+) -> Response:
     await match_of(session, need_id, expert.id)
-    return photo_response(needs.uploads, need_id, name)
+    return photo_response(await needs.photo(need_id, name), name)
 
 
 async def _respond(

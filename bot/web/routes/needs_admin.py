@@ -5,7 +5,6 @@ publishing a solved need as a case; and each station's form link with its QR cod
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response
-from fastapi.responses import FileResponse
 from sqlalchemy import Select, or_, select
 
 from bot.providers import IndexDep, NeedsDep, PublisherDep, RetrieverDep, SessionDep, SettingsDep
@@ -103,9 +102,9 @@ async def one_need(
 @router.get("/needs/{need_id}/photos/{name}")
 async def need_photo(
     need_id: str, name: str, staff: StaffDep, needs: NeedsDep, session: SessionDep
-) -> FileResponse:
+) -> Response:
     await _need(session, staff, need_id)
-    return photo_response(needs.uploads, need_id, name)
+    return photo_response(await needs.photo(need_id, name), name)
 
 
 @router.post("/needs/{need_id}/match", response_model=StaffNeedOut)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import FileResponse
 
-from bot.providers import AskDep, SessionDep, SettingsDep, TicketsDep
+from bot.providers import AskDep, SessionDep, TicketsDep
 from bot.service.feedback import ask_and_open_ticket, record_feedback
-from bot.web.deps import TicketToken, WebAsker, rate_limited
+from bot.web.deps import TicketToken, WebAsker, WeChatWorker, rate_limited
 from bot.web.present import message_out, opened_ticket_out, photo_response, worker_photos, worker_ticket
 from bot.web.schemas import (
     CloseRequest,
@@ -31,10 +30,12 @@ router = APIRouter(prefix="/api", tags=["worker"])
     dependencies=[Depends(rate_limited("tickets"))],
 )
 async def feedback(
-    question_id: str, body: FeedbackRequest, tickets: TicketsDep, session: SessionDep
+    question_id: str, body: FeedbackRequest, tickets: TicketsDep, session: SessionDep, openid: WeChatWorker
 ) -> FeedbackResponse:
     """解决了 (solved) or 没解决 (not solved: a ticket for an expert is opened)."""
-    ticket = await record_feedback(session, tickets, question_id, body.solved, body.case_id)
+    ticket = await record_feedback(
+        session, tickets, question_id, body.solved, body.case_id, worker_openid=openid
+    )
     return FeedbackResponse(
         question_id=question_id,
         solved=body.solved,
@@ -61,11 +62,14 @@ async def open_ticket(
     session: SessionDep,
     response: Response,
     asker: WebAsker,
+    openid: WeChatWorker,
 ) -> OpenedTicketOut:
     if body.question_id is not None:
-        ticket = await tickets.open_for_question(session, body.question_id)
+        ticket = await tickets.open_for_question(session, body.question_id, worker_openid=openid)
     elif body.text is not None:
-        ticket = await ask_and_open_ticket(session, ask, tickets, body.text, body.site, asker=asker)
+        ticket = await ask_and_open_ticket(
+            session, ask, tickets, body.text, body.site, asker=asker, worker_openid=openid
+        )
     else:
         raise InvalidInputError("give question_id, or text (and site)")
     if not ticket.created:
@@ -75,9 +79,9 @@ async def open_ticket(
 
 @router.get("/tickets/{ticket_id}", response_model=TicketOut)
 async def get_ticket(
-    ticket_id: str, tickets: TicketsDep, session: SessionDep, token: TicketToken = None
+    ticket_id: str, tickets: TicketsDep, session: SessionDep, openid: WeChatWorker, token: TicketToken = None
 ) -> TicketOut:
-    ticket = await tickets.for_worker(session, ticket_id, token or "")
+    ticket = await tickets.for_worker(session, ticket_id, token or "", openid)
     return await worker_ticket(session, ticket, await tickets.typical_wait_minutes(session))
 
 
@@ -88,9 +92,14 @@ async def get_ticket(
     dependencies=[Depends(rate_limited("messages"))],
 )
 async def write(
-    ticket_id: str, body: MessageRequest, tickets: TicketsDep, session: SessionDep, token: TicketToken = None
+    ticket_id: str,
+    body: MessageRequest,
+    tickets: TicketsDep,
+    session: SessionDep,
+    openid: WeChatWorker,
+    token: TicketToken = None,
 ) -> MessageOut:
-    ticket = await tickets.for_worker(session, ticket_id, token or "")
+    ticket = await tickets.for_worker(session, ticket_id, token or "", openid)
     message = await tickets.worker_writes(session, ticket, body.text)
     return message_out(message, worker_photos(ticket_id))
 
@@ -103,11 +112,16 @@ async def write(
     openapi_extra=PHOTO_FORM,
 )
 async def send_photo(
-    ticket_id: str, request: Request, tickets: TicketsDep, session: SessionDep, token: TicketToken = None
+    ticket_id: str,
+    request: Request,
+    tickets: TicketsDep,
+    session: SessionDep,
+    openid: WeChatWorker,
+    token: TicketToken = None,
 ) -> MessageOut:
     """A photo (JPEG/PNG/WebP, at most 10 MB) with an optional caption; the token is checked
     before the upload is read."""
-    ticket = await tickets.for_worker(session, ticket_id, token or "")
+    ticket = await tickets.for_worker(session, ticket_id, token or "", openid)
     data, text = await read_photo_form(request)
     message = await tickets.worker_writes(session, ticket, text, photo=data)
     return message_out(message, worker_photos(ticket_id))
@@ -118,18 +132,23 @@ async def get_photo(
     ticket_id: str,
     name: str,
     tickets: TicketsDep,
-    settings: SettingsDep,
     session: SessionDep,
+    openid: WeChatWorker,
     token: TicketToken = None,
-) -> FileResponse:
-    await tickets.for_worker(session, ticket_id, token or "")
-    return photo_response(settings.uploads_dir, ticket_id, name)
+) -> Response:
+    await tickets.for_worker(session, ticket_id, token or "", openid)
+    return photo_response(await tickets.photos.read(ticket_id, name), name)
 
 
 @router.post("/tickets/{ticket_id}/close", response_model=TicketOut)
 async def close(
-    ticket_id: str, body: CloseRequest, tickets: TicketsDep, session: SessionDep, token: TicketToken = None
+    ticket_id: str,
+    body: CloseRequest,
+    tickets: TicketsDep,
+    session: SessionDep,
+    openid: WeChatWorker,
+    token: TicketToken = None,
 ) -> TicketOut:
-    ticket = await tickets.for_worker(session, ticket_id, token or "")
+    ticket = await tickets.for_worker(session, ticket_id, token or "", openid)
     await tickets.close(session, ticket, body.rating)
     return await worker_ticket(session, ticket)

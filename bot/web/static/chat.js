@@ -6,7 +6,10 @@
 (() => {
   const { h, put, api, T, errorText } = cd;
   const SITE = cd.data.site;
-  const POLL_MS = 4000;
+  // a ticket follows its live-update stream; polling is the fallback (?poll_ms= sets its pace: tests)
+  const POLL_MS = Math.max(1000, Number(new URLSearchParams(location.search).get("poll_ms")) || 4000);
+  const MAX_LIVE = 2;  // streams open at once: a browser holds only ~6 connections per server
+  const live = new Set();  // the views following their stream
   const STORE = "craftdesk.history";  // [{key, kind: "case"/"ticket", text, at, ...}], newest first
   const LEGACY = "craftdesk.tickets";  // the older list of tickets only: merged in, then dropped
   const KEEP = 50;  // questions remembered
@@ -240,13 +243,35 @@
         this.withdrawRow, this.closed, this.given);
     }
 
+    /** Follow the ticket's stream (at most MAX_LIVE views at once); poll when there is none. */
     start() {
+      if (live.size >= MAX_LIVE) {
+        this.poll();
+        return;
+      }
+      live.add(this);
+      this.stream = cd.follow(`/api/tickets/${encodeURIComponent(this.entry.id)}/events`, this.headers, {
+        onEvent: (name, ticket) => { if (name === "ticket") this.show(ticket); },
+        onFallback: () => { this.unfollow(); this.poll(); },
+        onRefused: () => { this.unfollow(); this.refresh(); },  // the GET tells the page why
+      });
+    }
+
+    poll() {
       this.refresh();
+      clearInterval(this.timer);
       this.timer = setInterval(() => this.refresh(), POLL_MS);
+    }
+
+    unfollow() {
+      if (this.stream) this.stream.stop();
+      this.stream = null;
+      live.delete(this);
     }
 
     stop() {
       clearInterval(this.timer);
+      this.unfollow();
     }
 
     async refresh() {
@@ -283,6 +308,9 @@
       this.proposal.textContent = proposal || "";
       this.proposal.hidden = !proposal;
       const signature = ticket.messages.map((m) => m.id).join(",");
+      const answers = ticket.messages.filter((m) => m.author === "expert").map((m) => m.id);
+      if (this.answers && answers.some((id) => !this.answers.has(id))) announceReply();
+      this.answers = new Set(answers);
       if (signature !== this.signature) {
         this.signature = signature;
         put(this.messages, ...ticket.messages.map((m) => this.message(m, ticket)));
@@ -390,6 +418,22 @@
       this.refresh();
     }
   }
+
+  /** An answer came: the phone vibrates where the browser allows it, and while the page is not
+      looked at its tab title says so. */
+  function announceReply() {
+    try {
+      if (navigator.vibrate) navigator.vibrate(200);
+    } catch (err) { /* not allowed here */ }
+    if (document.visibilityState !== "visible" && !document.title.startsWith(T.newReply)) {
+      document.title = T.newReply + document.title;
+    }
+  }
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && document.title.startsWith(T.newReply)) {
+      document.title = document.title.slice(T.newReply.length);
+    }
+  });
 
   function showTicket(entry) {
     let view = views.get(entry.id);

@@ -79,6 +79,88 @@ const cd = (() => {
     return payload;
   }
 
+  /** A live-update stream (server-sent events), read with fetch: EventSource cannot send the
+      token headers, and tokens must not go in URLs (they would land in access logs).
+      ``onEvent(name, data)`` for each event. The server ends a stream after a while: it is
+      opened again. When it breaks, it is tried again after a pause; after two failures in a
+      row (or a 503: the server has too many open) ``onFallback()`` and it stops: the page polls.
+      ``onRefused(status)`` for a 401/403/404. Returns ``{stop}``. */
+  function follow(path, headers, { onEvent, onFallback, onRefused }) {
+    let stopped = false;
+    let failures = 0;
+    let controller = null;
+    let timer = null;
+    const dispatch = (block) => {
+      let name = "message";
+      let data = "";
+      for (const line of block.split("\n")) {
+        if (line.startsWith("event:")) name = line.slice(6).trim();
+        else if (line.startsWith("data:")) data += line.slice(5).trim();
+      }
+      if (!data) return false;  // a keep-alive comment
+      onEvent(name, JSON.parse(data));
+      return true;
+    };
+    async function once() {
+      controller = new AbortController();
+      const init = { headers: { ...headers, Accept: "text/event-stream" }, signal: controller.signal, cache: "no-store" };
+      if (CLIENT_ID) init.headers["X-Client-Id"] = CLIENT_ID;
+      const response = await fetch(path, init);
+      if ([401, 403, 404].includes(response.status)) return { refused: response.status };
+      if (response.status === 503) return { busy: true };
+      if (!response.ok || !response.body) return { received: false };
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      let received = false;
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return { received };
+        buffer += value.replace(/\r\n?/g, "\n");
+        for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          if (dispatch(block)) {
+            received = true;
+            failures = 0;
+          }
+        }
+      }
+    }
+    async function run() {
+      if (!window.ReadableStream || !window.TextDecoderStream || !window.AbortController) {
+        onFallback();
+        return;
+      }
+      while (!stopped) {
+        let outcome;
+        try {
+          outcome = await once();
+        } catch (err) {
+          outcome = { received: false };  // the network, or the stream broke off
+        }
+        if (stopped) return;
+        if (outcome.refused) {
+          onRefused(outcome.refused);
+          return;
+        }
+        if (!outcome.received) failures += 1;
+        if (outcome.busy || failures >= 2) {
+          onFallback();
+          return;
+        }
+        await new Promise((resolve) => { timer = setTimeout(resolve, failures ? 3000 : 500); });
+      }
+    }
+    run();
+    return {
+      stop() {
+        stopped = true;
+        clearTimeout(timer);
+        if (controller) controller.abort();
+      },
+    };
+  }
+
   /** The message a person sees for a failed call. */
   function errorText(err) {
     if (!(err instanceof ApiError)) return T.failed;
@@ -143,5 +225,5 @@ const cd = (() => {
     el.hidden = !visible;
   }
 
-  return { data, T, h, put, longText, api, ApiError, errorText, blobUrl, download, photo, time, show };
+  return { data, T, h, put, longText, api, ApiError, errorText, blobUrl, download, photo, time, show, follow };
 })();

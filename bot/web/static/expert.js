@@ -5,14 +5,16 @@
 (() => {
   const { h, put, api, T, errorText } = cd;
   const KEY = "craftdesk.expertToken";
-  const QUEUE_MS = 15000;
-  const DETAIL_MS = 6000;
+  const QUEUE_MS = 15000;  // the needs always; the queue too when the live stream fails
+  const DETAIL_MS = 6000;  // the open ticket, when the live stream fails
   const main = document.querySelector("main.console");
   const queueList = document.getElementById("queue");
   const detailBox = document.getElementById("detail");
 
   // the token rides in the URL fragment once; keep it on this device and take it out of the URL
-  const fromLink = new URLSearchParams(location.hash.slice(1)).get("token");
+  const linked = new URLSearchParams(location.hash.slice(1));
+  const fromLink = linked.get("token");
+  const linkedTicket = linked.get("ticket");  // a notification's link opens its ticket
   if (fromLink) {
     localStorage.setItem(KEY, fromLink);
     history.replaceState(null, "", location.pathname + location.search);
@@ -20,6 +22,8 @@
   const token = localStorage.getItem(KEY);
   const auth = { Authorization: `Bearer ${token}` };
   let current = null; // the open ticket's view
+  let streaming = true;  // the live stream says when to refetch; false: polling (its fallback)
+  let known = null;  // the queue's ticket ids as last shown
 
   function loggedOut(message) {
     localStorage.removeItem(KEY);
@@ -47,6 +51,9 @@
       failed(err, queueList);
       return;
     }
+    const ids = tickets.map((t) => t.ticket_id);
+    if (known && ids.some((id) => !known.has(id))) announceTicket();
+    known = new Set(ids);
     put(queueList, ...(tickets.length ? tickets.map((t) => h("li", {},
       h("button", {
         type: "button", class: `queue-item ${current && current.id === t.ticket_id ? "active" : ""}`,
@@ -58,6 +65,36 @@
           h("span", { class: "muted", text: cd.time(t.created_at) })),
         h("span", { class: "queue-text", text: t.text }),
         t.site ? h("span", { class: "muted", text: t.site.name }) : null))) : [h("li", { class: "muted", text: T.queueEmpty })]));
+  }
+
+  /** A new ticket came: while the console is not looked at, its tab title says so. */
+  function announceTicket() {
+    if (document.visibilityState !== "visible" && !document.title.startsWith(T.newTicket)) {
+      document.title = T.newTicket + document.title;
+    }
+  }
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && document.title.startsWith(T.newTicket)) {
+      document.title = document.title.slice(T.newTicket.length);
+    }
+  });
+
+  /** The queue's live stream: each notice names the tickets that came, changed or left. */
+  function followQueue() {
+    cd.follow("/api/expert/events", auth, {
+      onEvent: (name, notice) => {
+        if (name !== "queue") return;
+        loadQueue();
+        if (current && !current.stopped && notice.tickets.includes(current.id)) current.refresh();
+      },
+      onFallback: () => {
+        streaming = false;
+        loadQueue();
+        setInterval(loadQueue, QUEUE_MS);
+        if (current && !current.stopped) current.poll();
+      },
+      onRefused: (status) => { if (status === 401) loggedOut(T.unauthorized); },
+    });
   }
 
   // ---- the needs lists the expert was matched to (需求清单): accept or decline -------------------
@@ -250,10 +287,16 @@
     start() {
       this.refresh();
       this.loadSimilar();
+      if (!streaming) this.poll();
+    }
+
+    poll() {
+      clearInterval(this.timer);
       this.timer = setInterval(() => this.refresh(), DETAIL_MS);
     }
 
     stop() {
+      this.stopped = true;  // declined, closed or out of reach: the stream's notices leave it be
       clearInterval(this.timer);
     }
   }
@@ -284,9 +327,10 @@
       main.classList.remove("showing-detail");
       loadQueue();
     });
-    loadQueue();
     loadNeeds();
-    setInterval(() => { loadQueue(); loadNeeds(); }, QUEUE_MS);
+    setInterval(loadNeeds, QUEUE_MS);
+    followQueue();  // its first notice loads the queue
+    if (linkedTicket) open(linkedTicket);
   }
 
   start();

@@ -1,0 +1,210 @@
+"""The outbox's WeChat adapters (``Notifier``): the service account (服务号) and the WeCom app.
+
+- Service account: an answer (ANSWERED) reaches the worker who asked in WeChat (the ticket's
+  ``worker_openid``) unless they turned notifications off, as a template or subscribe message
+  (``settings.wechat.message_kind``) opening their ticket in the chat; a ticket given or
+  offered to an expert, or the worker's follow-up (ASSIGNED, OFFERED, MESSAGE), reaches an
+  expert who bound WeChat, opening the console through a fresh single-use link.
+- WeCom app: the same expert events, as a text card to the expert's WeCom user id.
+
+Each channel drops events it sent already (``channel_deliveries``, shared by every instance);
+the template message carries the event id as ``client_msg_id`` too, so WeChat itself drops a
+resend after a lost answer. An unreachable recipient (not following, refused, unknown) is
+logged and the event counted as delivered, never retried; a busy or failing platform raises, so
+the outbox backs off and tries again. Needs, sign-ups and admin events are not for these
+channels.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import texts
+from bot.service.clock import Clock
+from bot.service.outbox import WORKER, Notification, expert_of
+from bot.service.wechat_identity import wants_notifications
+from bot.service.wechat_links import enter_path, issue_link_code
+from bot.settings import Settings
+from bot.wechat.api import ServiceAccount, WeComApp
+from bot.wechat.errors import RecipientUnreachable
+from knowledge.models import ChannelDelivery, Expert, Site, Ticket
+from knowledge.states import EventKind, Subject, subject_of
+
+log = logging.getLogger(__name__)
+
+THING_CHARS = 20  # a template's ``thing`` value, as WeChat takes it
+EXPERT_KINDS = frozenset({EventKind.ASSIGNED, EventKind.OFFERED, EventKind.MESSAGE})
+
+
+def clip(text: str, limit: int = THING_CHARS) -> str:
+    """One line of at most ``limit`` characters (an ellipsis when cut)."""
+    line = " ".join((text or "").split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def ticket_page(public_url: str, site_code: str, ticket_id: str) -> str:
+    """The chat page opening one ticket (``?ticket=``: kept through the WeChat authorisation,
+    which a ``#fragment`` would not be)."""
+    return f"{public_url}/c/{site_code}?ticket={ticket_id}"
+
+
+async def was_delivered(session: AsyncSession, event_id: int, channel: str) -> bool:
+    return await session.get(ChannelDelivery, (event_id, channel)) is not None
+
+
+async def mark_delivered(session: AsyncSession, event_id: int, channel: str) -> None:
+    session.add(ChannelDelivery(event_id=event_id, channel=channel))
+    try:
+        await session.commit()
+    except IntegrityError:  # another instance delivered it at the same moment
+        await session.rollback()
+
+
+class _ChannelNotifier:
+    channel = ""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings):
+        self.sessions = sessions
+        self.clock = clock
+        self.settings = settings
+
+    async def deliver(self, event: Notification) -> None:
+        if subject_of(EventKind(event.kind)) != Subject.TICKET:  # a need's or a sign-up's id
+            return
+        async with self.sessions() as session:
+            if await was_delivered(session, event.id, self.channel):
+                return
+            try:
+                sent = await self._send(session, event)
+            except RecipientUnreachable as exc:
+                log.warning(
+                    "wechat recipient unreachable: given up",
+                    extra={"event": event.id, "channel": self.channel, "errcode": exc.errcode},
+                )
+                sent = True
+            if sent:
+                await mark_delivered(session, event.id, self.channel)
+
+    async def _send(self, session: AsyncSession, event: Notification) -> bool:
+        raise NotImplementedError
+
+    def _when(self) -> str:
+        return self.clock.now().astimezone(self.settings.report_zone).strftime("%Y-%m-%d %H:%M")
+
+    async def _expert_event(
+        self, session: AsyncSession, event: Notification
+    ) -> tuple[Expert, Ticket, str] | None:
+        """The expert, the ticket and the console link of an expert event; None otherwise."""
+        expert_id = expert_of(event.recipient)
+        if expert_id is None or EventKind(event.kind) not in EXPERT_KINDS:
+            return None
+        expert = await session.get(Expert, expert_id)
+        ticket = await session.get(Ticket, event.ticket_id)
+        if expert is None or not expert.active or ticket is None:
+            return None
+        code = await issue_link_code(session, expert.id, ticket.id, self.clock.now())
+        return expert, ticket, f"{self.settings.public_url}{enter_path(code)}"
+
+    def _what(self, event: Notification, ticket: Ticket) -> str:
+        if event.kind == EventKind.MESSAGE:
+            return texts.WX_FOLLOWUP.format(text=event.payload.get("text") or "")
+        return ticket.text
+
+    async def _site_name(self, session: AsyncSession, ticket: Ticket) -> str:
+        site = await session.get(Site, ticket.site_code) if ticket.site_code else None
+        return site.name if site is not None else texts.WX_NO_SITE
+
+
+class ServiceAccountNotifier(_ChannelNotifier):
+    """Template or subscribe messages through the union's service account."""
+
+    channel = "wechat"
+
+    def __init__(
+        self,
+        account: ServiceAccount,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        settings: Settings,
+    ):
+        super().__init__(sessions, clock, settings)
+        self.account = account
+
+    async def _send(self, session: AsyncSession, event: Notification) -> bool:
+        wechat = self.settings.wechat
+        if event.recipient == WORKER:
+            if event.kind != EventKind.ANSWERED or wechat.answer_template_id is None:
+                return False
+            ticket = await session.get(Ticket, event.ticket_id)
+            if ticket is None or ticket.worker_openid is None or ticket.site_code is None:
+                return False
+            if not await wants_notifications(session, ticket.worker_openid):
+                return False
+            data = {
+                "thing1": clip(ticket.text),
+                "thing2": clip(event.payload.get("expert_name") or texts.WX_EXPERT_FALLBACK),
+                "time3": self._when(),
+            }
+            url = ticket_page(self.settings.public_url, ticket.site_code, ticket.id)
+            await self._message(ticket.worker_openid, wechat.answer_template_id, url, data, event.id)
+            return True
+        if wechat.ticket_template_id is None:
+            return False
+        if (about := await self._expert_event(session, event)) is None:
+            return False
+        expert, ticket, url = about
+        if expert.wechat_openid is None:
+            return False
+        data = {
+            "thing1": clip(self._what(event, ticket)),
+            "thing2": clip(await self._site_name(session, ticket)),
+            "time3": self._when(),
+        }
+        await self._message(expert.wechat_openid, wechat.ticket_template_id, url, data, event.id)
+        return True
+
+    async def _message(
+        self, openid: str, template_id: str, url: str, data: dict[str, str], event_id: int
+    ) -> None:
+        if self.settings.wechat.message_kind == "subscribe":
+            await self.account.send_subscribe(openid, template_id, url, data)
+        else:
+            await self.account.send_template(openid, template_id, url, data, client_msg_id=str(event_id))
+
+
+class WeComNotifier(_ChannelNotifier):
+    """Text cards through the union's WeCom app, to experts by WeCom user id."""
+
+    channel = "wecom"
+
+    def __init__(
+        self, app: WeComApp, sessions: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings
+    ):
+        super().__init__(sessions, clock, settings)
+        self.app = app
+
+    async def _send(self, session: AsyncSession, event: Notification) -> bool:
+        if event.recipient == WORKER:
+            return False
+        expert_id = expert_of(event.recipient)
+        expert = await session.get(Expert, expert_id) if expert_id else None
+        if expert is None or expert.wecom_userid is None:
+            return False
+        if (about := await self._expert_event(session, event)) is None:
+            return False
+        _, ticket, url = about
+        description = texts.WX_CARD_BODY.format(
+            time=self._when(),
+            site=await self._site_name(session, ticket),
+            text=clip(self._what(event, ticket), 200),
+        )
+        title = texts.WX_CARD_TITLE.get(str(event.kind), texts.WX_CARD_TITLE["assigned"])
+        missed = await self.app.send_text_card(
+            [expert.wecom_userid], title, description, url, texts.WX_CARD_BUTTON
+        )
+        if missed:
+            log.warning("wecom user unreachable: given up", extra={"event": event.id, "userids": missed})
+        return True
