@@ -258,6 +258,7 @@ def open_verifier(settings: Settings) -> Verifier | None:
 def ticket_policy(settings: Settings) -> TicketPolicy:
     return TicketPolicy(
         silence=timedelta(minutes=settings.tickets.silence_minutes),
+        remind_before=timedelta(minutes=settings.tickets.remind_before_minutes),
         answer_timeout=timedelta(minutes=settings.tickets.answer_timeout_minutes),
         city_region=settings.tickets.city_region,
     )

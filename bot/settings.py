@@ -34,6 +34,12 @@ def default_instance_id() -> str:
 
 class TicketSettings(BaseModel):
     silence_minutes: float = Field(30, gt=0, description="unclaimed this long: next expert")
+    remind_before_minutes: float = Field(
+        10,
+        ge=0,
+        description="an unclaimed ticket's holder is reminded this long (at most a third of the "
+        "silence) before it moves on; 0: never",
+    )
     answer_timeout_minutes: float = Field(240, gt=0, description="claimed, unanswered: next expert")
     city_region: str = Field("徐州市", description="region value of the city-level team")
     sweep_seconds: float = Field(30, gt=0, description="how often silent tickets are looked for")

@@ -80,6 +80,7 @@ TG_EXPERT_SOLVED_BY_CASE = "工单 {ref} 已结束：工人按推荐的案例解
 TG_DECLINED = "已转出，谢谢。"
 TG_EXPERT_ANSWER_SENT = "回答已发给工人。"
 TG_EXPERT_FOLLOWUP = "<b>工单 {ref}</b> 工人补充：\n{text}\n\n回复这条消息即可作答。"
+TG_EXPERT_REMINDER = "⏰ <b>提醒：工单 {ref} 还没有认领</b>，{minutes} 分钟后将转给其他师傅。\n{text}{site}"
 TG_EXPERT_REASSIGNED = "工单 {ref} 已转给其他师傅（{reason}）。"
 TG_REASSIGN_REASONS = {"declined": "您已转出", "silent": "长时间未处理", "deactivated": "您的账号已停用"}
 TG_EXPERT_CLOSED = "工单 {ref} 已关闭，工人评分：{stars}。"
@@ -152,6 +153,7 @@ WX_CARD_TITLE = {
     "assigned": "新的提问请您解答",
     "offered": "新的提问转给了您的团队",
     "message": "职工追问了您的提问",
+    "reminded": "提问还在等您认领，即将转给其他师傅",
 }
 WX_CARD_BODY = "{time}\n车间：{site}\n{text}"
 WX_CARD_BUTTON = "打开专家台"

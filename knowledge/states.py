@@ -99,6 +99,7 @@ class EventKind(StrEnum):
     CLOSED = "closed"
     CASE_DECLINED = "case_declined"  # the expert declined the proposed case
     ESCALATED = "escalated"  # reached the admin queue
+    REMINDED = "reminded"  # the holder has not claimed it; it moves on soon
     # Needs lists and classes: ``OutboxEvent.ticket_id`` then holds the need's id (need_*) or
     # the sign-up's id (class_*), see ``subject_of``.
     NEED_MATCHED = "need_matched"  # a steward matched an expert to a need

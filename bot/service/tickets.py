@@ -39,7 +39,7 @@ from bot.service.transitions import versioned_change
 from bot.service.validation import clean_text
 from knowledge.db import WriteGate
 from knowledge.errors import AccessDeniedError, ConflictError, InvalidInputError, NotFoundError
-from knowledge.models import Case, Expert, Question, Site, Ticket, TicketMessage, TicketToken
+from knowledge.models import Case, Expert, OutboxEvent, Question, Site, Ticket, TicketMessage, TicketToken
 from knowledge.states import (
     UNFINISHED,
     Author,
@@ -61,6 +61,7 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class TicketPolicy:
     silence: timedelta = timedelta(minutes=30)  # unclaimed this long: next expert
+    remind_before: timedelta = timedelta(minutes=10)  # unclaimed: a reminder this long before; 0: none
     answer_timeout: timedelta = timedelta(hours=4)  # claimed but unanswered this long: next expert
     city_region: str = "徐州市"  # the region of the city-level team
 
@@ -496,6 +497,7 @@ class TicketService:
             return 1
         if ticket.claimed_at is None:
             if now - ticket.assigned_at < self.policy.silence:
+                await self._remind_if_due(session, ticket, now)
                 return 0
         elif (
             ticket.status != TicketStatus.ASSIGNED
@@ -504,6 +506,29 @@ class TicketService:
             return 0
         await self._pass_on(session, ticket, ticket.expert_id, reason="silent")
         return 1
+
+    async def _remind_if_due(self, session: AsyncSession, ticket: Ticket, now: datetime) -> None:
+        """Once per assignment, ``remind_before`` (at most a third of the silence) ahead of the
+        silence deadline, the holder is reminded on every channel it has that the ticket moves on
+        unless claimed. The outbox row is the record that the reminder went out."""
+        assert ticket.assigned_at is not None and ticket.expert_id is not None
+        left = self.policy.silence - (now - ticket.assigned_at)
+        if not self.policy.remind_before or left > min(self.policy.remind_before, self.policy.silence / 3):
+            return
+        recipient = to_expert(ticket.expert_id)
+        reminded = await session.scalar(
+            select(OutboxEvent.id)
+            .where(
+                OutboxEvent.kind == EventKind.REMINDED,
+                OutboxEvent.ticket_id == ticket.id,
+                OutboxEvent.recipient == recipient,
+                OutboxEvent.created_at >= ticket.assigned_at,
+            )
+            .limit(1)
+        )
+        if reminded is None:
+            minutes = max(1, round(left.total_seconds() / 60))
+            self._emit(session, EventKind.REMINDED, ticket, recipient, text=ticket.text, minutes_left=minutes)
 
     # ---- conditional transitions ----------------------------------------------------------
 

@@ -127,6 +127,13 @@ class TelegramNotifier:
                 ticket_keyboard(event.ticket_id, case is not None),
                 Audience.EXPERT,
             )
+        elif event.kind == EventKind.REMINDED:
+            ticket = await session.get(Ticket, event.ticket_id)
+            site = await session.get(Site, ticket.site_code) if ticket and ticket.site_code else None
+            text = present.reminder(
+                event.ticket_id, payload.get("text") or "", site, payload.get("minutes_left")
+            )
+            await self._post(session, chat_id, event, text, ticket_keyboard(event.ticket_id), Audience.EXPERT)
         elif event.kind == EventKind.MESSAGE:
             text = present.followup(event.ticket_id, payload.get("text") or "")
             await self._post(session, chat_id, event, text, None, Audience.EXPERT)

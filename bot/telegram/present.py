@@ -116,6 +116,16 @@ def expert_ticket(ticket_id: str, text: str, site: Site | None, team: str | None
     )
 
 
+def reminder(ticket_id: str, text: str, site: Site | None, minutes: int | None) -> str:
+    """The reminder before an unclaimed ticket moves on; answered by claiming, as a new one."""
+    return texts.TG_EXPERT_REMINDER.format(
+        ref=ref(ticket_id),
+        minutes=minutes or 1,
+        text=e(clip(text)),
+        site=texts.TG_EXPERT_SITE.format(site=e(site.name)) if site else "",
+    )
+
+
 def team_tier(ticket: Ticket) -> str | None:
     """What an offered ticket's team is called when its name is not at hand (a queue listing)."""
     return texts.TEAM_TIERS.get(ticket.tier) if ticket.expert_id is None else None

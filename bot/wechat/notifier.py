@@ -3,8 +3,9 @@
 - Service account: an answer (ANSWERED) reaches the worker who asked in WeChat (the ticket's
   ``worker_openid``) unless they turned notifications off, as a template or subscribe message
   (``settings.wechat.message_kind``) opening their ticket in the chat; a ticket given or
-  offered to an expert, or the worker's follow-up (ASSIGNED, OFFERED, MESSAGE), reaches an
-  expert who bound WeChat, opening the console through a fresh single-use link.
+  offered to an expert, its reminder before it moves on, or the worker's follow-up (ASSIGNED,
+  OFFERED, REMINDED, MESSAGE), reaches an expert who bound WeChat, opening the console through
+  a fresh single-use link.
 - WeCom app: the same expert events, as a text card to the expert's WeCom user id.
 
 Each channel drops events it sent already (``channel_deliveries``, shared by every instance);
@@ -36,7 +37,7 @@ from knowledge.states import EventKind, Subject, subject_of
 log = logging.getLogger(__name__)
 
 THING_CHARS = 20  # a template's ``thing`` value, as WeChat takes it
-EXPERT_KINDS = frozenset({EventKind.ASSIGNED, EventKind.OFFERED, EventKind.MESSAGE})
+EXPERT_KINDS = frozenset({EventKind.ASSIGNED, EventKind.OFFERED, EventKind.MESSAGE, EventKind.REMINDED})
 
 
 def clip(text: str, limit: int = THING_CHARS) -> str:

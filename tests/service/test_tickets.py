@@ -122,6 +122,44 @@ async def test_decline_moves_on_then_city_team_then_admin_queue(kb: Sessions, se
     assert (await load(kb, tid)).expert_id == "E02"
 
 
+async def test_the_holder_is_reminded_once_before_the_ticket_moves_on(
+    kb: Sessions, service: TicketService, clock: FakeClock
+):
+    """30 minutes of silence, a reminder 10 minutes ahead: at 20 minutes, once per holder."""
+    qid = await question(kb, ["E01", "E02"])
+    async with kb() as session:
+        tid = (await service.open_for_question(session, qid)).ticket.id
+        clock.advance(minutes=19)
+        await service.reassign_silent(session)
+        assert ("reminded", "expert:E01") not in await events(kb, tid)
+        clock.advance(minutes=1)
+        for _ in range(3):  # every sweep looks; one reminder
+            assert await service.reassign_silent(session) == 0
+        assert (await events(kb, tid)).count(("reminded", "expert:E01")) == 1
+        clock.advance(minutes=10)
+        assert await service.reassign_silent(session) == 1  # moved on to E02 ...
+        clock.advance(minutes=20)
+        await service.reassign_silent(session)
+        assert (await events(kb, tid)).count(("reminded", "expert:E02")) == 1  # ... who is reminded too
+        await service.claim(session, tid, "E02")
+        clock.advance(minutes=9)
+        await service.reassign_silent(session)
+    assert [e for e in await events(kb, tid) if e[0] == "reminded"] == [
+        ("reminded", "expert:E01"),
+        ("reminded", "expert:E02"),
+    ]
+
+
+async def test_a_claimed_ticket_gets_no_reminder(kb: Sessions, service: TicketService, clock: FakeClock):
+    qid = await question(kb, ["E01", "E02"])
+    async with kb() as session:
+        tid = (await service.open_for_question(session, qid)).ticket.id
+        await service.claim(session, tid, "E01")
+        clock.advance(minutes=25)
+        assert await service.reassign_silent(session) == 0
+    assert ("reminded", "expert:E01") not in await events(kb, tid)
+
+
 async def test_silence_reassigns_and_tells_the_first_expert(
     kb: Sessions, service: TicketService, clock: FakeClock
 ):

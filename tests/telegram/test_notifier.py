@@ -93,6 +93,20 @@ async def test_expert_events_reach_a_bound_expert(talk: Talk, notifier: Telegram
     assert "&lt;急&gt;" in texts[0] and "长时间未处理" in texts[1] and "★★★★" in texts[2]
 
 
+async def test_a_reminder_can_be_claimed_from(talk: Talk, notifier: TelegramNotifier):
+    ticket, _ = await open_ticket(talk, 5008)
+    await bind(talk, ticket.expert_id, 5009)
+    payload = {"channel": "telegram", "chat_id": 5008, "text": "<急>", "minutes_left": 10}
+    await notifier.deliver(
+        Notification(900_050, "reminded", ticket.id, f"expert:{ticket.expert_id}", payload)
+    )
+    [(request, _)] = notifier.bot.sent(SendMessage, chat_id=5009)
+    assert (
+        "提醒" in request.text and "10 分钟后将转给其他师傅" in request.text and "&lt;急&gt;" in request.text
+    )
+    assert [b.text for row in request.reply_markup.inline_keyboard for b in row][0] == "认领"
+
+
 async def test_escalations_reach_the_telegram_admins(talk: Talk, notifier: TelegramNotifier):
     ticket, _ = await open_ticket(talk, 5005)
     await notifier.deliver(Notification(900_020, "escalated", ticket.id, "admin", {"text": ticket.text}))
