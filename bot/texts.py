@@ -154,6 +154,8 @@ WX_CARD_TITLE = {
     "offered": "新的提问转给了您的团队",
     "message": "职工追问了您的提问",
     "reminded": "提问还在等您认领，即将转给其他师傅",
+    "escalated": "有提问没有师傅接单，请服务站协调",
 }
 WX_CARD_BODY = "{time}\n车间：{site}\n{text}"
 WX_CARD_BUTTON = "打开专家台"
+WX_CARD_ADMIN_BUTTON = "打开管理台"

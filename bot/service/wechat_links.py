@@ -7,7 +7,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +16,7 @@ from bot.service.clock import Clock
 from bot.service.secrets import new_token, token_hash
 from bot.service.validation import clean_text
 from knowledge.errors import ConflictError, InvalidInputError, NotFoundError
-from knowledge.models import Expert, ExpertLinkCode, ExpertToken, WeChatBindCode
+from knowledge.models import Expert, ExpertLinkCode, ExpertToken, Steward, WeChatBindCode
 
 BIND_MINUTES = 24 * 60  # how long a WeChat binding link works
 LINK_MINUTES = 15  # how long a notification's console link works (once)
@@ -163,21 +163,39 @@ async def enter_console(session: AsyncSession, code: str, clock: Clock) -> Conso
 MAX_USERID_CHARS = 64
 
 
-async def set_wecom_userid(session: AsyncSession, expert_id: str, userid: str | None) -> Expert:
-    """The expert's WeCom user id (通讯录 账号); None or blank unsets it. 409 when another
-    expert has it."""
-    expert = await session.get(Expert, expert_id)
-    if expert is None:
-        raise NotFoundError(f"no expert with id {expert_id!r}")
+def clean_wecom_userid(userid: str | None) -> str | None:
+    """A WeCom user id (通讯录 账号) as given; None or blank: unset."""
     cleaned = clean_text(userid or "", "userid", MAX_USERID_CHARS, "WeCom user id", allow_empty=True) or None
     if cleaned is not None and any(ch.isspace() or ch == "|" for ch in cleaned):
         raise InvalidInputError("userid: a WeCom user id has no spaces or '|'")
+    return cleaned
+
+
+W = TypeVar("W", Expert, Steward)
+
+
+async def _set_wecom(session: AsyncSession, model: type[W], row_id: str, userid: str | None, what: str) -> W:
+    """``row_id``'s WeCom user id; None or blank unsets it. 409 when another one has it."""
+    row = await session.get(model, row_id)
+    if row is None:
+        raise NotFoundError(f"no {what} with id {row_id!r}")
+    cleaned = clean_wecom_userid(userid)
     if cleaned is not None:
         holder = await session.scalar(
-            select(Expert.id).where(Expert.wecom_userid == cleaned, Expert.id != expert_id)
+            select(model.id).where(model.wecom_userid == cleaned, model.id != row_id)
         )
         if holder is not None:
-            raise ConflictError(f"userid: the WeCom user id {cleaned!r} belongs to expert {holder!r}")
-    expert.wecom_userid = cleaned
+            raise ConflictError(f"userid: the WeCom user id {cleaned!r} belongs to {what} {holder!r}")
+    row.wecom_userid = cleaned
     await session.commit()
-    return expert
+    return row
+
+
+async def set_wecom_userid(session: AsyncSession, expert_id: str, userid: str | None) -> Expert:
+    """The expert's WeCom user id (the expert events reach it as text cards)."""
+    return await _set_wecom(session, Expert, expert_id, userid, "expert")
+
+
+async def set_steward_wecom_userid(session: AsyncSession, steward_id: str, userid: str | None) -> Steward:
+    """The steward's WeCom user id (escalated tickets of their scope reach it)."""
+    return await _set_wecom(session, Steward, steward_id, userid, "steward")

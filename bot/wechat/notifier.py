@@ -6,7 +6,8 @@
   offered to an expert, its reminder before it moves on, or the worker's follow-up (ASSIGNED,
   OFFERED, REMINDED, MESSAGE), reaches an expert who bound WeChat, opening the console through
   a fresh single-use link.
-- WeCom app: the same expert events, as a text card to the expert's WeCom user id.
+- WeCom app: the same expert events, as a text card to the expert's WeCom user id; a ticket
+  escalated to the admin queue (ESCALATED), to the stewards whose scope holds its site.
 
 Each channel drops events it sent already (``channel_deliveries``, shared by every instance);
 the template message carries the event id as ``client_msg_id`` too, so WeChat itself drops a
@@ -20,18 +21,20 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
 from bot.service.clock import Clock
-from bot.service.outbox import WORKER, Notification, expert_of
+from bot.service.outbox import ADMIN, WORKER, Notification, expert_of
+from bot.service.stewards import scope_sites
 from bot.service.wechat_identity import wants_notifications
 from bot.service.wechat_links import enter_path, issue_link_code
 from bot.settings import Settings
 from bot.wechat.api import ServiceAccount, WeComApp
 from bot.wechat.errors import RecipientUnreachable
-from knowledge.models import ChannelDelivery, Expert, Site, Ticket
+from knowledge.models import ChannelDelivery, Expert, Site, Steward, Ticket
 from knowledge.states import EventKind, Subject, subject_of
 
 log = logging.getLogger(__name__)
@@ -190,6 +193,8 @@ class WeComNotifier(_ChannelNotifier):
     async def _send(self, session: AsyncSession, event: Notification) -> bool:
         if event.recipient == WORKER:
             return False
+        if event.recipient == ADMIN:
+            return await self._to_stewards(session, event)
         expert_id = expert_of(event.recipient)
         expert = await session.get(Expert, expert_id) if expert_id else None
         if expert is None or expert.wecom_userid is None:
@@ -205,6 +210,38 @@ class WeComNotifier(_ChannelNotifier):
         title = texts.WX_CARD_TITLE.get(str(event.kind), texts.WX_CARD_TITLE["assigned"])
         missed = await self.app.send_text_card(
             [expert.wecom_userid], title, description, url, texts.WX_CARD_BUTTON
+        )
+        if missed:
+            log.warning("wecom user unreachable: given up", extra={"event": event.id, "userids": missed})
+        return True
+
+    async def _to_stewards(self, session: AsyncSession, event: Notification) -> bool:
+        """An escalated ticket (the admin queue: nobody took it) reaches the stewards with a
+        WeCom user id whose stations or regions hold its site, linking to /admin."""
+        ticket = await session.get(Ticket, event.ticket_id)
+        if event.kind != EventKind.ESCALATED or ticket is None or ticket.site_code is None:
+            return False
+        stewards = (
+            await session.scalars(
+                select(Steward).where(Steward.active.is_(True), Steward.wecom_userid.is_not(None))
+            )
+        ).all()
+        userids = [
+            steward.wecom_userid
+            for steward in stewards
+            if steward.wecom_userid and ticket.site_code in await scope_sites(session, steward)
+        ]
+        if not userids:
+            return False
+        description = texts.WX_CARD_BODY.format(
+            time=self._when(), site=await self._site_name(session, ticket), text=clip(ticket.text, 200)
+        )
+        missed = await self.app.send_text_card(
+            userids,
+            texts.WX_CARD_TITLE["escalated"],
+            description,
+            f"{self.settings.public_url}/admin",
+            texts.WX_CARD_ADMIN_BUTTON,
         )
         if missed:
             log.warning("wecom user unreachable: given up", extra={"event": event.id, "userids": missed})

@@ -19,6 +19,9 @@ class Steward(Base):
     station_ids: Mapped[list[str]] = mapped_column(JSON, default=list, doc="stations in scope")
     regions: Mapped[list[str]] = mapped_column(JSON, default=list, doc="regions in scope (all their sites)")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    wecom_userid: Mapped[str | None] = mapped_column(
+        String(64), unique=True, index=True, doc="the WeCom user id: escalations in scope reach it"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

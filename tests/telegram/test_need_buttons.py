@@ -11,7 +11,7 @@ from bot import texts
 from bot.telegram.callbacks import NeedCb
 from knowledge.models import Expert, NeedExpert
 from tests.telegram.bot_api_emulator import Person, buttons
-from tests.telegram.test_e2e import e2e_settings, emulator, running, token, user_side  # noqa: F401
+from tests.telegram.test_e2e import e2e_settings, running, token, user_side  # noqa: F401
 from tests.utils.auth import ADMIN
 from tests.utils.wait import eventually
 

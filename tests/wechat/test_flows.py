@@ -333,3 +333,46 @@ async def test_wecom_text_cards_and_replies_through_the_callback(client, wechat,
         assert replied.status_code == 200
     seen = (await client.get(f"/api/tickets/{ticket['ticket_id']}", headers=worker)).json()
     assert [m["text"] for m in seen["messages"] if m["author"] == "expert"] == ["导柱也要上油"]
+
+
+async def test_an_escalated_ticket_reaches_the_stewards_of_its_site_in_wecom(client, wechat, context):
+    for steward_id, scope in [
+        ("urban", {"station_ids": ["st-urban"]}),
+        ("tongshan", {"regions": ["铜山区"]}),
+    ]:
+        body = {"name": f"{steward_id} 管家", **scope, "active": True}
+        assert (
+            await client.put(f"/api/admin/stewards/{steward_id}", headers=ADMIN, json=body)
+        ).status_code == 201
+        saved = await client.put(
+            f"/api/admin/stewards/{steward_id}/wecom", headers=ADMIN, json={"userid": f"wx.{steward_id}"}
+        )
+        assert saved.json() == {"steward_id": steward_id, "wecom_userid": f"wx.{steward_id}"}
+    assert (
+        await client.put("/api/admin/stewards/urban/wecom", json={"userid": "someone.else"})
+    ).status_code == 401  # the admin's alone
+    taken = await client.put("/api/admin/stewards/tongshan/wecom", headers=ADMIN, json={"userid": "wx.urban"})
+    assert taken.status_code == 409
+
+    ticket = await ask(client)  # at xcmg-hv-3, of station st-urban
+    await settled(context)
+    async with context.sessions() as session:  # nobody took it: what the sweep emits at the admin queue
+        stored = await session.get(Ticket, ticket["ticket_id"])
+        session.add(
+            OutboxEvent(
+                kind=EventKind.ESCALATED,
+                ticket_id=stored.id,
+                recipient="admin",
+                payload={"text": stored.text},
+                created_at=stored.created_at,
+                attempts=0,
+            )
+        )
+        await session.commit()
+    cards = await eventually(lambda: _async(wechat.messages("wecom")), 20, "the steward's card")
+    await settled(context)
+    assert [card["touser"] for card in wechat.messages("wecom")] == ["wx.urban"]  # not the other scope
+    assert (
+        cards[0]["textcard"]["url"] == f"{PUBLIC}/admin"
+        and PROBLEM[:10] in cards[0]["textcard"]["description"]
+    )

@@ -27,12 +27,13 @@ from bot.service.wechat_links import (
     enter_console,
     issue_wechat_bind_code,
     redeem_wechat_bind_code,
+    set_steward_wecom_userid,
     set_wecom_userid,
 )
 from bot.service.wechat_replies import reply_from_wecom
 from bot.settings import Settings
 from bot.web import texts
-from bot.web.deps import StaffDep, WeChatWorker
+from bot.web.deps import AdminDep, StaffDep, WeChatWorker
 from bot.web.pages import SECURITY_HEADERS, templates
 from bot.web.wechat_page import BIND, SITE, TICKET, TICKET_ID, chat_url, in_wechat, oauth_redirect
 from bot.wechat.channel import WeChatChannel
@@ -274,6 +275,21 @@ async def wecom_id(expert_id: str, body: WeComIdRequest, staff: StaffDep, sessio
     await _steward_may(staff, session, expert_id)
     expert = await set_wecom_userid(session, expert_id, body.userid)
     return WeComIdOut(expert_id=expert.id, wecom_userid=expert.wecom_userid)
+
+
+class StewardWeComIdOut(BaseModel):
+    steward_id: str
+    wecom_userid: str | None
+
+
+@router.put("/api/admin/stewards/{steward_id}/wecom", response_model=StewardWeComIdOut, tags=["admin"])
+async def steward_wecom_id(
+    steward_id: str, body: WeComIdRequest, _: AdminDep, session: SessionDep
+) -> StewardWeComIdOut:
+    """Set (or unset) a steward's WeCom user id (admin only): tickets escalated to the admin
+    queue from a site in the steward's scope reach it as text cards."""
+    steward = await set_steward_wecom_userid(session, steward_id, body.userid)
+    return StewardWeComIdOut(steward_id=steward.id, wecom_userid=steward.wecom_userid)
 
 
 # ---- the WeCom callback ----------------------------------------------------------------------
