@@ -108,6 +108,31 @@ async def set_notify(session: AsyncSession, openid: str, notify: bool, now: date
     return worker
 
 
+async def record_subscription(session: AsyncSession, openid: str, now: datetime) -> WeChatWorker:
+    """The worker accepted a subscribe message (WeChat's 一次性订阅: one message per consent)."""
+    worker = await session.get(WeChatWorker, openid)
+    if worker is None:
+        worker = WeChatWorker(openid=openid, first_seen=now, notify=True)
+        session.add(worker)
+    worker.subscribed_at, worker.notify, worker.stopped_at = now, True, None
+    await session.commit()
+    return worker
+
+
+async def subscribed(session: AsyncSession, openid: str) -> bool:
+    """Whether the worker consented to a subscribe message not sent yet."""
+    worker = await session.get(WeChatWorker, openid)
+    return worker is not None and worker.subscribed_at is not None and worker.notify
+
+
+async def use_subscription(session: AsyncSession, openid: str) -> None:
+    """The consent was used by a message sent: the next one needs another."""
+    worker = await session.get(WeChatWorker, openid)
+    if worker is not None:
+        worker.subscribed_at = None
+        await session.commit()
+
+
 async def wants_notifications(session: AsyncSession, openid: str) -> bool:
     """False once the worker turned them off; a worker never seen gets them (they asked in WeChat)."""
     worker = await session.get(WeChatWorker, openid)

@@ -54,10 +54,21 @@ def static_files() -> StaticFiles:
     return StaticFiles(directory=STATIC_DIR)
 
 
-def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
-    return templates.TemplateResponse(
-        request, name, context, status_code=status_code, headers=SECURITY_HEADERS
-    )
+WECHAT_SDK = "https://res.wx.qq.com"  # the JS-SDK of WeChat's subscribe button (static/wechat.js)
+
+
+def _page(
+    request: Request, name: str, context: dict[str, Any], status_code: int = 200, wechat_sdk: bool = False
+) -> HTMLResponse:
+    """``wechat_sdk``: the page may load WeChat's JS-SDK (a chat page asking for a worker's
+    consent to a subscribe message); every other script stays this app's own."""
+    headers = SECURITY_HEADERS
+    if wechat_sdk:
+        policy = SECURITY_HEADERS["Content-Security-Policy"].replace(
+            "script-src 'self'", f"script-src 'self' {WECHAT_SDK}"
+        )
+        headers = SECURITY_HEADERS | {"Content-Security-Policy": policy}
+    return templates.TemplateResponse(request, name, context, status_code=status_code, headers=headers)
 
 
 @router.get("/favicon.ico")
@@ -118,7 +129,8 @@ async def chat(
         return detour
     data = {"site": site.code, "texts": texts.CHAT, **await chat_data(request, session, wechat, clock)}
     example = await example_question(session, site.industry)
-    return _page(request, "chat.html", {"site": site, "data": data, "example": example})
+    consent = "subscribe" in (data.get("wechat") or {})
+    return _page(request, "chat.html", {"site": site, "data": data, "example": example}, wechat_sdk=consent)
 
 
 @router.get("/n/{station_id}", response_class=HTMLResponse)

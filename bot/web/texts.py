@@ -557,6 +557,8 @@ WECHAT_CHAT = {
     "notifyOff": "已停止微信通知，回复请回到这个页面查看。",
     "stop": "不再接收微信通知",
     "resume": "恢复微信通知",
+    "subscribe": "师傅回复时微信通知我",
+    "subscribed": "好的，师傅回复后会通过微信通知您一次。",
 }
 
 # the WeChat pages (templates/wechat.html): (title, text, link text)

@@ -74,7 +74,7 @@ async def chat_data(
         if wechat is not None and wechat.account is not None
         else None
     )
-    if openid is None:
+    if wechat is None or openid is None:
         return data
     data["wechat"] = {
         "tickets": [
@@ -91,4 +91,7 @@ async def chat_data(
         "notify": await wants_notifications(session, openid),
         "texts": texts.WECHAT_CHAT,
     }
+    account = wechat.settings.wechat
+    if account.message_kind == "subscribe" and account.answer_template_id:  # consent, one per message
+        data["wechat"]["subscribe"] = {"template": account.answer_template_id}
     return data

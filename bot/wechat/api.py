@@ -14,6 +14,7 @@ wants; they never reach an exception text, and httpx's request log line is maske
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import logging
@@ -59,6 +60,13 @@ def mask_httpx_log() -> None:
     logger = logging.getLogger("httpx")
     if not any(isinstance(f, MaskSecrets) for f in logger.filters):
         logger.addFilter(MaskSecrets())
+
+
+def js_signature(ticket: str, nonce: str, timestamp: int, page_url: str) -> str:
+    """The JS-SDK signature: sha1 of the four fields in this order, the URL without its fragment."""
+    page = page_url.split("#", 1)[0]
+    plain = f"jsapi_ticket={ticket}&noncestr={nonce}&timestamp={timestamp}&url={page}"
+    return hashlib.sha1(plain.encode("utf-8")).hexdigest()
 
 
 def template_data(values: Mapping[str, str]) -> dict[str, dict[str, str]]:
@@ -170,6 +178,7 @@ class ServiceAccount(_Client):
         self.app_id = settings.app_id
         self.secret = settings.app_secret
         self.tokens = TokenCache("mp", self.app_id, self._fetch_token, pool, clock)
+        self.js_tickets = TokenCache("mp-jsapi", self.app_id, self._fetch_js_ticket, pool, clock)
 
     async def _fetch_token(self) -> tuple[str, float]:
         params = {
@@ -180,6 +189,27 @@ class ServiceAccount(_Client):
         return await self._token(
             "/cgi-bin/token", params, "CRAFTDESK_WECHAT__APP_SECRET and the IP allowlist"
         )
+
+    async def _fetch_js_ticket(self) -> tuple[str, float]:
+        answer = await self._call(
+            "GET", "/cgi-bin/ticket/getticket", "jsapi ticket", params={"type": "jsapi"}
+        )
+        ticket = answer.get("ticket")
+        if not isinstance(ticket, str) or not ticket:
+            raise PlatformUnavailable("jsapi ticket: the answer has no ticket")
+        return ticket, float(answer.get("expires_in") or 7200)
+
+    async def js_config(self, page_url: str, nonce: str, timestamp: int) -> dict[str, str | int]:
+        """What the page's ``wx.config`` needs to use the JS-SDK (here: the subscribe button,
+        ``wx-open-subscribe``) on ``page_url``: the app id and the signature over the cached
+        jsapi_ticket (kept like the access token, shared through Redis)."""
+        ticket = await self.js_tickets.get()
+        return {
+            "appId": self.app_id,
+            "timestamp": timestamp,
+            "nonceStr": nonce,
+            "signature": js_signature(ticket, nonce, timestamp, page_url),
+        }
 
     def oauth_url(self, redirect_uri: str, state: str) -> str:
         """Where to send a browser inside WeChat to learn its openid silently: WeChat comes back

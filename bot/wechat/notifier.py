@@ -29,7 +29,7 @@ from bot import texts
 from bot.service.clock import Clock
 from bot.service.outbox import ADMIN, WORKER, Notification, expert_of
 from bot.service.stewards import scope_sites
-from bot.service.wechat_identity import wants_notifications
+from bot.service.wechat_identity import subscribed, use_subscription, wants_notifications
 from bot.service.wechat_links import enter_path, issue_link_code
 from bot.settings import Settings
 from bot.wechat.api import ServiceAccount, WeComApp
@@ -147,6 +147,10 @@ class ServiceAccountNotifier(_ChannelNotifier):
                 return False
             if not await wants_notifications(session, ticket.worker_openid):
                 return False
+            # a subscribe message needs the worker's consent, one per message (the chat page's button)
+            by_consent = wechat.message_kind == "subscribe"
+            if by_consent and not await subscribed(session, ticket.worker_openid):
+                return False
             data = {
                 "thing1": clip(ticket.text),
                 "thing2": clip(event.payload.get("expert_name") or texts.WX_EXPERT_FALLBACK),
@@ -154,6 +158,8 @@ class ServiceAccountNotifier(_ChannelNotifier):
             }
             url = ticket_page(self.settings.public_url, ticket.site_code, ticket.id)
             await self._message(ticket.worker_openid, wechat.answer_template_id, url, data, event.id)
+            if by_consent:
+                await use_subscription(session, ticket.worker_openid)
             return True
         if wechat.ticket_template_id is None:
             return False

@@ -22,6 +22,9 @@ class WeChatWorker(Base):
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     notify: Mapped[bool] = mapped_column(Boolean, default=True)
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, doc="when they turned notifications off")
+    subscribed_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, doc="subscribe messages: when they last consented to one (used up by the next message)"
+    )
 
 
 class WeChatBindCode(Base):

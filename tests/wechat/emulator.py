@@ -79,6 +79,7 @@ class WeChatEmulator:
             self.sent: list[dict[str, Any]] = []
             self.client_msg_ids: dict[tuple[str, str], int] = {}
             self.calls: Counter[str] = Counter()
+            self.js_ticket = f"jsapi-{secrets.token_hex(12)}"  # the JS-SDK ticket getticket gives
 
     def authorize(self, openid: str) -> str:
         """A code as WeChat gives a page after the silent OAuth of ``openid``."""
@@ -134,6 +135,7 @@ class WeChatEmulator:
             routes=[
                 Route("/cgi-bin/token", self._token, methods=["GET"]),
                 Route("/cgi-bin/gettoken", self._gettoken, methods=["GET"]),
+                Route("/cgi-bin/ticket/getticket", self._js_ticket, methods=["GET"]),
                 Route("/connect/oauth2/authorize", self._authorize_page, methods=["GET"]),
                 Route("/sns/oauth2/access_token", self._code_exchange, methods=["GET"]),
                 Route("/cgi-bin/message/template/send", self._template, methods=["POST"]),
@@ -183,6 +185,16 @@ class WeChatEmulator:
         if query.get("corpsecret") != CORP_SECRET:
             return error(40001, "invalid secret")
         return self._issue("wecom")
+
+    async def _js_ticket(self, request: Request) -> Response:
+        """The JS-SDK's jsapi_ticket (``GET /cgi-bin/ticket/getticket?type=jsapi``)."""
+        if injected := self._injected(request):
+            return injected
+        if problem := self._check_token(request, "mp"):
+            return problem
+        if request.query_params.get("type") != "jsapi":
+            return error(40097, "invalid args")
+        return JSONResponse({"errcode": 0, "errmsg": "ok", "ticket": self.js_ticket, "expires_in": 7200})
 
     def _check_token(self, request: Request, kind: str) -> Response | None:
         token = request.query_params.get("access_token", "")

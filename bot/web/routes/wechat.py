@@ -5,6 +5,7 @@ choice (``/api/my/...``), the admin's binding links and WeCom ids, and the WeCom
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Annotated
 
@@ -18,8 +19,10 @@ from bot.service.qr import qr_svg
 from bot.service.wechat_identity import (
     COOKIE_NAME,
     cookie_lifetime,
+    record_subscription,
     remember_worker,
     set_notify,
+    subscribed,
     worker_tickets,
 )
 from bot.service.wechat_links import (
@@ -38,7 +41,7 @@ from bot.web.pages import SECURITY_HEADERS, templates
 from bot.web.wechat_page import BIND, SITE, TICKET, TICKET_ID, chat_url, in_wechat, oauth_redirect
 from bot.wechat.channel import WeChatChannel
 from bot.wechat.errors import BadSignature, InvalidCode, WeChatError
-from knowledge.errors import AccessDeniedError, ConflictError, NotFoundError
+from knowledge.errors import AccessDeniedError, ConflictError, InvalidInputError, NotFoundError
 from knowledge.models import Expert, Ticket
 from knowledge.states import TicketStatus, WorkerStage
 
@@ -213,6 +216,56 @@ async def my_notifications(
     """Stop (false) or resume (true) the WeChat notifications of the identified worker."""
     worker = await set_notify(session, _identified(openid), body.notify, clock.now())
     return NotifyOut(notify=worker.notify)
+
+
+class SubscriptionRequest(BaseModel):
+    accepted: bool = Field(description="what the subscribe button's success event said of the template")
+
+
+class SubscriptionOut(BaseModel):
+    subscribed: bool
+
+
+@router.post("/api/my/subscription", response_model=SubscriptionOut, tags=["worker"])
+async def my_subscription(
+    body: SubscriptionRequest, openid: WeChatWorker, session: SessionDep, clock: ClockDep
+) -> SubscriptionOut:
+    """The identified worker accepted (or refused) one subscribe message with the page's
+    subscribe button (accounts with ``CRAFTDESK_WECHAT__MESSAGE_KIND=subscribe``): the next
+    answer is then sent, one message per consent."""
+    worker = _identified(openid)
+    if body.accepted:
+        await record_subscription(session, worker, clock.now())
+    return SubscriptionOut(subscribed=await subscribed(session, worker))
+
+
+class JsConfigOut(BaseModel):
+    appId: str  # noqa: N815 - the names wx.config takes
+    timestamp: int
+    nonceStr: str  # noqa: N815
+    signature: str
+
+
+@router.get("/api/wechat/js-config", response_model=JsConfigOut, tags=["worker"])
+async def js_config(
+    url: Annotated[str, Query(max_length=1000, description="the page's own address (location.href)")],
+    openid: WeChatWorker,
+    wechat: WeChatDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+) -> JsConfigOut:
+    """The JS-SDK signature for a chat page of this server, for the subscribe button; only for
+    an identified worker, and only for an address under ``CRAFTDESK_PUBLIC_URL``."""
+    _identified(openid)
+    if wechat is None or wechat.account is None:
+        raise NotFoundError("the WeChat service account is not configured")
+    if not url.startswith(f"{settings.public_url}/"):
+        raise InvalidInputError(f"url: a page of {settings.public_url} only")
+    try:
+        config = await wechat.account.js_config(url, secrets.token_hex(8), int(clock.now().timestamp()))
+    except WeChatError as exc:
+        raise HTTPException(503, f"WeChat did not answer: {exc}") from None
+    return JsConfigOut.model_validate(config)
 
 
 # ---- admin: binding links and WeCom ids ----------------------------------------------------------

@@ -74,4 +74,52 @@
   }
 
   render();
+
+  // ---- the subscribe button (accounts that send subscribe messages: one per consent) ------------
+  // WeChat's own <wx-open-subscribe> tag, from its JS-SDK, loaded only here (inside WeChat, when
+  // the account sends subscribe messages); signed by the server (/api/wechat/js-config).
+  if (!wx.subscribe || typeof navigator === "undefined" || !/MicroMessenger/i.test(navigator.userAgent)) return;
+  const SDK = "https://res.wx.qq.com/open/js/jweixin-1.6.0.js";
+
+  function loadSdk() {
+    return new Promise((resolve, reject) => {
+      const script = h("script", { src: SDK });
+      script.onload = resolve;
+      script.onerror = reject;
+      document.head.append(script);
+    });
+  }
+
+  function subscribeButton() {
+    const tag = document.createElement("wx-open-subscribe");
+    tag.setAttribute("template", wx.subscribe.template);
+    const inner = document.createElement("script");
+    inner.type = "text/wxtag-template";  // the button WeChat renders: static text, no user text
+    inner.textContent = `<button style="padding:8px 12px">${wx.texts.subscribe}</button>`;
+    tag.append(inner);
+    tag.addEventListener("success", async (event) => {
+      let details = {};
+      try {
+        details = JSON.parse(event.detail.subscribeDetails || "{}");
+      } catch (err) { /* an unreadable answer counts as no consent */ }
+      const said = details[wx.subscribe.template];
+      const accepted = (typeof said === "string" ? JSON.parse(said) : said || {}).status === "accept";
+      try {
+        await api("/api/my/subscription", { method: "POST", body: { accepted } });
+        if (accepted) box.append(h("span", { text: ` ${wx.texts.subscribed}` }));
+      } catch (err) {
+        render(errorText(err));
+      }
+    });
+    return tag;
+  }
+
+  (async () => {
+    try {
+      await loadSdk();
+      const config = await api(`/api/wechat/js-config?url=${encodeURIComponent(location.href.split("#")[0])}`);
+      window.wx.config({ debug: false, ...config, jsApiList: ["checkJsApi"], openTagList: ["wx-open-subscribe"] });
+      window.wx.ready(() => box.append(subscribeButton()));
+    } catch (err) { /* no button: notifications stay off for this answer */ }
+  })();
 })();
