@@ -161,8 +161,8 @@ class ServiceAccountNotifier(_ChannelNotifier):
             if by_consent:
                 await use_subscription(session, ticket.worker_openid)
             return True
-        if wechat.ticket_template_id is None:
-            return False
+        if wechat.ticket_template_id is None or wechat.message_kind == "subscribe":
+            return False  # experts give no per-message consent: they are reached by WeCom or Telegram
         if (about := await self._expert_event(session, event)) is None:
             return False
         expert, ticket, url = about

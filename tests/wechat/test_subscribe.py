@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from bot.settings import Settings, WeChatSettings
+from knowledge.models import Expert
 from tests.wechat.emulator import APP_ID, WeChatEmulator
 from tests.wechat.test_flows import (
     IN_WECHAT,
@@ -22,6 +23,7 @@ from tests.wechat.test_flows import (
     cookie_header,
     db_url,  # noqa: F401 - SQLite, as in the flows
     identify,
+    settled,
 )
 
 
@@ -85,3 +87,19 @@ async def test_one_message_per_consent(client: httpx.AsyncClient, wechat: WeChat
         "/api/my/subscription", json={"accepted": False}, headers=cookie_header(cookie)
     )
     assert refused.json() == {"subscribed": False}
+
+
+async def test_experts_get_no_subscribe_message_they_did_not_consent_to(client, wechat, context):
+    ticket = await ask(client)
+    expert_id = ticket["expert"]["expert_id"]
+    async with context.sessions() as session:
+        expert = await session.get(Expert, expert_id)
+        expert.wechat_openid = "o-expert-sub"
+        await session.commit()
+    worker = {"X-Ticket-Token": ticket["token"]}
+    sent = await client.post(
+        f"/api/tickets/{ticket['ticket_id']}/messages", headers=worker, json={"text": "还在响"}
+    )
+    assert sent.status_code == 201
+    await settled(context)
+    assert wechat.messages() == []  # no template, no subscribe message to the bound expert
