@@ -12,6 +12,7 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.service.binding import BindCode, issue_code, redeem_code
 from bot.service.clock import Clock
 from bot.service.secrets import new_token, token_hash
 from bot.service.validation import clean_text
@@ -22,12 +23,6 @@ BIND_MINUTES = 24 * 60  # how long a WeChat binding link works
 LINK_MINUTES = 15  # how long a notification's console link works (once)
 LINK_LOGIN_DAYS = 30  # the console login a notification's link gives that phone
 _CODE_BYTES = 16  # hex in the link and in the OAuth state (40 bytes at most): 128 bits
-
-
-@dataclass(frozen=True)
-class IssuedCode:
-    code: str  # shown once, in the link
-    expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -49,61 +44,15 @@ async def issue_wechat_bind_code(
     expert_id: str,
     clock: Clock,
     valid_for: timedelta = timedelta(minutes=BIND_MINUTES),
-) -> IssuedCode:
-    """A new code for the expert; the expert's earlier unused codes stop working."""
-    if await session.get(Expert, expert_id) is None:
-        raise NotFoundError(f"no expert with id {expert_id!r}")
-    code, now = secrets.token_hex(_CODE_BYTES), clock.now()
-    await session.execute(
-        delete(WeChatBindCode).where(WeChatBindCode.expert_id == expert_id, WeChatBindCode.used_at.is_(None))
-    )
-    session.add(
-        WeChatBindCode(
-            code_hash=token_hash(code), expert_id=expert_id, created_at=now, expires_at=now + valid_for
-        )
-    )
-    await session.commit()
-    return IssuedCode(code, now + valid_for)
+) -> BindCode:
+    """A new WeChat binding code for the expert (hex: it rides in the OAuth state)."""
+    code = secrets.token_hex(_CODE_BYTES)
+    return await issue_code(session, WeChatBindCode, expert_id, code, clock.now(), valid_for)
 
 
 async def redeem_wechat_bind_code(session: AsyncSession, code: str, openid: str, clock: Clock) -> Expert:
-    """Bind the openid to the code's expert. Unknown, used and expired codes are all 'not
-    found'. Atomic: of two uses at once exactly one wins. An openid bound to another expert
-    before moves to this one."""
-    now, code_hash = clock.now(), token_hash(code)
-    used = cast(
-        "CursorResult[Any]",
-        await session.execute(
-            update(WeChatBindCode)
-            .where(
-                WeChatBindCode.code_hash == code_hash,
-                WeChatBindCode.used_at.is_(None),
-                WeChatBindCode.expires_at > now,
-            )
-            .values(used_at=now, used_by=openid)
-            .execution_options(synchronize_session=False)
-        ),
-    )
-    if used.rowcount != 1:
-        await session.rollback()
-        raise NotFoundError("the binding link is unknown, used or expired")
-    expert_id = await session.scalar(
-        select(WeChatBindCode.expert_id).where(WeChatBindCode.code_hash == code_hash)
-    )
-    await session.execute(
-        update(Expert)
-        .where(Expert.wechat_openid == openid, Expert.id != expert_id)
-        .values(wechat_openid=None)
-        .execution_options(synchronize_session=False)
-    )
-    await session.flush()
-    expert = await session.get(Expert, expert_id)
-    if expert is None:
-        await session.rollback()
-        raise NotFoundError("the binding link is unknown, used or expired")
-    expert.wechat_openid = openid
-    await session.commit()
-    return expert
+    """Bind the openid to the code's expert (``bot.service.binding.redeem_code``)."""
+    return await redeem_code(session, WeChatBindCode, code, "wechat_openid", openid, clock.now())
 
 
 async def issue_link_code(session: AsyncSession, expert_id: str, ticket_id: str | None, now: datetime) -> str:
