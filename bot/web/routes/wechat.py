@@ -312,11 +312,11 @@ async def wechat_link(
 ) -> WeChatLinkOut:
     """A single-use link that ties the WeChat account opening it to this expert; earlier unused
     links of the expert stop working. 409 without the service account."""
+    await _steward_may(staff, session, expert_id)  # the caller first: no hint to a stranger
     if wechat is None or wechat.account is None:
         raise ConflictError(
             "the WeChat service account is not configured: set CRAFTDESK_WECHAT__APP_ID and __APP_SECRET"
         )
-    await _steward_may(staff, session, expert_id)
     code = await issue_wechat_bind_code(session, expert_id, clock)
     link = f"{settings.public_url}{bind_path(code.code)}"
     return WeChatLinkOut(link=link, qr_svg=qr_svg(link).decode(), expires_at=code.expires_at.isoformat())
