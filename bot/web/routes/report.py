@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from bot.providers import ClockDep, SessionDep, SettingsDep
 from bot.service.qr_sheet import find_cjk_font
 from bot.service.report import BREAKDOWNS, compute_report, default_period, local_today, parse_day
 from bot.service.report_export import report_pdf, report_xlsx
-from bot.web.deps import Staff, StaffDep
+from bot.web.deps import StaffDep
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
@@ -22,15 +22,16 @@ By = Annotated[str, Query(description=f"breakdown: {', '.join(BREAKDOWNS)}")]
 
 
 async def _report(
-    staff: Staff,
+    staff: StaffDep,
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
-    start: str | None,
-    end: str | None,
-    by: str,
+    start: From = None,
+    end: To = None,
+    by: By = "city",
 ) -> dict[str, Any]:
-    """Left out, ``from``/``to`` are the default period: three calendar months up to today."""
+    """The figures every format shows, as a dependency of the three routes. Left out,
+    ``from``/``to`` are the default period: three calendar months up to today."""
     zone = settings.report_zone
     first, last = default_period(local_today(clock.now(), zone))
     return await compute_report(
@@ -43,6 +44,9 @@ async def _report(
     )
 
 
+Figures = Annotated[dict[str, Any], Depends(_report)]
+
+
 def _download(content: bytes, media_type: str, report: dict[str, Any], ext: str) -> Response:
     period = report["period"]
     name = f"craftdesk-report_{period['from']}_{period['to']}.{ext}"
@@ -52,44 +56,18 @@ def _download(content: bytes, media_type: str, report: dict[str, Any], ext: str)
 
 
 @router.get("/report")
-async def report(
-    staff: StaffDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    clock: ClockDep,
-    start: From = None,
-    end: To = None,
-    by: By = "city",
-) -> dict[str, Any]:
-    return await _report(staff, session, settings, clock, start, end, by)
+async def report(figures: Figures) -> dict[str, Any]:
+    return figures
 
 
 @router.get("/report.xlsx")
-async def report_workbook(
-    staff: StaffDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    clock: ClockDep,
-    start: From = None,
-    end: To = None,
-    by: By = "city",
-) -> Response:
-    figures = await _report(staff, session, settings, clock, start, end, by)
+async def report_workbook(figures: Figures) -> Response:
     xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return _download(report_xlsx(figures), xlsx, figures, "xlsx")
 
 
 @router.get("/report.pdf")
-async def report_document(
-    staff: StaffDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    clock: ClockDep,
-    start: From = None,
-    end: To = None,
-    by: By = "city",
-) -> Response:
+async def report_document(figures: Figures) -> Response:
     """503 when the host has no font with Chinese glyphs (as the QR sheet)."""
-    figures = await _report(staff, session, settings, clock, start, end, by)
     pdf = await asyncio.to_thread(lambda: report_pdf(figures, find_cjk_font()))
     return _download(pdf, "application/pdf", figures, "pdf")
