@@ -7,16 +7,24 @@ encoder, so no second model load); the tests talk to it over real HTTP only.
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import pytest
 import uvicorn
 
 from bot.app import create_app
 from bot.context import AppContext, open_context
 from bot.settings import Settings
 from retrieval.encoder import Encoder
+from tests.utils.auth import ADMIN_TOKEN
+from tests.utils.net import free_port
 
 
 class _ServerThread(threading.Thread):
@@ -69,3 +77,35 @@ def live_server(settings: Settings, encoder: Encoder | None, port: int) -> Itera
     finally:
         thread.server.should_exit = True
         thread.join(timeout=30)
+
+
+@dataclass
+class LiveServer:
+    url: str
+    context: AppContext
+
+
+@contextmanager
+def demo_server(
+    encoder: Encoder | None, demo_index_dir: Path, folder: Path, **settings: Any
+) -> Iterator[LiveServer]:
+    """A live server on the demo knowledge (SQLite in ``folder``, the demo index copied in, the
+    test admin token), none of the caller's CRAFTDESK_ variables; ``settings`` added."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith("CRAFTDESK_"):
+                patch.delenv(name)
+        served = Settings(
+            env="test",
+            data_dir=folder / "var",
+            public_url=url,
+            import_demo_when_empty=True,
+            admin_token=ADMIN_TOKEN,
+            database_url=f"sqlite+aiosqlite:///{folder / 'var' / 'craftdesk.db'}",
+            **settings,
+        )
+    shutil.copytree(demo_index_dir, served.index_dir, symlinks=True)
+    with live_server(served, encoder, port) as context:
+        yield LiveServer(url, context)

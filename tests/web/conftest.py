@@ -8,11 +8,8 @@ reason, elsewhere. Playwright's own browser downloads are never used.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -20,13 +17,11 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import delete
 
-from bot.context import AppContext
-from bot.settings import RateLimitSettings, Settings
+from bot.settings import RateLimitSettings
 from knowledge.db import make_engine, make_sessionmaker
 from knowledge.models import Expert, Site
 from tests.utils.auth import ADMIN_TOKEN
-from tests.utils.live_server import live_server
-from tests.utils.net import free_port
+from tests.utils.live_server import LiveServer, demo_server
 from tests.utils.wait import until
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -50,37 +45,19 @@ def db_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'var' / 'craftdesk.db'}"
 
 
-@dataclass
-class Live:
-    url: str
-    context: AppContext
-
-
 @pytest.fixture(scope="session")
-def live(encoder, demo_index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+def live(encoder, demo_index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """One server for the web tests: demo knowledge, SQLite, its own data dir, no rate limits."""
-    folder = tmp_path_factory.mktemp("live")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with pytest.MonkeyPatch.context() as patch:
-        for name in list(os.environ):
-            if name.startswith("CRAFTDESK_"):
-                patch.delenv(name)
-        settings = Settings(
-            env="test",
-            data_dir=folder / "var",
-            public_url=url,
-            public_url_intranet=True,  # 127.0.0.1 on purpose: QR downloads need no confirmation
-            import_demo_when_empty=True,
-            admin_token=ADMIN_TOKEN,
-            database_url=f"sqlite+aiosqlite:///{folder / 'var' / 'craftdesk.db'}",
-            rate_limit=RateLimitSettings(
-                ask_per_minute=100_000, tickets_per_minute=100_000, messages_per_minute=100_000
-            ),
-        )
-    shutil.copytree(demo_index_dir, settings.index_dir, symlinks=True)
-    with live_server(settings, encoder, port) as context:
-        yield Live(url, context)
+    with demo_server(
+        encoder,
+        demo_index_dir,
+        tmp_path_factory.mktemp("live"),
+        public_url_intranet=True,  # 127.0.0.1 on purpose: QR downloads need no confirmation
+        rate_limit=RateLimitSettings(
+            ask_per_minute=100_000, tickets_per_minute=100_000, messages_per_minute=100_000
+        ),
+    ) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +106,7 @@ def on_db(db_url: str, change: Callable[..., Awaitable[None]]) -> None:
         pool.submit(asyncio.run, run()).result()
 
 
-def forget(live: Live, experts: tuple[str, ...] = (), sites: tuple[str, ...] = ()) -> None:
+def forget(live: LiveServer, experts: tuple[str, ...] = (), sites: tuple[str, ...] = ()) -> None:
     """The live server is shared: experts and sites a test added are removed again and the index
     rebuilt without them, so later tests (and the screenshots) see the demo roster."""
 

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +14,9 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from bot.context import AppContext
-from bot.settings import RateLimitSettings, Settings
-from tests.utils.auth import ADMIN, ADMIN_TOKEN
-from tests.utils.live_server import live_server
-from tests.utils.net import free_port
+from bot.settings import RateLimitSettings
+from tests.utils.auth import ADMIN
+from tests.utils.live_server import LiveServer, demo_server
 from tests.utils.wait import eventually
 
 SITE = "xcmg-hv-3"
@@ -32,43 +27,25 @@ KEEPALIVE = 0.3  # seconds: short, so the keep-alive test is quick
 SOON = 1.0  # the answer reaches an open stream within this (the re-read is a minute away)
 
 
-@dataclass
-class Server:
-    url: str
-    context: AppContext
-
-
 @pytest.fixture(scope="module")
-def server(encoder, demo_index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(encoder, demo_index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """Demo knowledge; few streams allowed, a short keep-alive, one request in flight at a time
     (streams must not hold that turn), and a re-read slower than any wait below."""
-    folder = tmp_path_factory.mktemp("events")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with pytest.MonkeyPatch.context() as patch:
-        for name in list(os.environ):
-            if name.startswith("CRAFTDESK_"):
-                patch.delenv(name)
-        settings = Settings(
-            env="test",
-            data_dir=folder / "var",
-            public_url=url,
-            import_demo_when_empty=True,
-            admin_token=ADMIN_TOKEN,
-            database_url=f"sqlite+aiosqlite:///{folder / 'var' / 'craftdesk.db'}",
-            rate_limit=RateLimitSettings(ask_per_minute=100_000, tickets_per_minute=100_000),
-            max_in_flight_requests=1,
-            max_event_streams=MAX_STREAMS,
-            event_keepalive_seconds=KEEPALIVE,
-            event_recheck_seconds=60,
-        )
-    shutil.copytree(demo_index_dir, settings.index_dir, symlinks=True)
-    with live_server(settings, encoder, port) as context:
-        yield Server(url, context)
+    with demo_server(
+        encoder,
+        demo_index_dir,
+        tmp_path_factory.mktemp("events"),
+        rate_limit=RateLimitSettings(ask_per_minute=100_000, tickets_per_minute=100_000),
+        max_in_flight_requests=1,
+        max_event_streams=MAX_STREAMS,
+        event_keepalive_seconds=KEEPALIVE,
+        event_recheck_seconds=60,
+    ) as server:
+        yield server
 
 
 @pytest.fixture
-async def http(server: Server) -> AsyncIterator[httpx.AsyncClient]:
+async def http(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
         yield client
     # every stream of the test ended on the server too: nothing left subscribed
@@ -190,7 +167,7 @@ async def test_the_caller_is_checked_before_the_stream_starts(http: httpx.AsyncC
             assert "detail" in json.loads(await response.aread())
 
 
-async def test_keepalive_cap_and_no_turn_taken(server: Server, http: httpx.AsyncClient):
+async def test_keepalive_cap_and_no_turn_taken(server: LiveServer, http: httpx.AsyncClient):
     ticket = await open_ticket(http)
     path, worker = f"/api/tickets/{ticket['ticket_id']}/events", {"X-Ticket-Token": ticket["token"]}
     async with opened_stream(http, path, worker) as one:
@@ -210,7 +187,7 @@ async def test_keepalive_cap_and_no_turn_taken(server: Server, http: httpx.Async
 
 
 @pytest.mark.slow
-def test_the_chat_page_shows_an_answer_from_its_stream(server: Server, phone):
+def test_the_chat_page_shows_an_answer_from_its_stream(server: LiveServer, phone):
     """The answer reaches the worker's page within 3 s with polling all but off (every 10
     minutes), with no GET of the ticket at all; the tab title says so while the page is hidden."""
     opened = httpx.post(f"{server.url}/api/tickets", json={"text": PROBLEM, "site": SITE}).json()
