@@ -1,36 +1,135 @@
-"""Examples of what the experts do not handle: workplace admin, welfare, chit-chat.
+"""Examples of what the experts do not handle: union services, HR/admin matters, chit-chat, junk.
 
-A question much closer to these than to any case or expert profile is rejected with a pointer
-to where to ask instead. Written by hand for the programme, not taken from the evaluation set.
+The list follows the categories of a city trade union's member-service catalogue (职工服务) and a
+factory's HR/admin office, plus greetings, small talk and junk or test input, phrased the way
+workers type on a phone. A question much closer to these than to any case or expert profile is
+rejected with a pointer to where to ask instead. Written by hand for the programme, without
+reference to the evaluation or demo sets. Nothing here is about machines, processes, materials or
+safety procedures: those are technical and must never be rejected.
 """
 
 OFF_TOPIC_EXAMPLES = (
-    "食堂早饭供应到几点",
-    "今天中午食堂吃什么",
+    # 工资与加班费
     "工资什么时候发",
     "这个月工资怎么少了",
     "加班费怎么算",
+    "周末加班是不是双倍工资",
+    "工资条在哪里看",
+    # 社保公积金/医保
+    "社保公积金怎么查",
+    "医保卡丢了怎么补办",
+    "换了厂社保怎么转过来",
+    "公积金能不能取出来付房租",
+    # 请假与休假
     "年假有几天，怎么请假",
     "请病假需要什么手续",
+    "婚假有几天",
+    "老婆生孩子我能请几天陪产假",
+    "请事假扣不扣钱",
+    # 劳动合同/辞职/调岗
+    "劳动合同到期了怎么续签",
+    "我想辞职要提前几天说",
+    "试用期多长时间",
+    "厂里要把我调到别的车间我不想去",
+    "离职证明找谁开",
+    # 工伤与职业病待遇
+    "工伤保险怎么报销",
+    "上班路上出车祸算不算工伤",
+    "工伤认定要多长时间",
+    "职业病鉴定去哪里做 有什么待遇",
+    # 劳动保护用品发放
+    "劳保鞋什么时候发",
+    "工作服一年发几套",
+    "手套用完了找谁领新的",
+    "新来的劳保用品怎么还没发",
+    # 职工福利与节日慰问
+    "工会发的过节福利什么时候领",
+    "中秋节发不发月饼",
+    "过生日有没有蛋糕卡",
+    "夏天高温补贴有多少钱",
+    # 困难职工帮扶
+    "家里困难能申请工会补助吗",
+    "生大病了工会能帮一点吗",
+    "困难职工怎么建档",
+    "孩子考上大学有没有助学金",
+    # 法律援助与维权
+    "老板拖欠工资去哪里告",
+    "被辞退了能要赔偿吗",
+    "工会有没有免费律师",
+    "劳动仲裁怎么申请",
+    # 工会入会/会费/活动
     "工会会费每个月交多少",
     "怎么加入工会",
-    "工会发的过节福利什么时候领",
+    "劳务派遣工能入工会吗",
+    "工会会员卡有什么用",
+    # 评先评优/劳模/技能竞赛报名
     "先进个人评比的材料交给谁",
     "五一劳动奖章怎么申报",
-    "社保公积金怎么查",
+    "今年的技能大赛怎么报名",
+    "评上劳模有什么待遇",
+    "优秀员工评选什么时候开始",
+    # 职工培训与证书（报名/费用/时间）
+    "技能等级证书考试什么时候报名",
+    "考证报名要带什么材料",
+    "学历提升班学费能报销吗",
+    "培训班在哪上课几点开始",
+    "证书丢了能补办吗",
+    # 食堂/宿舍/班车/停车
+    "食堂早饭供应到几点",
+    "今天中午食堂吃什么",
+    "饭卡怎么充值",
     "宿舍热水坏了找谁",
+    "能不能申请换宿舍",
     "班车几点发车",
+    "单位附近哪里可以停车",
+    # 体检/医务室
     "体检报告什么时候出来",
+    "今年体检哪天去",
+    "医务室几点开门",
+    "头疼能去医务室拿点药吗",
+    # 子女教育/托管/婚恋交友
+    "职工子女入学补贴怎么申请",
+    "暑假有没有职工子女托管班",
+    "孩子能不能在这边上学",
+    "工会有没有相亲活动",
+    "单身联谊怎么报名",
+    # 同事或领导矛盾与投诉
+    "班长老是针对我怎么办",
+    "跟同事吵架了找谁调解",
+    "我要投诉我们主管",
+    "领导骂人可以去哪反映",
+    # 考勤与纪律
+    "忘记打卡了怎么补",
+    "迟到一次扣多少钱",
+    "上班时间能不能玩手机",
+    "旷工一天会不会被开除",
+    # 文体活动
+    "厂里的篮球比赛在哪报名",
+    "工会今年组织旅游吗",
+    "职工书屋几点开门",
+    "拔河比赛什么时候比",
+    # 心理咨询
+    "最近压力好大晚上睡不着",
+    "有没有心理咨询可以预约",
+    "心情不好想找人聊聊",
+    "职工心理热线电话多少",
+    # 天气/节假日/闲聊/问候/感谢
     "明天会下雨吗",
     "国庆节放几天假",
+    "春节什么时候放假",
     "给我讲个笑话",
     "你是机器人吗",
     "你好",
+    "早上好",
     "谢谢",
-    "职工子女入学补贴怎么申请",
-    "工伤保险怎么报销",
-    "劳动合同到期了怎么续签",
-    "技能等级证书考试什么时候报名",
-    "厂里的篮球比赛在哪报名",
-    "单位附近哪里可以停车",
+    "师傅辛苦了",
+    # 无意义或测试输入
+    "test",
+    "测试一下",
+    "123",
+    "asdf",
+    "。。。",
+    "?",
+    "👍👍👍",
+    "hello",
 )
