@@ -25,6 +25,7 @@ import numpy as np
 
 from knowledge.errors import IndexUnavailableError
 from retrieval.corpus import CASE_VIEWS, CaseDoc, Corpus, ExpertDoc
+from retrieval.direction import directions
 from retrieval.encoder import Encoder
 from retrieval.lexical import BM25Index
 from retrieval.text import codes, contrast_words, lexical_tokens, normalize
@@ -114,6 +115,7 @@ class KnowledgeIndex:
         self.case_codes = [codes(c.lexical_text) for c in cases]
         self.case_text = [normalize(c.search_text) for c in cases]
         self.case_contrasts = [contrast_words(text) for text in self.case_text]
+        self.case_directions = [directions(text) for text in self.case_text]
         self.case_position = {c.id: i for i, c in enumerate(cases)}
         self.typos = TypoCorrector(
             (f"{c.lexical_text} {c.answer}" for c in cases), (f"{c.title} {' '.join(c.tags)}" for c in cases)

@@ -17,6 +17,7 @@ import numpy as np
 from knowledge.states import Decision
 from retrieval.corpus import CaseDoc, ExpertDoc
 from retrieval.decision import REJECT_FEATURES, SUGGEST_FEATURES, Calibration
+from retrieval.direction import direction_conflict, directions
 from retrieval.encoder import Encoder
 from retrieval.index import KnowledgeIndex
 from retrieval.lexical import LexicalMatch
@@ -283,8 +284,8 @@ def _suggest_features(
 ) -> np.ndarray:
     """Per candidate: similarity (raw and against the neighbours), lexical coverage of the query
     and of its weakest clause (with and without the answer), alarm-code agreement or conflict, a
-    contrast-term conflict (高压 vs 低压), words the knowledge base has never seen, and how much
-    of the query a rival explains that this case does not."""
+    contrast-term conflict (高压 vs 低压, 压力上不去 vs 往上憋), words the knowledge base has
+    never seen, and how much of the query a rival explains that this case does not."""
     if not shortlist:
         return np.zeros((0, len(SUGGEST_FEATURES)))
     mean = float(pool_similarity.mean())
@@ -293,6 +294,7 @@ def _suggest_features(
     total_idf = sum(lexical.query_idf.values()) or 1.0
     query_codes = codes(text)
     query_text = normalize(text)
+    query_directions = directions(query_text)
     present = [{t for t in lexical.query_idf if t in index.lexical.doc_tokens[p]} for p in shortlist]
     idf = index.lexical.idf
     # each clause's own words (bigrams and latin tokens, no single characters) that the KB knows
@@ -331,7 +333,11 @@ def _suggest_features(
             "bm25_raw": float(np.log1p(lexical.scores[pos])),
             "code_match": float(code_match),
             "code_conflict": float(code_conflict),
-            "contrast": float(contrast_conflict(query_text, index.case_text[pos], index.case_contrasts[pos])),
+            # the other side of a word the case has (低压 vs 高压), or of a reading (上不去 vs 往上憋)
+            "contrast": float(
+                contrast_conflict(query_text, index.case_text[pos], index.case_contrasts[pos])
+                or direction_conflict(query_directions, index.case_directions[pos])
+            ),
             "rival": rival / total_idf,
         }
         doc = index.lexical.doc_tokens[pos]

@@ -14,7 +14,8 @@ _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_RUN = re.compile(f"[{_CJK}]+")
 # a run of latin letters/digits, joined by '-', '.', '/' (S7-1200, 0.8mpa, 6es7-214)
 _ALNUM = re.compile(r"[a-z0-9]+(?:[-./][a-z0-9]+)*")
-_CLAUSE_SPLIT = re.compile(r"[，,。.!！?？;；:：\n]+|\s{2,}")
+# a full stop ends a clause, a decimal point (0.5) does not
+_CLAUSE_SPLIT = re.compile(r"(?:[，,。!！?？;；:：\n]|(?<!\d)\.|\.(?!\d))+|\s{2,}")
 
 
 def normalize(text: str) -> str:
