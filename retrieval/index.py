@@ -204,18 +204,36 @@ def new_version(checksum: str) -> str:
 
 
 def build_index(
-    corpus: Corpus, encoder: Encoder, progress: Progress | None = None, batch_size: int = 64
+    corpus: Corpus,
+    encoder: Encoder,
+    progress: Progress | None = None,
+    batch_size: int = 64,
+    reuse: KnowledgeIndex | None = None,
 ) -> KnowledgeIndex:
     """Encode every case (each of its views) and expert, in batches reporting progress, into a
-    new index."""
+    new index. A text ``reuse`` (an index built with the same model) already holds a vector for
+    is not encoded again: a rebuild after a few changes encodes only those."""
     views = len(CASE_VIEWS)
     texts = [v for c in corpus.cases for v in c.views] + [e.profile_text for e in corpus.experts]
-    chunks = []
-    for start in range(0, len(texts), batch_size * 8):
-        chunks.append(encoder.encode(texts[start : start + batch_size * 8]))
+    same_model = reuse is not None and (reuse.manifest.model_id, reuse.views) == (encoder.model_id, views)
+    known = known_vectors(reuse) if reuse is not None and same_model else {}
+    missing = list(dict.fromkeys(t for t in texts if t not in known))
+    reused = sum(t in known for t in texts)
+    if reuse is not None:
+        log.info("index build", extra={"texts": len(texts), "reused": reused, "to_encode": len(missing)})
+    if progress:
+        progress(reused, len(texts))
+    step = batch_size * 8
+    for start in range(0, len(missing), step):
+        chunk = missing[start : start + step]
+        known.update(zip(chunk, encoder.encode(chunk), strict=True))
         if progress:
-            progress(min(start + batch_size * 8, len(texts)), len(texts))
-    vectors = np.vstack(chunks) if chunks else np.zeros((0, encoder.dim), dtype=np.float32)
+            progress(reused + min(start + step, len(missing)), len(texts))
+    vectors = (
+        np.vstack([known[t] for t in texts]).astype(np.float32, copy=False)
+        if texts
+        else np.zeros((0, encoder.dim), dtype=np.float32)
+    )
     n_case_vectors = len(corpus.cases) * views
     checksum = corpus.checksum
     manifest = Manifest(
@@ -231,6 +249,18 @@ def build_index(
     )
     case_vectors = vectors[:n_case_vectors].reshape(len(corpus.cases), views, encoder.dim)
     return KnowledgeIndex(manifest, corpus.cases, case_vectors, corpus.experts, vectors[n_case_vectors:])
+
+
+def known_vectors(index: KnowledgeIndex) -> dict[str, np.ndarray]:
+    """Each text ``index`` embedded (every view of every case, every expert profile) with its
+    vector."""
+    known = {
+        text: vector
+        for case, vectors in zip(index.cases, index.case_vectors, strict=True)
+        for text, vector in zip(case.views, vectors, strict=True)
+    }
+    known.update(zip((e.profile_text for e in index.experts), index.expert_vectors, strict=True))
+    return known
 
 
 def save_index(index: KnowledgeIndex, index_dir: Path) -> Path:

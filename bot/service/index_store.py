@@ -374,7 +374,9 @@ class IndexStore:
                     "index rebuild started",
                     extra={"cases": len(corpus.cases), "experts": len(corpus.experts)},
                 )
-                built = await asyncio.to_thread(build_index, corpus, self.encoder, progress)
+                built = await asyncio.to_thread(
+                    build_index, corpus, self.encoder, progress, reuse=self.holder.current
+                )
                 async with self._writing(WRITE_WAIT):
                     async with self.sessions() as session:
                         now = await load_corpus(session)

@@ -119,7 +119,9 @@ class Reindexer:
                 if self.store is not None:  # stored, announced and served by the store
                     index = await self.store.rebuild(progress)
                 else:
-                    index = await rebuild_index(self.sessions, self.encoder, self.index.index_dir, progress)
+                    index = await rebuild_index(
+                        self.sessions, self.encoder, self.index.index_dir, progress, self.index.current
+                    )
                     self.index.swap(index)
             except Exception as exc:
                 log.exception("index rebuild failed")

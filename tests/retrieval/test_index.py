@@ -185,3 +185,36 @@ def test_an_hnsw_index_is_saved_as_built_and_grown_not_rebuilt(tmp_path: Path, m
     grown = loaded.with_case(new, new_views, "c" * 64)
     assert grown.case_search.ntotal == 27 and loaded.case_search.ntotal == 24  # the old one unchanged
     assert grown.search_cases(new_views[2], 1)[0].tolist() == [8]
+
+
+class CountingEncoder:
+    """The real encoder, counting the texts it is asked to encode."""
+
+    def __init__(self, inner):
+        self.inner, self.encoded = inner, []
+        self.model_id, self.dim = inner.model_id, inner.dim
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        self.encoded += texts
+        return self.inner.encode(texts)
+
+
+def test_a_rebuild_encodes_only_what_changed(encoder):
+    before = corpus_of()
+    old = build_index(before, encoder)
+    edited = CaseDoc(**{**before.cases[1].__dict__, "answer": "换一个答案"})
+    after = Corpus([before.cases[0], edited, *before.cases[2:]], before.experts)
+    counting, seen = CountingEncoder(encoder), []
+    rebuilt = build_index(after, counting, lambda done, total: seen.append((done, total)), reuse=old)
+    # only the edited case's answer view is new
+    assert counting.encoded == [edited.views[2]]
+    assert seen == [(19, 20), (20, 20)]  # 6 cases x 3 views + 2 experts, 19 of them known
+    fresh = build_index(after, encoder)
+    # int8 quantizes each batch on its own scale: a vector encoded in another batch differs a little
+    assert (np.sum(rebuilt.case_vectors * fresh.case_vectors, axis=2) > 0.99).all()
+    assert (np.sum(rebuilt.expert_vectors * fresh.expert_vectors, axis=1) > 0.99).all()
+    # vectors of another model are never reused
+    other = CountingEncoder(encoder)
+    other.model_id = "some/other-model@torch"
+    build_index(after, other, reuse=old)
+    assert len(other.encoded) == 20
