@@ -146,7 +146,8 @@ async def test_every_admin_route_refuses_a_caller_without_the_admin_token(client
     login = (await client.post("/api/admin/experts/E06/token", headers=ADMIN)).json()
     callers = {"no token": {}, "wrong token": {"Authorization": "Bearer " + "x" * 30}}
     callers["an expert's token"] = {"Authorization": f"Bearer {login['token']}"}
-    paths = create_app(context.settings, context).openapi()["paths"]
+    app = create_app(context.settings, context)
+    paths = app.openapi()["paths"]
     routes = [
         (method.upper(), path) for path, item in paths.items() for method in item if "/api/admin/" in path
     ]
@@ -155,6 +156,6 @@ async def test_every_admin_route_refuses_a_caller_without_the_admin_token(client
         path = route.replace("{", "").replace("}", "")  # any value: refused before it is read
         for who, headers in callers.items():
             # each call from its own address: the failed-login throttle (429) would hide the answer
-            async with client_from(context, f"10.9.{number}.{len(who)}") as caller:
+            async with client_from(context, f"10.9.{number}.{len(who)}", app=app) as caller:
                 response = await caller.request(method, path, headers=headers, json={})
             assert response.status_code in (401, 403), f"{method} {route} with {who}: {response.status_code}"

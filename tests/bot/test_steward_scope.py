@@ -136,7 +136,8 @@ async def test_every_admin_route_refuses_a_steward_of_another_scope(client, cont
         "done": {"outcome": "solved_onsite", "workers_helped": 1},
         "attendance": {"present": []},
     }
-    paths = create_app(context.settings, context).openapi()["paths"]
+    app = create_app(context.settings, context)
+    paths = app.openapi()["paths"]
     routes = [(m.upper(), p) for p, item in paths.items() for m in item if p.startswith("/api/admin/")]
     assert len(routes) >= 25
     for number, (method, route) in enumerate(routes):
@@ -147,7 +148,8 @@ async def test_every_admin_route_refuses_a_steward_of_another_scope(client, cont
             send = {
                 "files": {"file": ("sites.csv", f"code,name,region\n{li_site},冲压车间,铜山区\n".encode())}
             }
-        async with client_from(context, f"10.8.{number}.1") as caller:  # no shared failed-login budget
+        # each from its own address: no shared failed-login budget
+        async with client_from(context, f"10.8.{number}.1", app=app) as caller:
             response = await caller.request(
                 method,
                 path,

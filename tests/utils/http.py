@@ -50,8 +50,12 @@ async def client_from(
     address: str,
     limits: dict[str, Budget] | None = None,  # type: ignore[no-untyped-def]
     settings: Settings | None = None,
+    app: FastAPI | None = None,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app_of(context, limits, settings), client=(address, 4321))
+    """A client of ``app`` (default: a new app of the context, ``limits`` and ``settings``)
+    calling from ``address``; tests that call from many addresses build the app once."""
+    app = app or app_of(context, limits, settings)
+    transport = httpx.ASGITransport(app=app, client=(address, 4321))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http
 
