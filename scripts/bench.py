@@ -201,8 +201,17 @@ def main() -> None:
         CaseDoc(r.id, r.title, r.question, r.answer, r.industry, r.expert_id, tuple(r.tags))
         for _, r in records
     ]
+    # each copy's texts made distinct: build_index encodes a text it has seen once only
     cases = [
-        CaseDoc(f"{c.id}-{n}", c.title, c.question, c.answer, c.industry, c.expert_id, c.tags)
+        CaseDoc(
+            f"{c.id}-{n}",
+            f"{c.title}（{n}）",
+            f"{c.question}（{n}）",
+            c.answer,
+            c.industry,
+            c.expert_id,
+            c.tags,
+        )
         for n in range(args.build_copies)
         for c in demo
     ]

@@ -18,7 +18,8 @@ dispatcher claims other rows instead of waiting; on SQLite (one writer) the cond
 alone does it. A claim lapses: the rows of an instance that died mid-batch are sent by another
 after ``claimed_until``. Each row's outcome is committed right after its send, so a crash between
 a send and its record repeats that one event, which the adapters drop as a duplicate by id
-(Telegram: ``telegram_deliveries``, shared by every instance).
+(Telegram: ``telegram_deliveries``, shared by every instance). With no adapter at all (a web-only
+deployment) nothing is sent, and a batch is marked delivered in one commit.
 """
 
 from __future__ import annotations
@@ -175,6 +176,11 @@ class OutboxDispatcher:
                     select(OutboxEvent).where(OutboxEvent.id.in_(claimed)).order_by(OutboxEvent.id)
                 )
             ).all()
+            if not self.notifiers:  # nothing is sent (no channel adapter): one commit records the batch
+                for event in events:
+                    event.delivered_at, event.claimed_until = self.clock.now(), None
+                await self._record(session)
+                return len(events)
             delivered = 0
             for n, event in enumerate(events):
                 note = Notification(event.id, event.kind, event.ticket_id, event.recipient, event.payload)

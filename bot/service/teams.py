@@ -41,11 +41,23 @@ def team_for(teams: Sequence[Team], tier: Tier, site: Site | None) -> Team | Non
     return next((t for t in level if site.industry and site.industry in (t.industries or [])), None)
 
 
-async def members(session: AsyncSession, team: Team) -> list[str]:
-    """The team's experts, by id. Membership is a JSON list on the expert, which has no
-    portable SQL test, so only the ids and lists are read."""
+Memberships = list[tuple[str, list[str]]]  # every expert's id and team ids, by expert id
+
+
+async def memberships(session: AsyncSession) -> Memberships:
+    """Membership is a JSON list on the expert, which has no portable SQL test, so the ids and
+    lists of every expert are read (once for all the tiers of one escalation)."""
     rows = (await session.execute(select(Expert.id, Expert.team_ids).order_by(Expert.id))).all()
-    return [expert_id for expert_id, team_ids in rows if team.id in (team_ids or [])]
+    return [(expert_id, team_ids or []) for expert_id, team_ids in rows]
+
+
+def members_of(team: Team, roster: Memberships) -> list[str]:
+    return [expert_id for expert_id, team_ids in roster if team.id in team_ids]
+
+
+async def members(session: AsyncSession, team: Team) -> list[str]:
+    """The team's experts, by id."""
+    return members_of(team, await memberships(session))
 
 
 async def offers_after(
@@ -54,10 +66,12 @@ async def offers_after(
     """The team tiers after ``tier``, in order, each with its members (empty tiers left out).
     Lazy: the caller stops at the first tier with a free member, so later tiers are not read."""
     teams = (await session.scalars(select(Team).order_by(Team.id))).all()
+    roster: Memberships | None = None  # read at the first team tier, reused by the later ones
     for later in ORDER[ORDER.index(tier) + 1 : ORDER.index(Tier.ADMIN)]:
         team = team_for(teams, later, site)
         if team is not None:
-            ids = await members(session, team)
+            roster = roster if roster is not None else await memberships(session)
+            ids = members_of(team, roster)
         elif later == Tier.CITY:
             ids = list(
                 await session.scalars(
