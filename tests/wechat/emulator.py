@@ -111,7 +111,13 @@ class WeChatEmulator:
         sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         config = uvicorn.Config(
-            self.app(), log_config=None, access_log=False, ws="none", lifespan="off", http="h11"
+            self.app(),
+            log_config=None,
+            access_log=False,
+            ws="none",
+            lifespan="off",
+            http="h11",
+            timeout_graceful_shutdown=1,  # a client's idle keep-alive connection must not hold the stop
         )
         self.server = uvicorn.Server(config)
         server = self.server
