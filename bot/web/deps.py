@@ -38,7 +38,7 @@ def _admin_secret(settings: Settings) -> str:
     return settings.admin_token.get_secret_value()
 
 
-def _bearer(authorization: str | None) -> str:
+def bearer(authorization: str | None) -> str:
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
@@ -89,7 +89,7 @@ async def require_staff(
     session: SessionDep,
     authorization: AuthorizationHeader = None,
 ) -> Staff:
-    token = _bearer(authorization)
+    token = bearer(authorization)
     if same_secret(token, _admin_secret(settings)):
         return Staff(None, None)
     if (steward := await steward_for_token(session, token, clock)) is not None:
@@ -113,7 +113,7 @@ async def require_expert(
     session: SessionDep,
     authorization: AuthorizationHeader = None,
 ) -> Expert:
-    token = _bearer(authorization)
+    token = bearer(authorization)
     expert = await expert_for_token(session, token, clock.now())
     if expert is not None:
         return expert

@@ -151,6 +151,24 @@ async def test_the_experts_stream_hears_a_new_ticket(http: httpx.AsyncClient):
         assert name == "queue" and then["tickets"] == [routed["ticket_id"]]
 
 
+async def test_an_experts_stream_ends_when_the_login_is_revoked(http: httpx.AsyncClient):
+    expert_id = (await open_ticket(http))["expert"]["expert_id"]
+    first_login = await expert_auth(http, expert_id)
+    async with opened_stream(http, "/api/expert/events", first_login) as events:
+        assert (await events.next_event())[0] == "queue"
+        assert await events.next() == (":", "keep-alive")  # signed in: the stream goes on
+        await expert_auth(http, expert_id)  # a new login link revokes the first at once
+        ended = False
+        for _ in range(10):  # it ends within a keep-alive interval or two, not after ten
+            try:
+                await events.next(timeout=5 * KEEPALIVE)
+            except EOFError:
+                ended = True
+                break
+        assert ended
+    assert (await http.get("/api/expert/tickets", headers=first_login)).status_code == 401
+
+
 async def test_the_caller_is_checked_before_the_stream_starts(http: httpx.AsyncClient):
     ticket = await open_ticket(http)
     refused = [

@@ -9,7 +9,9 @@
   A notice, not the queue itself: the queue is built only when the console asks for it.
 
 The caller is checked before the stream starts (401/403/404 as the GET would answer, never a
-byte of stream first). A silent stream sends ``: keep-alive`` every
+byte of stream first), and an expert's stream checks the token again at most every keep-alive
+interval: a revoked or expired login (a new link issued, the expert deactivated) ends it, and
+the console's next call gets the 401. A silent stream sends ``: keep-alive`` every
 ``CRAFTDESK_EVENT_KEEPALIVE_SECONDS``, and ends after ``CRAFTDESK_EVENT_STREAM_SECONDS``: the page
 reconnects (and falls back to polling when that keeps failing). The pages read the streams with
 ``fetch``, since ``EventSource`` cannot send the token headers and tokens must not go in URLs
@@ -21,6 +23,7 @@ reconnects (and falls back to polling when that keeps failing). The pages read t
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
@@ -29,11 +32,12 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.providers import SessionDep, SessionsDep, SettingsDep, TicketFeedDep, TicketsDep
+from bot.providers import ClockDep, SessionDep, SessionsDep, SettingsDep, TicketFeedDep, TicketsDep
+from bot.service.experts import expert_for_token
 from bot.service.ticket_events import StreamTiming, TicketFeed, expert_queue, one_ticket
 from bot.service.tickets import TicketService, get_ticket
 from bot.settings import Settings
-from bot.web.deps import ExpertDep, TicketToken, WeChatWorker
+from bot.web.deps import AuthorizationHeader, ExpertDep, TicketToken, WeChatWorker, bearer
 from bot.web.present import worker_ticket
 from knowledge.errors import NotFoundError
 
@@ -116,16 +120,34 @@ async def _worker_view(
 
 @router.get("/expert/events", response_class=StreamingResponse, responses=STREAM_DOC)
 async def expert_events(
-    expert: ExpertDep, tickets: TicketsDep, feed: TicketFeedDep, settings: SettingsDep, session: SessionDep
+    expert: ExpertDep,
+    tickets: TicketsDep,
+    feed: TicketFeedDep,
+    settings: SettingsDep,
+    session: SessionDep,
+    sessions: SessionsDep,
+    clock: ClockDep,
+    authorization: AuthorizationHeader = None,
 ) -> StreamingResponse:
-    """Which tickets of the expert's queue came, changed or left (``event: queue``)."""
-    expert_id = expert.id
+    """Which tickets of the expert's queue came, changed or left (``event: queue``), for as long
+    as the expert's login holds."""
+    expert_id, token = expert.id, bearer(authorization)
     await session.close()
     admit(feed, settings)
 
+    async def signed_in() -> bool:
+        async with sessions() as reading:
+            still = await expert_for_token(reading, token, clock.now())
+        return still is not None and still.id == expert_id
+
     async def body() -> AsyncIterator[bytes]:
+        check_at = time.monotonic() + settings.event_keepalive_seconds
         async with aclosing(feed.follow(expert_queue(tickets, expert_id), timing(settings))) as changed:
             async for ids in changed:
+                if time.monotonic() >= check_at:
+                    if not await signed_in():
+                        return
+                    check_at = time.monotonic() + settings.event_keepalive_seconds
                 yield KEEPALIVE if ids is None else sse("queue", json.dumps({"tickets": sorted(ids)}))
 
     return stream(body())
