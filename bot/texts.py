@@ -133,6 +133,9 @@ TG_NEED_CLOSED = {
     "done": "企业需求 {ref} 已办结，谢谢您的帮助。",
     "withdrawn": "企业需求 {ref} 已撤回，不用再处理了。",
 }
+TG_NEED_FILED = (
+    "<b>新的企业需求 {ref}</b>（{urgency}）\n{enterprise}｜{station}\n{problem}\n请在管理台匹配师傅。"
+)
 TG_NEED_ANSWERED = {
     "accepted": "{name} 师傅接受了企业需求 {ref}（{enterprise}），请安排服务。",
     "declined": "{name} 师傅婉拒了企业需求 {ref}（{enterprise}），请另请师傅。",
@@ -155,7 +158,9 @@ WX_CARD_TITLE = {
     "message": "职工追问了您的提问",
     "reminded": "提问还在等您认领，即将转给其他师傅",
     "escalated": "有提问没有师傅接单，请服务站协调",
+    "need_filed": "有企业提交了技术需求，请匹配师傅",
 }
+WX_NEED_CARD_BODY = "{time}\n企业：{enterprise}（{urgency}）\n{problem}"
 WX_CARD_BODY = "{time}\n车间：{site}\n{text}"
 WX_CARD_BUTTON = "打开专家台"
 WX_CARD_ADMIN_BUTTON = "打开管理台"

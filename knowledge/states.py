@@ -102,6 +102,7 @@ class EventKind(StrEnum):
     REMINDED = "reminded"  # the holder has not claimed it; it moves on soon
     # Needs lists and classes: ``OutboxEvent.ticket_id`` then holds the need's id (need_*) or
     # the sign-up's id (class_*), see ``subject_of``.
+    NEED_FILED = "need_filed"  # an enterprise filed a need: for the stewards and admins to match
     NEED_MATCHED = "need_matched"  # a steward matched an expert to a need
     NEED_SCHEDULED = "need_scheduled"  # online guidance or a visit was scheduled
     NEED_CHANGED = "need_changed"  # accepted, declined, done or withdrawn: for the other side

@@ -151,6 +151,9 @@ class NeedsService:
         )
         async with self.gate.writing(session):
             session.add(need)
+            self._emit(
+                session, EventKind.NEED_FILED, need, ADMIN, station=station.name, **self._summary(need)
+            )
             await session.commit()
         return FiledNeed(need, token)
 

@@ -56,7 +56,20 @@ async def to_expert(bot: Bot, chat_id: int, event: Notification) -> bool:
 
 
 async def to_admins(bot: Bot, admin_ids: list[int], event: Notification) -> bool:
-    """An expert's answer, for the Telegram admins (as escalations reach them)."""
+    """A new need, or an expert's answer to one, for the Telegram admins (as escalations reach
+    them)."""
+    if event.recipient == ADMIN and event.kind == EventKind.NEED_FILED and admin_ids:
+        p = event.payload
+        text = texts.TG_NEED_FILED.format(
+            ref=present.ref(event.ticket_id),
+            urgency=texts.NEED_URGENCY.get(p.get("urgency") or "", ""),
+            enterprise=present.e(p.get("enterprise")),
+            station=present.e(p.get("station")),
+            problem=present.e(present.clip(p.get("problem") or "")),
+        )
+        for admin_id in admin_ids:
+            await bot.send_message(admin_id, text)
+        return True
     line = texts.TG_NEED_ANSWERED.get(event.payload.get("change") or "")
     if event.recipient != ADMIN or event.kind != EventKind.NEED_CHANGED or line is None or not admin_ids:
         return False

@@ -7,13 +7,14 @@
   OFFERED, REMINDED, MESSAGE), reaches an expert who bound WeChat, opening the console through
   a fresh single-use link.
 - WeCom app: the same expert events, as a text card to the expert's WeCom user id; a ticket
-  escalated to the admin queue (ESCALATED), to the stewards whose scope holds its site.
+  escalated to the admin queue (ESCALATED), to the stewards whose scope holds its site; a need
+  an enterprise filed (NEED_FILED), to the stewards who look after its station or region.
 
 Each channel drops events it sent already (``channel_deliveries``, shared by every instance);
 the template message carries the event id as ``client_msg_id`` too, so WeChat itself drops a
 resend after a lost answer. An unreachable recipient (not following, refused, unknown) is
 logged and the event counted as delivered, never retried; a busy or failing platform raises, so
-the outbox backs off and tries again. Needs, sign-ups and admin events are not for these
+the outbox backs off and tries again. Sign-ups, and needs past their filing, are not for these
 channels.
 """
 
@@ -27,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
 from bot.service.clock import Clock
+from bot.service.needs import in_scope
 from bot.service.outbox import ADMIN, WORKER, Notification, expert_of
 from bot.service.stewards import scope_sites
 from bot.service.wechat_identity import subscribed, use_subscription, wants_notifications
@@ -34,7 +36,7 @@ from bot.service.wechat_links import enter_path, issue_link_code
 from bot.settings import Settings
 from bot.wechat.api import ServiceAccount, WeComApp
 from bot.wechat.errors import RecipientUnreachable
-from knowledge.models import ChannelDelivery, Expert, Site, Steward, Ticket
+from knowledge.models import ChannelDelivery, Expert, Need, Site, Steward, Ticket
 from knowledge.states import EventKind, Subject, subject_of
 
 log = logging.getLogger(__name__)
@@ -76,8 +78,8 @@ class _ChannelNotifier:
         self.settings = settings
 
     async def deliver(self, event: Notification) -> None:
-        if subject_of(EventKind(event.kind)) != Subject.TICKET:  # a need's or a sign-up's id
-            return
+        if subject_of(EventKind(event.kind)) != Subject.TICKET and not self._takes(event):
+            return  # a need's or a sign-up's id: nothing below may read a ticket
         async with self.sessions() as session:
             if await was_delivered(session, event.id, self.channel):
                 return
@@ -94,6 +96,10 @@ class _ChannelNotifier:
 
     async def _send(self, session: AsyncSession, event: Notification) -> bool:
         raise NotImplementedError
+
+    def _takes(self, event: Notification) -> bool:
+        """Whether this channel sends an event about something other than a ticket."""
+        return False
 
     def _when(self) -> str:
         return self.clock.now().astimezone(self.settings.report_zone).strftime("%Y-%m-%d %H:%M")
@@ -221,20 +227,60 @@ class WeComNotifier(_ChannelNotifier):
             log.warning("wecom user unreachable: given up", extra={"event": event.id, "userids": missed})
         return True
 
+    def _takes(self, event: Notification) -> bool:
+        return event.kind == EventKind.NEED_FILED
+
+    async def _new_need(self, session: AsyncSession, event: Notification) -> bool:
+        """A filed need reaches the stewards with a WeCom user id who look after its station or
+        region, linking to /admin, where they match experts to it."""
+        need = await session.get(Need, event.ticket_id)
+        if need is None:
+            return False
+        userids = [
+            steward.wecom_userid
+            for steward in await self._reachable_stewards(session)
+            if steward.wecom_userid and in_scope(need, steward)
+        ]
+        if not userids:
+            return False
+        p = event.payload
+        description = texts.WX_NEED_CARD_BODY.format(
+            time=self._when(),
+            enterprise=p.get("enterprise") or "",
+            urgency=texts.NEED_URGENCY.get(p.get("urgency") or "", ""),
+            problem=clip(p.get("problem") or "", 200),
+        )
+        missed = await self.app.send_text_card(
+            userids,
+            texts.WX_CARD_TITLE["need_filed"],
+            description,
+            f"{self.settings.public_url}/admin",
+            texts.WX_CARD_ADMIN_BUTTON,
+        )
+        if missed:
+            log.warning("wecom user unreachable: given up", extra={"event": event.id, "userids": missed})
+        return True
+
+    async def _reachable_stewards(self, session: AsyncSession) -> list[Steward]:
+        return list(
+            (
+                await session.scalars(
+                    select(Steward).where(Steward.active.is_(True), Steward.wecom_userid.is_not(None))
+                )
+            ).all()
+        )
+
     async def _to_stewards(self, session: AsyncSession, event: Notification) -> bool:
         """An escalated ticket (the admin queue: nobody took it) reaches the stewards with a
         WeCom user id whose stations or regions hold its site, linking to /admin."""
+        if event.kind == EventKind.NEED_FILED:
+            return await self._new_need(session, event)
         ticket = await session.get(Ticket, event.ticket_id)
         if event.kind != EventKind.ESCALATED or ticket is None or ticket.site_code is None:
             return False
-        stewards = (
-            await session.scalars(
-                select(Steward).where(Steward.active.is_(True), Steward.wecom_userid.is_not(None))
-            )
-        ).all()
         userids = [
             steward.wecom_userid
-            for steward in stewards
+            for steward in await self._reachable_stewards(session)
             if steward.wecom_userid and ticket.site_code in await scope_sites(session, steward)
         ]
         if not userids:

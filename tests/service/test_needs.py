@@ -136,6 +136,7 @@ async def test_a_need_goes_from_matched_to_done_and_tells_each_side(kb, needs):
     assert states == {"E01": MatchState.ACCEPTED, "E02": MatchState.DECLINED}
     sent = [(kind, to, payload.get("change")) for kind, to, payload in await events(kb, need_id)]
     assert sent == [
+        (EventKind.NEED_FILED, "admin", None),  # for the stewards and admins to match
         (EventKind.NEED_MATCHED, "expert:E01", None),
         (EventKind.NEED_MATCHED, "expert:E02", None),
         (EventKind.NEED_CHANGED, "admin", "accepted"),
@@ -144,7 +145,8 @@ async def test_a_need_goes_from_matched_to_done_and_tells_each_side(kb, needs):
         (EventKind.NEED_CHANGED, "expert:E01", "done"),
     ]
     assert all(subject_of(kind) == Subject.NEED for kind, _, _ in sent)
-    matched = (await events(kb, need_id))[0][2]
+    filed, matched = [payload for _, _, payload in (await events(kb, need_id))[:2]]
+    assert filed["station"] and filed["enterprise"] == "铜山某机械厂"
     assert matched["enterprise"] == "铜山某机械厂" and matched["problem"].startswith("液压站油温高")
 
 
@@ -168,8 +170,10 @@ async def test_the_filer_sees_it_by_token_adds_photos_and_withdraws_it(kb, needs
             await needs.match(session, need_id, ["E02"])
         with pytest.raises(ConflictError, match="nothing to answer"):
             await needs.respond(session, need_id, "E01", accept=True)
-    assert [(k, to, p["change"]) for k, to, p in (await events(kb, need_id))[1:]] == [
-        (EventKind.NEED_CHANGED, "expert:E01", "withdrawn")
+    assert [(k, to, p.get("change")) for k, to, p in await events(kb, need_id)] == [
+        (EventKind.NEED_FILED, "admin", None),
+        (EventKind.NEED_MATCHED, "expert:E01", None),
+        (EventKind.NEED_CHANGED, "expert:E01", "withdrawn"),
     ]
 
 

@@ -1,6 +1,7 @@
 """A need (需求清单) in Telegram, end to end against the Bot API emulator: a steward matches a bound
-expert, who gets the need with 接受 / 婉拒 and accepts by button; the Telegram admin hears it,
-and the schedule reaches the expert. A stranger's press changes nothing."""
+expert, who gets the need with 接受 / 婉拒 and accepts by button; the Telegram admin hears of the
+need as it is filed and of the answer, and the schedule reaches the expert. A stranger's press
+changes nothing."""
 
 from __future__ import annotations
 
@@ -39,6 +40,9 @@ async def test_the_matched_expert_accepts_a_need_by_button(e2e_settings, encoder
             await session.execute(update(Expert).where(Expert.id == "E27").values(telegram_id=STRANGER_CHAT))
             await session.commit()
         need_id = (await http.post("/api/needs", json=FORM)).json()["need_id"]
+        admin = Person(user_side, token(settings), ADMIN_CHAT)
+        filed = await admin.receive_text("新的企业需求")  # the admins hear of a need as it is filed
+        assert "&lt;汽车&gt;" in filed["message"]["text"] and "较急" in filed["message"]["text"]
         matched = await http.post(
             f"/api/admin/needs/{need_id}/match", headers=ADMIN, json={"expert_ids": ["E10"]}
         )
@@ -66,7 +70,6 @@ async def test_the_matched_expert_accepts_a_need_by_button(e2e_settings, encoder
                 return mine.state if mine is not None and mine.state != "asked" else None
 
         assert await eventually(answered, what="the expert's answer") == "accepted"
-        admin = Person(user_side, token(settings), ADMIN_CHAT)
         told = await admin.receive_text("接受了企业需求")
         assert "&lt;汽车&gt;" in told["message"]["text"]
 

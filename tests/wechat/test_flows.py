@@ -24,6 +24,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from bot import texts
 from bot.settings import Settings, WeChatSettings, WeComSettings
 from bot.wechat.crypto import WeComCrypto, signature
 from knowledge.models import ChannelDelivery, Expert, OutboxEvent, Question, Ticket
@@ -376,3 +377,34 @@ async def test_an_escalated_ticket_reaches_the_stewards_of_its_site_in_wecom(cli
         cards[0]["textcard"]["url"] == f"{PUBLIC}/admin"
         and PROBLEM[:10] in cards[0]["textcard"]["description"]
     )
+
+
+async def test_a_filed_need_reaches_the_stewards_of_its_station_in_wecom(client, wechat, context):
+    for steward_id, scope in [
+        ("tongshan", {"station_ids": ["st-tongshan"]}),
+        ("urban", {"regions": ["徐州市区"]}),
+    ]:
+        body = {"name": f"{steward_id} 管家", **scope, "active": True}
+        assert (
+            await client.put(f"/api/admin/stewards/{steward_id}", headers=ADMIN, json=body)
+        ).status_code == 201
+        await client.put(
+            f"/api/admin/stewards/{steward_id}/wecom", headers=ADMIN, json={"userid": f"wx.{steward_id}"}
+        )
+    form = {
+        "station_id": "st-tongshan",
+        "enterprise": "铜山某机械厂",
+        "contact_name": "刘主席",
+        "contact_phone": "13805160009",
+        "problem": "冲压线换模后送料不稳，想请师傅上门看看",
+        "urgency": "critical",
+        "help_wanted": ["onsite"],
+        "workers_affected": 30,
+    }
+    assert (await client.post("/api/needs", json=form)).status_code == 201
+    cards = await eventually(lambda: _async(wechat.messages("wecom")), 20, "the steward's card")
+    await settled(context)
+    assert [card["touser"] for card in wechat.messages("wecom")] == ["wx.tongshan"]  # not the other scope
+    card = cards[0]["textcard"]
+    assert card["title"] == texts.WX_CARD_TITLE["need_filed"] and card["url"] == f"{PUBLIC}/admin"
+    assert "铜山某机械厂" in card["description"] and "紧急" in card["description"]
