@@ -79,8 +79,11 @@ class SentenceTransformerEncoder:
 class OnnxEncoder:
     """ONNX Runtime encoder over an `export_onnx` folder: tokenizers + mean pooling in numpy.
 
-    Batches are sorted by token length and cut into `batch_size` chunks, so a
-    corpus rebuild pads little; a single text skips padding entirely.
+    Every text runs alone, never padded into a batch. Why: int8 dynamic quantization picks its
+    activation scales over the whole input, so in a batch a text's vector depends on its
+    neighbours (cosine 0.995-0.998 to its own vector); alone, the index, the evaluation and
+    `/api/ask` get the same vector for the same text. It costs little: the one-by-one runs skip
+    padding, which made long case texts slower in batches than alone (docs/benchmarks.md).
     """
 
     def __init__(
@@ -89,7 +92,6 @@ class OnnxEncoder:
         prefix: str,
         quantized: bool = True,
         threads: int = 1,
-        batch_size: int = 32,
         model_id: str | None = None,
     ) -> None:
         import onnxruntime as ort
@@ -104,7 +106,6 @@ class OnnxEncoder:
         self._tokenizer = Tokenizer.from_file(str(onnx_dir / "tokenizer.json"))
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(max_length=int(config.get("max_length", 512)))
-        self._pad_id = int(config.get("pad_token_id", 0))
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
@@ -115,7 +116,6 @@ class OnnxEncoder:
         self._input_names = {i.name for i in self._session.get_inputs()}
 
         self.prefix = prefix
-        self.batch_size = batch_size
         self.dim = int(config["dim"])
         backend = "onnx-int8" if quantized else "onnx-fp32"
         self.model_id = model_id or f"{onnx_dir}@{backend}"
@@ -128,33 +128,17 @@ class OnnxEncoder:
         )
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        if len(texts) == 1:
-            ids = np.asarray([self._tokenizer.encode(self.prefix + texts[0]).ids], dtype=np.int64)
-            hidden = self._run(ids, np.ones_like(ids))
-            return _normalize(hidden.mean(axis=1))
         started = time.perf_counter()
-        encodings = self._tokenizer.encode_batch([self.prefix + t for t in texts])
-        token_ids = [e.ids for e in encodings]
-        order = np.argsort([len(ids) for ids in token_ids], kind="stable")
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
-            ids, mask = self._pad([token_ids[i] for i in chunk])
-            out[chunk] = self._mean_pool(self._run(ids, mask), mask)
-        elapsed = time.perf_counter() - started
-        logger.debug("Encoded %d texts in %.2f s (%.0f texts/s)", len(texts), elapsed, len(texts) / elapsed)
-        return _normalize(out)
-
-    def _pad(self, rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
-        width = max(len(r) for r in rows)
-        ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
-        mask = np.zeros((len(rows), width), dtype=np.int64)
-        for i, row in enumerate(rows):
-            ids[i, : len(row)] = row
-            mask[i, : len(row)] = 1
-        return ids, mask
+        pooled = np.empty((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            ids = np.asarray([self._tokenizer.encode(self.prefix + text).ids], dtype=np.int64)
+            pooled[row] = self._run(ids, np.ones_like(ids))[0].mean(axis=0)
+        if len(texts) > 1:
+            elapsed = time.perf_counter() - started
+            logger.debug(
+                "Encoded %d texts in %.2f s (%.0f texts/s)", len(texts), elapsed, len(texts) / elapsed
+            )
+        return _normalize(pooled)
 
     def _run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         feeds = {"input_ids": ids, "attention_mask": mask}
@@ -162,12 +146,6 @@ class OnnxEncoder:
             feeds["token_type_ids"] = np.zeros_like(ids)
         hidden: np.ndarray = self._session.run(None, feeds)[0]
         return hidden
-
-    @staticmethod
-    def _mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        weights = mask.astype(np.float32)[:, :, None]
-        pooled: np.ndarray = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-        return pooled
 
 
 def model_slug(model: str) -> str:

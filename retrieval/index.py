@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2  # 2: several vectors per case (its views)
+FORMAT = 3  # 2: several vectors per case (its views); 3: each text encoded alone (int8)
 # Past this many vectors an exact flat scan costs more than the rest of a question (~0.15 ms per
 # 1,000 vectors, docs/benchmarks.md "Where faiss stops being right"): use HNSW.
 HNSW_ABOVE = 30_000

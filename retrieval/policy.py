@@ -48,13 +48,13 @@ class RetrievalSettings(BaseModel):
         "reads; each costs a cross-encoder pass, so keep it small",
     )
     class_match_threshold: float = Field(
-        0.8826,
+        0.888154,
         ge=-1,
         le=1,
         description="a class is shown as 相关课程 when it is the question's closest class and "
         "their cosine reaches this (retrieval/classes.py); calibrated with "
         "scripts/calibrate_classes.py on knowledge/eval/class_pairs.jsonl: 176 pairs, 38 "
-        "relevant; precision 0.919 (34 of 37, 95% lower bound 0.804), recall 0.895",
+        "relevant; precision 0.939 (31 of 33, 95% lower bound 0.821), recall 0.816",
     )
     max_suggestions: int = Field(5, ge=1, le=20)
     max_experts: int = Field(3, ge=1, le=10, description="experts shown with an answer")

@@ -24,7 +24,7 @@ import numpy as np
 from bot.context import make_encoder
 from bot.runtime import run_cli
 from bot.settings import Settings
-from retrieval.class_calibration import TARGET, calibrate, read_classes, read_pairs, similarities
+from retrieval.class_calibration import TARGET, calibrate, figures_at, read_classes, read_pairs, similarities
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -53,10 +53,13 @@ async def main(settings: Settings, args: argparse.Namespace) -> None:
     if math.isinf(got.threshold):
         print(f"no threshold keeps the lower bound of precision at {args.target}")
         raise SystemExit(1)
-    print(f"threshold: {got.threshold:.4f}")
+    # the threshold is a pair's own score: printed rounded up, it would drop that pair, so it
+    # is cut down to six decimals and the figures are those of the printed value
+    shipped = figures_at(scores, relevant, math.floor(got.threshold * 1e6) / 1e6)
+    print(f"threshold: {shipped.threshold:.6f}")
     print(
-        f"shown: {got.shown}, relevant among them: {got.hits}; precision {got.precision:.3f} "
-        f"(95% lower bound {got.lower_bound:.3f}), recall {got.recall:.3f}"
+        f"shown: {shipped.shown}, relevant among them: {shipped.hits}; precision {shipped.precision:.3f} "
+        f"(95% lower bound {shipped.lower_bound:.3f}), recall {shipped.recall:.3f}"
     )
 
 

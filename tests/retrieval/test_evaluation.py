@@ -10,7 +10,7 @@ import numpy as np
 
 from retrieval.corpus import CaseDoc, Corpus
 from retrieval.decision import NEVER
-from retrieval.evaluation import LabelledQuery, leave_one_out, pick_threshold, relabelled
+from retrieval.evaluation import LabelledQuery, examine_all, leave_one_out, pick_threshold, relabelled
 from retrieval.index import build_index
 from retrieval.policy import RetrievalSettings
 from retrieval.search import Retriever
@@ -32,6 +32,21 @@ def test_each_case_question_is_asked_of_the_index_without_its_case(encoder):
         assert query.id.removeprefix("without-") not in candidates and len(candidates) == 2
     # the other lathe alarm is the closest look-alike of a lathe alarm
     assert look_alikes.exams[0].cases[0].id == "K2"
+
+
+def test_the_evaluation_examines_what_a_single_question_gets(encoder):
+    """evaluate.py encodes a whole set at once, /api/ask one question: both must see the same
+    numbers, or the calibration is fitted on examinations the product never makes."""
+    index = build_index(Corpus(CASES, []), encoder)
+    retriever = Retriever(encoder, None, RetrievalSettings())
+    texts = ["车床开机报sv0401", "冷库温度降不下来 压缩机一直转", "X轴一干重活就报警", "食堂几点开饭"]
+    queries = [LabelledQuery(f"Q{i}", t, "paraphrase", None, None, ()) for i, t in enumerate(texts)]
+    for together, text in zip(examine_all(retriever, index, queries), texts, strict=True):
+        alone = retriever.examine_text(index, text)
+        assert [c.id for c in together.cases] == [c.id for c in alone.cases]
+        np.testing.assert_array_equal(together.query, alone.query)
+        np.testing.assert_array_equal(together.suggest_rows, alone.suggest_rows)
+        np.testing.assert_array_equal(together.reject_row, alone.reject_row)
 
 
 def test_queries_a_distractor_answers_are_relabelled(tmp_path: Path):
