@@ -158,7 +158,7 @@ class Retriever:
     def verify(self, text: str, exam: Examination, calibration: Calibration | None = None) -> Examination:
         """``exam`` with the verifier's probabilities for the top ``verifier_candidates`` cases in
         the order of the policy's probability (``calibration``, else the loaded one), the order
-        ``decide`` would rank them in; one cross-encoder batch."""
+        ``decide`` would rank them in; one cross-encoder pass per case."""
         if self.verifier is None:
             raise ValueError("no verifier to read the candidates")
         p_case = _case_probability(_required(calibration or self.calibration), exam)

@@ -111,8 +111,8 @@ def pair_batch(
 
 
 class Verifier:
-    """One int8 cross-encoder on ONNX Runtime, one intra-op thread (a question is a single
-    small batch: a second thread would only compete with the other requests)."""
+    """One int8 cross-encoder on ONNX Runtime, one intra-op thread (a question's few pairs are
+    small runs: a second thread would only compete with the other requests)."""
 
     def __init__(self, folder: Path, manifest: VerifierManifest):
         import onnxruntime as ort
@@ -142,14 +142,17 @@ class Verifier:
         return self.manifest.confirm_threshold
 
     def logits(self, question: str, case_texts: list[str]) -> np.ndarray:
-        if not case_texts:
-            return np.zeros(0, dtype=np.float32)
-        ids, mask = pair_batch(self._tokenizer, [(question, text) for text in case_texts])
-        logits: np.ndarray = self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
-        return logits.reshape(-1)
+        """Each pair runs alone: the int8 model takes its activation scales over the whole input,
+        so in a batch a pair's score would depend on the cases read with it, and the thresholds
+        fitted in training would not hold for the service's top candidates."""
+        out = np.zeros(len(case_texts), dtype=np.float32)
+        for row, text in enumerate(case_texts):
+            ids, mask = pair_batch(self._tokenizer, [(question, text)])
+            out[row] = self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0].reshape(-1)[0]
+        return out
 
     def probability(self, question: str, case_texts: list[str]) -> np.ndarray:
-        """The probability that each case text answers ``question``, scored in one batch."""
+        """The probability that each case text answers ``question``."""
         return sigmoid(self.logits(question, case_texts))
 
 

@@ -42,6 +42,19 @@ def demo_cases() -> list[CaseDoc]:
 
 
 @pytest.mark.slow
+def test_a_pair_scores_the_same_whichever_cases_are_read_with_it(trained_verifier, demo_cases):
+    """The thresholds are fitted on pairs; the service reads a question's top cases together.
+    The int8 model must give a pair the same score either way."""
+    verifier = load_verifier(trained_verifier.folder)
+    texts = [case_text(c) for c in demo_cases[:4]]
+    question = "挖机大臂抬起来停一会自己往下沉"
+    together = verifier.probability(question, texts)
+    alone = np.concatenate([verifier.probability(question, [t]) for t in texts])
+    np.testing.assert_array_equal(together, alone)
+    np.testing.assert_array_equal(verifier.probability(question, texts[::-1])[::-1], alone)
+
+
+@pytest.mark.slow
 def test_trained_verifier_ranks_answering_cases_above_others_on_new_questions(trained_verifier, demo_cases):
     verifier = load_verifier(trained_verifier.folder)
     by_id = {c.id: c for c in demo_cases}
