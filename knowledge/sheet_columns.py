@@ -111,7 +111,11 @@ CLASSES = SheetSpec(
         Column("place", ("地点",), note="公开课的地址"),
         Column("online_url", ("线上链接", "直播链接"), note="云课堂的 http(s) 链接"),
         Column("topics", ("主题", "关键词"), "list", "多个用顿号「、」隔开，如 数控车床、伺服报警"),
-        Column("description", ("简介", "内容"), note="几句话的课程介绍"),
+        Column(
+            "description",
+            ("简介", "内容"),
+            note="几句话：讲什么设备、解决哪些问题；工人提问时按课程名称、主题和简介推荐相关课程，没有简介的课程较难被推荐",
+        ),
         Column("capacity", ("名额",), "int", "整数；不填为不限名额"),
         Column("recording_url", ("回放链接", "录像链接"), note="课后填写 http(s) 链接，报名的人会收到"),
         Column("station_id", ("服务站",), "code", "负责的服务站编号（服务站表）"),

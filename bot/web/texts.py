@@ -520,7 +520,7 @@ ADMIN_CLASSES = {
         "place": "地点",
         "online_url": "线上链接（云课堂）",
         "topics": "主题（多个用顿号隔开）",
-        "description": "简介",
+        "description": "简介（讲什么设备、解决哪些问题：工人提问时按课程名称、主题和简介推荐相关课程）",
         "capacity": "名额（不填为不限）",
         "recording_url": "回放链接（课后填写）",
         "station_id": "服务站编号",
