@@ -205,6 +205,8 @@ class WeComNotifier(_ChannelNotifier):
     async def _send(self, session: AsyncSession, event: Notification) -> bool:
         if event.recipient == WORKER:
             return False
+        if event.recipient == ADMIN and event.kind == EventKind.NEED_FILED:
+            return await self._new_need(session, event)
         if event.recipient == ADMIN:
             return await self._to_stewards(session, event)
         expert_id = expert_of(event.recipient)
@@ -220,12 +222,7 @@ class WeComNotifier(_ChannelNotifier):
             text=clip(self._what(event, ticket), 200),
         )
         title = texts.WX_CARD_TITLE.get(str(event.kind), texts.WX_CARD_TITLE["assigned"])
-        missed = await self.app.send_text_card(
-            [expert.wecom_userid], title, description, url, texts.WX_CARD_BUTTON
-        )
-        if missed:
-            log.warning("wecom user unreachable: given up", extra={"event": event.id, "userids": missed})
-        return True
+        return await self._card(event, [expert.wecom_userid], title, description, url, texts.WX_CARD_BUTTON)
 
     def _takes(self, event: Notification) -> bool:
         return event.kind == EventKind.NEED_FILED
@@ -250,16 +247,7 @@ class WeComNotifier(_ChannelNotifier):
             urgency=texts.NEED_URGENCY.get(p.get("urgency") or "", ""),
             problem=clip(p.get("problem") or "", 200),
         )
-        missed = await self.app.send_text_card(
-            userids,
-            texts.WX_CARD_TITLE["need_filed"],
-            description,
-            f"{self.settings.public_url}/admin",
-            texts.WX_CARD_ADMIN_BUTTON,
-        )
-        if missed:
-            log.warning("wecom user unreachable: given up", extra={"event": event.id, "userids": missed})
-        return True
+        return await self._admin_card(event, userids, texts.WX_CARD_TITLE["need_filed"], description)
 
     async def _reachable_stewards(self, session: AsyncSession) -> list[Steward]:
         return list(
@@ -273,8 +261,6 @@ class WeComNotifier(_ChannelNotifier):
     async def _to_stewards(self, session: AsyncSession, event: Notification) -> bool:
         """An escalated ticket (the admin queue: nobody took it) reaches the stewards with a
         WeCom user id whose stations or regions hold its site, linking to /admin."""
-        if event.kind == EventKind.NEED_FILED:
-            return await self._new_need(session, event)
         ticket = await session.get(Ticket, event.ticket_id)
         if event.kind != EventKind.ESCALATED or ticket is None or ticket.site_code is None:
             return False
@@ -288,13 +274,20 @@ class WeComNotifier(_ChannelNotifier):
         description = texts.WX_CARD_BODY.format(
             time=self._when(), site=await self._site_name(session, ticket), text=clip(ticket.text, 200)
         )
-        missed = await self.app.send_text_card(
-            userids,
-            texts.WX_CARD_TITLE["escalated"],
-            description,
-            f"{self.settings.public_url}/admin",
-            texts.WX_CARD_ADMIN_BUTTON,
-        )
+        return await self._admin_card(event, userids, texts.WX_CARD_TITLE["escalated"], description)
+
+    async def _admin_card(
+        self, event: Notification, userids: list[str], title: str, description: str
+    ) -> bool:
+        """A card for stewards, opening /admin."""
+        url = f"{self.settings.public_url}/admin"
+        return await self._card(event, userids, title, description, url, texts.WX_CARD_ADMIN_BUTTON)
+
+    async def _card(
+        self, event: Notification, userids: list[str], title: str, description: str, url: str, button: str
+    ) -> bool:
+        """Send one text card; a user WeCom cannot reach is logged and not retried."""
+        missed = await self.app.send_text_card(userids, title, description, url, button)
         if missed:
             log.warning("wecom user unreachable: given up", extra={"event": event.id, "userids": missed})
         return True

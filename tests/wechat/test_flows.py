@@ -336,11 +336,9 @@ async def test_wecom_text_cards_and_replies_through_the_callback(client, wechat,
     assert [m["text"] for m in seen["messages"] if m["author"] == "expert"] == ["导柱也要上油"]
 
 
-async def test_an_escalated_ticket_reaches_the_stewards_of_its_site_in_wecom(client, wechat, context):
-    for steward_id, scope in [
-        ("urban", {"station_ids": ["st-urban"]}),
-        ("tongshan", {"regions": ["铜山区"]}),
-    ]:
+async def _stewards_in_wecom(client, scopes: dict[str, dict]) -> None:
+    """Stewards with these scopes, each bound to the WeCom user id ``wx.<steward id>``."""
+    for steward_id, scope in scopes.items():
         body = {"name": f"{steward_id} 管家", **scope, "active": True}
         assert (
             await client.put(f"/api/admin/stewards/{steward_id}", headers=ADMIN, json=body)
@@ -349,6 +347,12 @@ async def test_an_escalated_ticket_reaches_the_stewards_of_its_site_in_wecom(cli
             f"/api/admin/stewards/{steward_id}/wecom", headers=ADMIN, json={"userid": f"wx.{steward_id}"}
         )
         assert saved.json() == {"steward_id": steward_id, "wecom_userid": f"wx.{steward_id}"}
+
+
+async def test_an_escalated_ticket_reaches_the_stewards_of_its_site_in_wecom(client, wechat, context):
+    await _stewards_in_wecom(
+        client, {"urban": {"station_ids": ["st-urban"]}, "tongshan": {"regions": ["铜山区"]}}
+    )
     assert (
         await client.put("/api/admin/stewards/urban/wecom", json={"userid": "someone.else"})
     ).status_code == 401  # the admin's alone
@@ -380,17 +384,9 @@ async def test_an_escalated_ticket_reaches_the_stewards_of_its_site_in_wecom(cli
 
 
 async def test_a_filed_need_reaches_the_stewards_of_its_station_in_wecom(client, wechat, context):
-    for steward_id, scope in [
-        ("tongshan", {"station_ids": ["st-tongshan"]}),
-        ("urban", {"regions": ["徐州市区"]}),
-    ]:
-        body = {"name": f"{steward_id} 管家", **scope, "active": True}
-        assert (
-            await client.put(f"/api/admin/stewards/{steward_id}", headers=ADMIN, json=body)
-        ).status_code == 201
-        await client.put(
-            f"/api/admin/stewards/{steward_id}/wecom", headers=ADMIN, json={"userid": f"wx.{steward_id}"}
-        )
+    await _stewards_in_wecom(
+        client, {"tongshan": {"station_ids": ["st-tongshan"]}, "urban": {"regions": ["徐州市区"]}}
+    )
     form = {
         "station_id": "st-tongshan",
         "enterprise": "铜山某机械厂",
