@@ -207,12 +207,13 @@ def build_index(
     corpus: Corpus,
     encoder: Encoder,
     progress: Progress | None = None,
-    batch_size: int = 64,
+    progress_every: int = 512,
     reuse: KnowledgeIndex | None = None,
 ) -> KnowledgeIndex:
-    """Encode every case (each of its views) and expert, in batches reporting progress, into a
-    new index. A text ``reuse`` (an index built with the same model) already holds a vector for
-    is not encoded again: a rebuild after a few changes encodes only those."""
+    """Encode every case (each of its views) and expert into a new index, reporting progress
+    every ``progress_every`` texts. A text ``reuse`` (an index built with the same model)
+    already holds a vector for is not encoded again: a rebuild after a few changes encodes only
+    those."""
     views = len(CASE_VIEWS)
     texts = [v for c in corpus.cases for v in c.views] + [e.profile_text for e in corpus.experts]
     same_model = reuse is not None and (reuse.manifest.model_id, reuse.views) == (encoder.model_id, views)
@@ -223,12 +224,11 @@ def build_index(
         log.info("index build", extra={"texts": len(texts), "reused": reused, "to_encode": len(missing)})
     if progress:
         progress(reused, len(texts))
-    step = batch_size * 8
-    for start in range(0, len(missing), step):
-        chunk = missing[start : start + step]
+    for start in range(0, len(missing), progress_every):
+        chunk = missing[start : start + progress_every]
         known.update(zip(chunk, encoder.encode(chunk), strict=True))
         if progress:
-            progress(reused + min(start + step, len(missing)), len(texts))
+            progress(reused + min(start + progress_every, len(missing)), len(texts))
     vectors = (
         np.vstack([known[t] for t in texts]).astype(np.float32, copy=False)
         if texts
